@@ -1,0 +1,39 @@
+# Two commands set everything up on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(STAMP)
+
+$(DEV_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
+
+demo: $(STAMP)
+	$(PY) -m planner.demo
+
+lint: $(DEV_STAMP)
+	$(PY) -m ruff check planner api tests bench
+	$(PY) -m ruff format --check planner api tests bench
+
+typecheck: $(DEV_STAMP)
+	$(PY) -m mypy
+
+pytest: $(DEV_STAMP)
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+bench: $(DEV_STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

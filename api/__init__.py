@@ -1,0 +1,1 @@
+"""The JSON API (FastAPI): validation, auth and wiring only; every decision lives in planner."""

@@ -1,0 +1,19 @@
+"""The ``planner`` command line: one sub-module per concept, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from planner.cli._common import run_app
+
+app = typer.Typer(
+    name="planner",
+    help="Optimisation-based dispatch planner for contact centres and control rooms.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    """Console-script entry point: bad input exits 2 with a one-line message."""
+    run_app(app)

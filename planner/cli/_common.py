@@ -1,0 +1,47 @@
+"""Plumbing shared by the CLI sub-commands: error handling and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from planner.errors import PlannerError
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error to stderr and return the exit to raise (code 2)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run a Typer app, turning planner errors into exit 2 with a one-line message."""
+    try:
+        app(standalone_mode=False)
+    except PlannerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive as ClickException subclasses
+        from click import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+
+
+def write_json(data: Any, out: Path | None) -> None:
+    """Write JSON to a file, or to stdout when no file is given."""
+    text = json.dumps(data, indent=2, sort_keys=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")

@@ -1,0 +1,43 @@
+"""Settings in one place, read from the environment (prefix ``PLANNER_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The repository root (where ``data/`` and ``scenarios/`` live)."""
+
+PROJECT_DATA_DIR = PROJECT_ROOT / "data"
+"""Data the project writes itself: code tables, fixtures, prepared-region caches."""
+
+SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
+
+
+def _default_data_dir() -> Path:
+    shared = PROJECT_ROOT.parent / "shared" / "data"
+    return shared if shared.is_dir() else PROJECT_DATA_DIR
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field can be set as ``PLANNER_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PLANNER_")
+
+    data_dir: Path = _default_data_dir()
+    """Real data (OSM road networks, regions, call logs), by default ``../shared/data``."""
+
+    cache_dir: Path = PROJECT_ROOT / ".cache"
+    """Where prepared regions are cached for fast reloads."""
+
+    db_url: str = f"sqlite:///{PROJECT_ROOT / 'planner.sqlite'}"
+    """Incident log database (SQLite by default, PostgreSQL by URL)."""
+
+    max_snap_m: float = 500.0
+    """Farthest a coordinate may lie from the road network before it is refused."""
+
+
+def get_settings() -> Settings:
+    """Fresh settings from the environment (cheap; tests change the environment)."""
+    return Settings()
