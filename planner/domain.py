@@ -157,3 +157,6 @@ class DispatchProblem:
     units: tuple[Unit, ...]
     incidents: tuple[Incident, ...]
     travel_times_s: FloatArray
+    extra_cost_s: FloatArray | None = None
+    """Optional ``(units, incidents)`` cost added to each assignment (e.g. lost coverage),
+    in the same weighted seconds as the objective; lets a policy shape the optimum."""
