@@ -1,0 +1,433 @@
+"""Uniform incident codes and their response plans, read from a user-editable YAML table.
+
+Each code carries its label, service, default priority, target response time, the response plan
+per escalation level (additive, like fire services' run cards and alarm levels: level 2 *adds*
+to level 1) and the approved advice a call handler may give. The table is validated once at
+load; inside, codes are plain frozen dataclasses the engine can read without re-checking.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from planner.errors import InputError
+from planner.settings import PROJECT_DATA_DIR
+
+DEFAULT_CODES_PATH = PROJECT_DATA_DIR / "codes.yaml"
+
+Service = Literal["ambulance", "fire", "police", "utility"]
+SERVICES: tuple[Service, ...] = ("ambulance", "fire", "police", "utility")
+
+CommandLevel = Literal["bronze", "silver", "gold"]
+COMMAND_LEVELS: tuple[CommandLevel, ...] = ("bronze", "silver", "gold")
+"""Operational, tactical, strategic: the order in which command is raised."""
+
+_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_COMMAND_KEY = "command_level"
+
+
+class UnknownCodeError(InputError, KeyError):
+    """An incident code that is not in the table (also a ``KeyError`` for mapping idioms)."""
+
+
+# --------------------------------------------------------------------------------------------
+# YAML with duplicate-key detection (PyYAML silently keeps the last duplicate otherwise)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a mapping with the same key twice."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise InputError(
+                    f"duplicate key {key!r} on line {line} (first on line {seen[key]})",
+                    field=str(key),
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(text: str, *, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc.message}", field=exc.field) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: not valid YAML: {exc}".replace("\n", " ")) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Schema of the file (pydantic, at the edge)
+
+
+class _Escalation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    casualties_level2: Annotated[StrictInt, Field(ge=1)] | None = None
+    casualties_level3: Annotated[StrictInt, Field(ge=1)] | None = None
+    major_incident_casualties: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Escalation:
+        thresholds = (
+            self.casualties_level2,
+            self.casualties_level3,
+            self.major_incident_casualties,
+        )
+        steps = [v for v in thresholds if v is not None]
+        if steps != sorted(steps):
+            raise ValueError(
+                "casualty thresholds must not decrease: "
+                "casualties_level2 <= casualties_level3 <= major_incident_casualties"
+            )
+        return self
+
+
+class _Code(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: Annotated[str, Field(min_length=1)]
+    service: Service
+    default_priority: Annotated[StrictInt, Field(ge=1, le=5)]
+    target_s: Annotated[float, Field(gt=0)]
+    target_p90_s: Annotated[float, Field(gt=0)] | None = None
+    target_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    levels: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    advice: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    escalation: _Escalation | None = None
+
+    @field_validator("levels")
+    @classmethod
+    def _check_levels(cls, levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for n, level in enumerate(levels, start=1):
+            _check_level(level, n)
+        return levels
+
+    @model_validator(mode="after")
+    def _check_targets(self) -> _Code:
+        if self.target_p90_s is not None and self.target_fraction is not None:
+            raise ValueError("give either target_p90_s or target_fraction, not both")
+        if self.target_p90_s is not None and self.target_p90_s < self.target_s:
+            raise ValueError(
+                f"target_p90_s ({self.target_p90_s:g}) is below target_s ({self.target_s:g})"
+            )
+        esc = self.escalation
+        if esc is not None:
+            if esc.casualties_level2 is not None and len(self.levels) < 2:
+                raise ValueError("escalation.casualties_level2 set but the code has one level")
+            if esc.casualties_level3 is not None and len(self.levels) < 3:
+                raise ValueError("escalation.casualties_level3 set but the code has < 3 levels")
+        return self
+
+
+def _check_level(level: dict[str, Any], n: int) -> None:
+    units = {k: v for k, v in level.items() if k != _COMMAND_KEY}
+    if not units:
+        raise ValueError(f"level {n} sends no units: give at least one CAPABILITY: count")
+    for key, count in units.items():
+        if not isinstance(key, str) or not _NAME.match(key):
+            raise ValueError(
+                f"level {n}: unknown key {key!r} (capabilities are UPPER_CASE names; "
+                f"the only other key is {_COMMAND_KEY!r})"
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"level {n}: {key} count must be a whole number >= 1, got {count!r}")
+    command = level.get(_COMMAND_KEY)
+    if command is not None and command not in COMMAND_LEVELS:
+        raise ValueError(
+            f"level {n}: {_COMMAND_KEY} must be one of {', '.join(COMMAND_LEVELS)}, got {command!r}"
+        )
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    capabilities: Annotated[dict[str, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    codes: Annotated[dict[str, _Code], Field(min_length=1)]
+
+    @field_validator("capabilities", "codes")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(f"{name!r} is not an UPPER_CASE name (A-Z, 0-9, _)")
+        return value
+
+
+# --------------------------------------------------------------------------------------------
+# The validated table
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """Casualty thresholds at which a code's response escalates (``None``: no threshold)."""
+
+    casualties_level2: int | None = None
+    casualties_level3: int | None = None
+    major_incident_casualties: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentCode:
+    """One incident code: who goes at each level, how fast, and what to tell the caller."""
+
+    code: str
+    label: str
+    service: Service
+    default_priority: int
+    target_s: float
+    """Per-incident response target in seconds (ARP Cat 1/2: the mean; Cat 3/4: the centile)."""
+    levels: tuple[Mapping[str, int], ...]
+    """The *additional* units each level sends, as written in the table."""
+    command_levels: tuple[CommandLevel | None, ...]
+    """The command level to inform as each level is reached, where the table names one."""
+    advice: tuple[str, ...]
+    target_p90_s: float | None = None
+    """A 90th-centile standard held alongside a mean ``target_s`` (ARP Cat 1/2)."""
+    target_fraction: float | None = None
+    """The share of incidents to be reached within ``target_s`` when it is a centile bound."""
+    escalation: Escalation | None = None
+
+    @property
+    def max_level(self) -> int:
+        return len(self.levels)
+
+    def requirements(self, level: int = 1) -> dict[str, int]:
+        """The total response at ``level``: levels 1..level summed (beyond the last: the last)."""
+        if isinstance(level, bool) or not isinstance(level, int) or level < 1:
+            raise InputError(
+                f"escalation level must be a whole number >= 1, got {level!r}", field="level"
+            )
+        total: dict[str, int] = {}
+        for step in self.levels[: min(level, self.max_level)]:
+            for capability, count in step.items():
+                total[capability] = total.get(capability, 0) + count
+        return total
+
+    def command_level(self, level: int) -> CommandLevel | None:
+        """The highest command level named for levels 1..level (command is never lowered)."""
+        named = [c for c in self.command_levels[: max(level, 0)] if c is not None]
+        return max(named, key=COMMAND_LEVELS.index) if named else None
+
+    def level_for_casualties(self, casualties: int) -> int:
+        """The escalation level the table's casualty thresholds call for (1 without any)."""
+        esc = self.escalation
+        if esc is None:
+            return 1
+        if esc.casualties_level3 is not None and casualties >= esc.casualties_level3:
+            return 3
+        if esc.casualties_level2 is not None and casualties >= esc.casualties_level2:
+            return 2
+        return 1
+
+    def is_major_incident(self, casualties: int) -> bool:
+        """Whether ``casualties`` reaches the table's major-incident threshold for this code."""
+        esc = self.escalation
+        return bool(
+            esc
+            and esc.major_incident_casualties is not None
+            and casualties >= esc.major_incident_casualties
+        )
+
+    @property
+    def standard(self) -> str:
+        """The response standard in words, e.g. ``mean 7 min, 90th centile 15 min``."""
+        if self.target_fraction is not None:
+            return f"{self.target_fraction:.0%} within {_minutes(self.target_s)}"
+        if self.target_p90_s is not None:
+            return f"mean {_minutes(self.target_s)}, 90th centile {_minutes(self.target_p90_s)}"
+        return f"within {_minutes(self.target_s)}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready view: the additive levels as written and the cumulative totals."""
+        return {
+            "code": self.code,
+            "label": self.label,
+            "service": self.service,
+            "default_priority": self.default_priority,
+            "target_s": self.target_s,
+            "target_p90_s": self.target_p90_s,
+            "target_fraction": self.target_fraction,
+            "standard": self.standard,
+            "levels": [
+                {
+                    "level": n,
+                    "adds": dict(step),
+                    "total": self.requirements(n),
+                    "command_level": self.command_level(n),
+                }
+                for n, step in enumerate(self.levels, start=1)
+            ],
+            "advice": list(self.advice),
+            "escalation": None
+            if self.escalation is None
+            else {
+                "casualties_level2": self.escalation.casualties_level2,
+                "casualties_level3": self.escalation.casualties_level3,
+                "major_incident_casualties": self.escalation.major_incident_casualties,
+            },
+        }
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min"
+
+
+class CodeTable:
+    """All incident codes of a control room, in file order; look codes up with ``table[code]``."""
+
+    def __init__(
+        self,
+        codes: Mapping[str, IncidentCode],
+        capabilities: Mapping[str, str],
+        *,
+        source: str = "<memory>",
+    ) -> None:
+        self._codes = MappingProxyType(dict(codes))
+        self._capabilities = MappingProxyType(dict(capabilities))
+        self.source = source
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> CodeTable:
+        """Read and validate a code table (default ``data/codes.yaml``); errors name the field."""
+        path = DEFAULT_CODES_PATH if path is None else Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(
+                f"cannot read code table {path}: {exc.strerror}", field="codes"
+            ) from None
+        return cls.from_yaml(text, source=str(path))
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "<string>") -> CodeTable:
+        """Validate a code table given as YAML text."""
+        raw = _read_yaml(text, source=source)
+        if not isinstance(raw, dict):
+            raise InputError(f"{source}: expected a mapping with 'capabilities' and 'codes'")
+        try:
+            table = _Table.model_validate(raw)
+        except ValidationError as exc:
+            raise _input_error(exc, source=source) from None
+        _check_capabilities_declared(table, source=source)
+        codes = {name: _to_code(name, c) for name, c in table.codes.items()}
+        return cls(codes, table.capabilities, source=source)
+
+    def __getitem__(self, code: str) -> IncidentCode:
+        try:
+            return self._codes[code]
+        except KeyError:
+            close = difflib.get_close_matches(str(code).upper(), list(self._codes), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownCodeError(f"unknown incident code {code!r}{hint}", field="code") from None
+
+    def get(self, code: str) -> IncidentCode | None:
+        return self._codes.get(code)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._codes
+
+    def __iter__(self) -> Iterator[IncidentCode]:
+        """Iterate over the codes themselves (not their names), in file order."""
+        return iter(self._codes.values())
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._codes)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Every capability name the table declares (a superset of those its plans use)."""
+        return frozenset(self._capabilities)
+
+    @property
+    def capability_descriptions(self) -> Mapping[str, str]:
+        return self._capabilities
+
+    def for_service(self, service: Service) -> tuple[IncidentCode, ...]:
+        return tuple(c for c in self if c.service == service)
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole table as JSON-ready data, for the API's read-only endpoint."""
+        return {
+            "version": 1,
+            "capabilities": dict(self._capabilities),
+            "codes": [c.to_json() for c in self],
+        }
+
+
+def _to_code(name: str, c: _Code) -> IncidentCode:
+    levels = tuple(
+        MappingProxyType({k: int(v) for k, v in step.items() if k != _COMMAND_KEY})
+        for step in c.levels
+    )
+    commands = tuple(step.get(_COMMAND_KEY) for step in c.levels)
+    esc = None if c.escalation is None else Escalation(**c.escalation.model_dump())
+    return IncidentCode(
+        code=name,
+        label=c.label,
+        service=c.service,
+        default_priority=c.default_priority,
+        target_s=c.target_s,
+        target_p90_s=c.target_p90_s,
+        target_fraction=c.target_fraction,
+        levels=levels,
+        command_levels=commands,
+        advice=tuple(c.advice),
+        escalation=esc,
+    )
+
+
+def _check_capabilities_declared(table: _Table, *, source: str) -> None:
+    declared = list(table.capabilities)
+    for name, code in table.codes.items():
+        for n, step in enumerate(code.levels, start=1):
+            for capability in step:
+                if capability == _COMMAND_KEY or capability in table.capabilities:
+                    continue
+                close = difflib.get_close_matches(capability, declared, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise InputError(
+                    f"{source}: capability {capability!r} is not declared under "
+                    f"'capabilities'{hint}",
+                    field=f"codes.{name}.levels[{n}]",
+                )
+
+
+def _input_error(exc: ValidationError, *, source: str) -> InputError:
+    """One line naming each offending field (``codes.CAR_FIRE.default_priority``)."""
+    problems = []
+    fields = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        fields.append(loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        problems.append(f"{loc}: {msg}" if loc else msg)
+    return InputError(f"{source}: " + "; ".join(problems), field=fields[0] if fields else None)
