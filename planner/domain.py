@@ -128,8 +128,12 @@ class Unmet:
 @dataclass(frozen=True, slots=True)
 class Objective:
     filled_by_priority: Mapping[int, int]
+    """Requirement slots filled per priority level, committed units included."""
     cost: float
+    """The minimised cost in weighted seconds: the sum of ``terms``."""
     late_assignments: int
+    terms: Mapping[str, float] = field(default_factory=dict)
+    """``cost`` split into ``travel``, ``late``, ``preemption``, ``extra`` and ``stability``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,8 @@ class Plan:
     objective: Objective
     options: SolveOptions
     solve_ms: float
+    committed: tuple[Assignment, ...] = ()
+    """Units already dispatched/en route/on scene that count towards their incident's slots."""
 
 
 @dataclass(frozen=True, slots=True)
