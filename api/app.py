@@ -1,0 +1,86 @@
+"""The app factory: services, middleware, error mapping and one router per domain.
+
+``create_app(settings)`` builds everything a process needs once (log, engine, stores) and is
+what ``planner serve`` hands to uvicorn. Each route's allowed roles are read from its guard
+and written into its OpenAPI description and an ``x-roles`` extension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from api.deps import RoleGuard
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.routes import codes, health, log
+from api.services import Services, build_services
+from api.settings import ApiSettings
+
+API_VERSION = "1"
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """A ready-to-serve app on the database, region and code table of ``settings``."""
+    settings = ApiSettings() if settings is None else settings
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="dispatch-planner API",
+        version=API_VERSION,
+        description=(
+            "Live dispatch centre and stateless solver. Send an API key as the `X-API-Key` "
+            "header; each endpoint lists the roles it accepts. Writes accept `Idempotency-Key` "
+            "and `If-Match` (the state version)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (health, codes, log):
+        _document_roles(module.router)
+        app.include_router(module.router)
+    return app
+
+
+def services_of(app: FastAPI) -> Services:
+    """The services an app was built with (tests and the CLI use this)."""
+    services: Services = app.state.services
+    return services
+
+
+def _guards(dependant: Dependant) -> list[RoleGuard]:
+    found: list[RoleGuard] = []
+    for dep in dependant.dependencies:
+        if isinstance(dep.call, RoleGuard):
+            found.append(dep.call)
+        found.extend(_guards(dep))
+    return found
+
+
+def _document_roles(router: APIRouter) -> None:
+    """Write each route's allowed roles into its OpenAPI description (from its guard)."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        guards = _guards(route.dependant)
+        if not guards:
+            line = "**Roles:** none (no API key needed)."
+            roles: list[str] = []
+        else:
+            roles = [r.value for r in guards[0].roles]
+            line = f"**Roles:** {', '.join(roles)}."
+        if route.description.startswith("**Roles:**"):
+            continue
+        route.description = f"{line}\n\n{route.description or ''}".strip()
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": roles}

@@ -1,0 +1,125 @@
+"""The incident log: per-incident timelines, the paged log, verification, personal data reads.
+
+Personal data (caller details, free text) is only returned to roles in
+``PERSONAL_DATA_ROLES`` when asked for explicitly with a purpose, and every read goes through
+``IncidentLog.read_personal``, which records who read what and why in the log itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+
+from api.deps import Auditor, LogDep, TimelineReader
+from api.schemas import LogEntryOut, LogPage, VerifyOut
+from planner.api_keys import PERSONAL_DATA_ROLES, ApiKey
+from planner.errors import InputError
+from planner.incident_log import IncidentLog, LogEntry
+
+router = APIRouter(tags=["log"])
+
+MAX_PAGE = 1000
+
+Purpose = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description="Why personal data is read (required with personal=true; it is logged).",
+    ),
+]
+
+
+def with_personal(
+    log: IncidentLog,
+    entries: list[LogEntry],
+    *,
+    key: ApiKey,
+    personal: bool,
+    purpose: str | None,
+) -> list[LogEntryOut]:
+    """Entries as JSON, with their personal data read (and the read logged) when asked for."""
+    if not personal:
+        return [LogEntryOut.of(e) for e in entries]
+    if key.role not in PERSONAL_DATA_ROLES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"role {key.role.value!r} may not read personal data"
+        )
+    if not purpose or not purpose.strip():
+        raise InputError("say why personal data is read", field="purpose")
+    out: list[LogEntryOut] = []
+    for entry in entries:
+        data: dict[str, Any] | None = None
+        if entry.has_personal and not entry.redacted:
+            data = log.read_personal(entry.seq, reader=key.actor, purpose=purpose.strip())
+        out.append(LogEntryOut.of(entry, personal=data))
+    return out
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/timeline",
+    summary="An incident's timeline from the log",
+    response_model=list[LogEntryOut],
+)
+def timeline(
+    incident_id: str,
+    key: TimelineReader,
+    log: LogDep,
+    personal: bool = False,
+    purpose: Purpose = None,
+) -> list[LogEntryOut]:
+    """Every log entry of one incident, oldest first. With ``personal=true`` and a ``purpose``,
+    each entry's personal data is included and each such read is recorded in the log."""
+    entries = log.entries(incident=incident_id)
+    return with_personal(log, entries, key=key, personal=personal, purpose=purpose)
+
+
+@router.get("/v1/log", summary="The log, a page at a time", response_model=LogPage)
+def log_page(
+    _key: Auditor,
+    log: LogDep,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    incident: Annotated[str | None, Query(max_length=120)] = None,
+) -> LogPage:
+    """Entries with ``seq > after`` (operational record only, never personal data)."""
+    entries = log.entries(incident=incident, after_seq=after, limit=limit)
+    head = log.head()
+    last = entries[-1].seq if entries else after
+    return LogPage(
+        entries=[LogEntryOut.of(e) for e in entries],
+        next_after=last if len(entries) == limit and last < head else None,
+        head=head,
+    )
+
+
+@router.get("/v1/log/verify", summary="Verify the log's hash chain", response_model=VerifyOut)
+def verify(_key: Auditor, log: LogDep) -> VerifyOut:
+    """Recompute the chain; ``ok: false`` names the first altered, removed or moved entry."""
+    report = log.verify()
+    return VerifyOut(
+        ok=report.ok,
+        checked=report.checked,
+        first_bad_seq=report.first_bad_seq,
+        reason=report.reason,
+        head_seq=report.head_seq,
+        head_hash=report.head_hash,
+    )
+
+
+@router.get(
+    "/v1/log/{seq}/personal",
+    summary="Personal data of one log entry (the read is logged)",
+    response_model=LogEntryOut,
+)
+def personal_data(
+    seq: Annotated[int, Path(ge=1, le=2**62)],
+    key: TimelineReader,
+    log: LogDep,
+    purpose: Annotated[str, Query(min_length=1, max_length=500)],
+) -> LogEntryOut:
+    """One entry with its personal data; the read, with reader and purpose, is itself logged."""
+    found = log.entries(after_seq=seq - 1, limit=1)
+    if not found or found[0].seq != seq:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no log entry with seq {seq}")
+    return with_personal(log, found, key=key, personal=True, purpose=purpose)[0]

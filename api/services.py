@@ -1,0 +1,64 @@
+"""The long-lived objects one API process serves from, built once by the app factory."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from api.idempotency import IdempotencyStore
+from api.settings import ApiSettings
+from planner.api_keys import KeyStore
+from planner.codes import CodeTable
+from planner.incident_log import IncidentLog
+from planner.log_schema import create_log_engine
+from planner.region import Region, load_region
+
+
+@dataclass
+class Services:
+    """Log, code table, region, key and idempotency stores of one API process.
+
+    ``write_lock`` serialises the write path (idempotency check, engine submit, idempotency
+    record) so that two retries of one request cannot both act.
+    """
+
+    settings: ApiSettings
+    db: sa.Engine
+    log: IncidentLog
+    keys: KeyStore
+    idempotency: IdempotencyStore
+    codes: CodeTable
+    region: Region | None
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def db_reachable(self) -> bool:
+        """Whether the database answers a trivial query now."""
+        try:
+            with self.db.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.log.close()
+        self.db.dispose()
+
+
+def build_services(settings: ApiSettings) -> Services:
+    """Open the log and stores, load the code table and region; errors name the setting."""
+    log = IncidentLog(settings.db_url)
+    db = create_log_engine(settings.db_url)
+    codes = CodeTable.load(settings.codes_path)
+    region = load_region(settings.region) if settings.region else None
+    return Services(
+        settings=settings,
+        db=db,
+        log=log,
+        keys=KeyStore(db),
+        idempotency=IdempotencyStore(db),
+        codes=codes,
+        region=region,
+    )

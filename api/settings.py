@@ -1,0 +1,38 @@
+"""Settings of the API server, read from the environment (prefix ``PLANNER_``) or the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from planner.settings import get_settings
+
+
+def _default_db_url() -> str:
+    return get_settings().db_url
+
+
+class ApiSettings(BaseSettings):
+    """Where the live centre keeps its log, which region it serves and the request limits."""
+
+    model_config = SettingsConfigDict(env_prefix="PLANNER_")
+
+    db_url: str = Field(default_factory=_default_db_url)
+    """Incident log, API keys and idempotency records (SQLite by default, PostgreSQL by URL)."""
+
+    region: str | None = None
+    """Region name or path for the live centre's travel times (None: straight-line estimates)."""
+
+    codes_path: Path | None = None
+    """Code table YAML (None: the project's ``data/codes.yaml``)."""
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    """Requests with a larger body are refused with 413 before they are parsed."""
+
+    cap_sender: str = "dispatch-planner@localhost"
+    """The ``sender`` of exported CAP alerts (an address that names this control room)."""
+
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    """Seconds between keep-alive comments on an idle event stream."""
