@@ -17,3 +17,16 @@ app = typer.Typer(
 def main() -> None:
     """Console-script entry point: bad input exits 2 with a one-line message."""
     run_app(app)
+
+
+from planner.cli import log as _log  # noqa: E402
+
+app.add_typer(_log.app, name="log")
+
+from planner.cli import network as _network  # noqa: E402
+
+_network.register(app)
+
+from planner.cli import solve as _solve  # noqa: E402
+
+_solve.register(app)

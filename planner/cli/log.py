@@ -1,0 +1,87 @@
+"""``planner log``: check and read the incident log (no personal data is ever printed here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from planner.incident_log import IncidentLog, LogEntry
+from planner.settings import get_settings
+
+app = typer.Typer(name="log", help="Verify and read the incident log.", no_args_is_help=True)
+
+SUMMARY_WIDTH = 72
+EXIT_TAMPERED = 1
+"""Exit code of ``verify`` when the chain does not verify (2 stays reserved for bad input)."""
+
+
+def _db_option() -> Any:
+    return typer.Option(None, "--db", help="Database URL (default: PLANNER_DB_URL).")
+
+
+def _open(db: str | None) -> IncidentLog:
+    return IncidentLog(db or get_settings().db_url, create=False)
+
+
+@app.command()
+def verify(db: str | None = _db_option()) -> None:
+    """Recompute the hash chain; exit 1 and name the first bad entry if anything was altered."""
+    with _open(db) as log:
+        report = log.verify()
+    if report.ok:
+        typer.echo(
+            f"ok: {report.checked} entries verified, head seq {report.head_seq}, "
+            f"head hash {report.head_hash[:16]}"
+        )
+        return
+    typer.echo(
+        f"TAMPERED: first bad entry seq {report.first_bad_seq}: {report.reason} "
+        f"({report.checked} entries before it verified)",
+        err=True,
+    )
+    raise typer.Exit(code=EXIT_TAMPERED)
+
+
+@app.command()
+def show(
+    db: str | None = _db_option(),
+    incident: str | None = typer.Option(None, "--incident", help="Only this incident's entries."),
+) -> None:
+    """Print the timeline: time, seq, kind, actor and a short payload summary."""
+    with _open(db) as log:
+        entries = log.entries(incident=incident)
+    if not entries:
+        typer.echo("no entries" + (f" for incident {incident}" if incident else ""))
+        return
+    for entry in entries:
+        typer.echo(format_line(entry))
+
+
+def format_line(entry: LogEntry) -> str:
+    """One timeline line; personal data shows only as a marker, never its content."""
+    when = entry.recorded_at.strftime("%Y-%m-%d %H:%M:%SZ")
+    actor = entry.actor or "-"
+    incident = entry.incident or "-"
+    marker = ""
+    if entry.has_personal:
+        marker = " [personal: redacted]" if entry.redacted else " [personal]"
+    return (
+        f"{when}  #{entry.seq:<5} {incident:<12} {entry.kind:<26} {actor:<14} "
+        f"{summarise(entry.payload)}{marker}"
+    )
+
+
+def summarise(payload: dict[str, Any], *, width: int = SUMMARY_WIDTH) -> str:
+    """``key=value`` pairs of the top-level payload, cut to ``width`` characters."""
+    parts = []
+    for key, value in payload.items():
+        if isinstance(value, dict):
+            shown = "{…}"
+        elif isinstance(value, list):
+            shown = f"[{len(value)} items]"
+        else:
+            shown = str(value)
+        parts.append(f"{key}={shown}")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,474 @@
+"""The incident log: an append-only, hash-chained record of every event, in SQLite or PostgreSQL.
+
+Every append is one database transaction that takes the log's write lock (``BEGIN IMMEDIATE``
+on SQLite, ``SELECT ... FOR UPDATE`` on the head row on PostgreSQL), so concurrent writers get
+contiguous sequence numbers and never lose or duplicate an entry; a failure anywhere inside
+the transaction leaves nothing behind. Personal data (callers, patients) lives in its own table,
+is only readable through :meth:`IncidentLog.read_personal` (which logs who read it) and can be
+wiped after the retention period without breaking the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from planner.errors import ConflictError, DataMissingError, InputError
+from planner.log_chain import (
+    GENESIS_HASH,
+    canonical_json,
+    entry_hash,
+    new_salt,
+    salted_personal_hash,
+    utc_iso,
+)
+from planner.log_schema import (
+    WRITE_OPTION,
+    create_log_engine,
+    entries_table,
+    head_table,
+    metadata,
+    personal_table,
+)
+
+PERSONAL_READ_KIND = "personal_data.read"
+"""Kind of the audit entry appended for every read of personal data."""
+
+PERSONAL_REDACTED_KIND = "personal_data.redacted"
+"""Kind of the audit entry appended when a retention run wiped personal data."""
+
+AUDIT_KINDS = frozenset({PERSONAL_READ_KIND, PERSONAL_REDACTED_KIND})
+"""Kinds the log writes itself; they are not dispatch events and a state fold skips them."""
+
+MAX_KIND_LEN = 80
+MAX_NAME_LEN = 120
+MAX_PURPOSE_LEN = 500
+_HEAD_ID = 1
+_DDL_LOCK_KEY = 0x706C616E6E6572  # "planner": serialises table creation on PostgreSQL
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An event to append: operational payload and, separately, any personal data."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    personal: Mapping[str, Any] | None = None
+    incident: str | None = None
+    actor: str | None = None
+    recorded_at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _check_name(self.kind, field_name="kind", limit=MAX_KIND_LEN, required=True)
+        _check_name(self.incident, field_name="incident", limit=MAX_NAME_LEN, required=False)
+        _check_name(self.actor, field_name="actor", limit=MAX_NAME_LEN, required=False)
+        if not isinstance(self.payload, Mapping):
+            raise InputError("must be a JSON object", field="payload")
+        if self.personal is not None and not isinstance(self.personal, Mapping):
+            raise InputError("must be a JSON object or null", field="personal")
+        if not isinstance(self.recorded_at, datetime) or self.recorded_at.tzinfo is None:
+            raise InputError("must be a timezone-aware datetime", field="recorded_at")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A stored entry. Personal data is not part of it: read it with ``read_personal``."""
+
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    incident: str | None
+    actor: str | None
+    recorded_at: datetime
+    personal_hash: str | None
+    prev_hash: str
+    hash: str
+    redacted: bool = False
+
+    @property
+    def has_personal(self) -> bool:
+        """Whether personal data was recorded with this entry (even if since redacted)."""
+        return self.personal_hash is not None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """Outcome of checking the whole chain; ``first_bad_seq`` names the first failing entry."""
+
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+
+
+class IncidentLog:
+    """An incident log in the database at ``url`` (``sqlite:///path`` or ``postgresql+psycopg://``).
+
+    ``create=False`` refuses a database without a log instead of creating one (for read-only
+    tools such as ``planner log verify``); ``clock`` stamps the log's own audit entries.
+    """
+
+    def __init__(
+        self, url: str, *, create: bool = True, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.url = url
+        self._clock = clock
+        self._engine = create_log_engine(url)
+        self._is_postgres = self._engine.dialect.name == "postgresql"
+        try:
+            self._prepare(create=create)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> IncidentLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _prepare(self, *, create: bool) -> None:
+        database = self._engine.url.database
+        sqlite_file = self._engine.dialect.name == "sqlite" and database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        if not create and sqlite_file and not Path(str(database)).is_file():
+            raise DataMissingError(f"no incident log at {database}", field="db")
+        try:
+            with self._write() as conn:
+                if not create:
+                    if not sa.inspect(conn).has_table(head_table.name):
+                        raise DataMissingError(
+                            f"no incident log in {self._engine.url!r}", field="db"
+                        )
+                    return
+                if self._is_postgres:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
+                metadata.create_all(conn)
+                if conn.execute(sa.select(head_table.c.id)).first() is None:
+                    conn.execute(head_table.insert().values(id=_HEAD_ID, seq=0, hash=GENESIS_HASH))
+        except sa.exc.OperationalError as exc:
+            raise DataMissingError(
+                f"cannot open the incident log at {self._engine.url!r}: {exc.orig}", field="db"
+            ) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: exclusive on SQLite from its first statement."""
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction that sees one consistent snapshot."""
+        with self._engine.connect() as conn:
+            if self._is_postgres:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, entry: NewEntry, *, expected_seq: int | None = None) -> LogEntry:
+        """Append one entry in one transaction and return it with its seq and hash.
+
+        With ``expected_seq`` the append only happens if the log's head is still that seq
+        (optimistic concurrency for callers that decided based on what they read);
+        otherwise :class:`~planner.errors.ConflictError` and nothing is written.
+        """
+        with self._write() as conn:
+            head_seq, head_hash = self._lock_head(conn)
+            if expected_seq is not None and expected_seq != head_seq:
+                raise ConflictError(
+                    f"the log has moved on to seq {head_seq}; re-read and retry",
+                    field="expected_seq",
+                )
+            return self._append_locked(conn, entry, head_seq=head_seq, head_hash=head_hash)
+
+    def _lock_head(self, conn: Connection) -> tuple[int, str]:
+        row = conn.execute(
+            sa.select(head_table.c.seq, head_table.c.hash)
+            .where(head_table.c.id == _HEAD_ID)
+            .with_for_update()
+        ).one()
+        return int(row.seq), str(row.hash)
+
+    def _append_locked(
+        self, conn: Connection, entry: NewEntry, *, head_seq: int, head_hash: str
+    ) -> LogEntry:
+        payload_json = canonical_json(dict(entry.payload), field="payload")
+        salt: str | None = None
+        personal_json: str | None = None
+        p_hash: str | None = None
+        if entry.personal is not None:
+            personal_json = canonical_json(dict(entry.personal), field="personal")
+            salt = new_salt()
+            p_hash = salted_personal_hash(personal_json, salt=salt)
+        seq = head_seq + 1
+        recorded_at = entry.recorded_at.astimezone(UTC)
+        digest = entry_hash(
+            seq=seq,
+            kind=entry.kind,
+            payload_json=payload_json,
+            incident=entry.incident,
+            actor=entry.actor,
+            recorded_at=recorded_at,
+            personal_hash=p_hash,
+            prev_hash=head_hash,
+        )
+        conn.execute(
+            entries_table.insert().values(
+                seq=seq,
+                kind=entry.kind,
+                payload=payload_json,
+                incident=entry.incident,
+                actor=entry.actor,
+                recorded_at=recorded_at,
+                personal_hash=p_hash,
+                prev_hash=head_hash,
+                hash=digest,
+            )
+        )
+        if personal_json is not None:
+            conn.execute(personal_table.insert().values(seq=seq, salt=salt, data=personal_json))
+        conn.execute(
+            head_table.update().where(head_table.c.id == _HEAD_ID).values(seq=seq, hash=digest)
+        )
+        return LogEntry(
+            seq=seq,
+            kind=entry.kind,
+            payload=json.loads(payload_json),
+            incident=entry.incident,
+            actor=entry.actor,
+            recorded_at=recorded_at,
+            personal_hash=p_hash,
+            prev_hash=head_hash,
+            hash=digest,
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def head(self) -> int:
+        """The seq of the last entry (0 for an empty log)."""
+        with self._read() as conn:
+            return int(conn.execute(sa.select(head_table.c.seq)).scalar_one())
+
+    def entries(
+        self, *, incident: str | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> list[LogEntry]:
+        """Entries with seq > ``after_seq`` in seq order, optionally of one incident only."""
+        if limit is not None and limit < 0:
+            raise InputError("must not be negative", field="limit")
+        query = (
+            sa.select(
+                entries_table,
+                personal_table.c.redacted_at.is_not(None).label("redacted"),
+            )
+            .select_from(entries_table.outerjoin(personal_table))
+            .where(entries_table.c.seq > after_seq)
+            .order_by(entries_table.c.seq)
+        )
+        if incident is not None:
+            query = query.where(entries_table.c.incident == incident)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [_to_entry(row) for row in conn.execute(query)]
+
+    # -- personal data ---------------------------------------------------------------------
+
+    def read_personal(self, seq: int, *, reader: str, purpose: str) -> dict[str, Any] | None:
+        """The personal data of entry ``seq`` (None if it had none or it was redacted).
+
+        Every call, whatever it finds, appends a ``personal_data.read`` entry naming the reader
+        and purpose, in the same transaction as the read: no read goes unrecorded.
+        """
+        _check_name(reader, field_name="reader", limit=MAX_NAME_LEN, required=True)
+        _check_name(purpose, field_name="purpose", limit=MAX_PURPOSE_LEN, required=True)
+        with self._write() as conn:
+            head_seq, head_hash = self._lock_head(conn)
+            row = conn.execute(
+                sa.select(entries_table.c.incident, personal_table.c.data, personal_table.c.seq)
+                .select_from(entries_table.outerjoin(personal_table))
+                .where(entries_table.c.seq == seq)
+            ).first()
+            if row is None:
+                raise InputError(f"no log entry with seq {seq}", field="seq")
+            if row.data is not None:
+                outcome = "returned"
+            elif row.seq is not None:
+                outcome = "redacted"
+            else:
+                outcome = "none"
+            audit = NewEntry(
+                kind=PERSONAL_READ_KIND,
+                payload={"seq": seq, "purpose": purpose, "outcome": outcome},
+                incident=row.incident,
+                actor=reader,
+                recorded_at=self._clock(),
+            )
+            self._append_locked(conn, audit, head_seq=head_seq, head_hash=head_hash)
+            return None if row.data is None else dict(json.loads(row.data))
+
+    def redact_personal(self, *, older_than: datetime, actor: str) -> int:
+        """Wipe personal data of entries recorded before ``older_than``; return how many.
+
+        Content and salt are deleted, the salted hash stays, so the chain still verifies.
+        A run that wiped anything appends a ``personal_data.redacted`` entry.
+        """
+        if older_than.tzinfo is None:
+            raise InputError("must be a timezone-aware datetime", field="older_than")
+        _check_name(actor, field_name="actor", limit=MAX_NAME_LEN, required=True)
+        due = (
+            sa.select(entries_table.c.seq)
+            .join(personal_table)
+            .where(entries_table.c.recorded_at < older_than)
+            .where(personal_table.c.redacted_at.is_(None))
+        )
+        with self._write() as conn:
+            head_seq, head_hash = self._lock_head(conn)
+            seqs = [int(s) for s in conn.execute(due).scalars()]
+            if not seqs:
+                return 0
+            now = self._clock()
+            conn.execute(
+                personal_table.update()
+                .where(personal_table.c.seq.in_(due.scalar_subquery()))
+                .values(data=None, salt=None, redacted_at=now, redacted_by=actor)
+            )
+            audit = NewEntry(
+                kind=PERSONAL_REDACTED_KIND,
+                payload={
+                    "older_than": utc_iso(older_than),
+                    "count": len(seqs),
+                    "first_seq": min(seqs),
+                    "last_seq": max(seqs),
+                },
+                actor=actor,
+                recorded_at=now,
+            )
+            self._append_locked(conn, audit, head_seq=head_seq, head_hash=head_hash)
+            return len(seqs)
+
+    # -- verification ----------------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        """Recompute the whole chain; report the first entry that was altered, removed or moved."""
+        query = (
+            sa.select(
+                entries_table,
+                personal_table.c.seq.label("p_seq"),
+                personal_table.c.salt,
+                personal_table.c.data,
+                personal_table.c.redacted_at,
+            )
+            .select_from(entries_table.outerjoin(personal_table))
+            .order_by(entries_table.c.seq)
+        )
+        with self._read() as conn:
+            head = conn.execute(sa.select(head_table.c.seq, head_table.c.hash)).one()
+            prev_seq, prev_hash, checked = 0, GENESIS_HASH, 0
+            rows = conn.execution_options(yield_per=1000).execute(query)
+            for row in rows:
+                problem = _check_row(row, expected_seq=prev_seq + 1, prev_hash=prev_hash)
+                if problem is not None:
+                    bad_seq, reason = problem
+                    return VerifyReport(False, checked, bad_seq, reason, int(head.seq), head.hash)
+                prev_seq, prev_hash, checked = int(row.seq), str(row.hash), checked + 1
+        head_seq = int(head.seq)
+        if head_seq > prev_seq:
+            reason = f"entries {prev_seq + 1}..{head_seq} are missing (the log head is {head_seq})"
+            return VerifyReport(False, checked, prev_seq + 1, reason, head_seq, head.hash)
+        if head_seq < prev_seq or head.hash != prev_hash:
+            reason = f"the log head (seq {head_seq}) does not match the last entry {prev_seq}"
+            return VerifyReport(False, checked, prev_seq, reason, head_seq, head.hash)
+        return VerifyReport(True, checked, None, None, head_seq, head.hash)
+
+
+def _check_row(row: Row[Any], *, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+    """The first thing wrong with one stored row, as (seq to blame, reason), or None."""
+    seq = int(row.seq)
+    if seq != expected_seq:
+        return expected_seq, f"entry {expected_seq} is missing (the next stored entry is {seq})"
+    if row.prev_hash != prev_hash:
+        return seq, (
+            f"entry {seq} does not chain to entry {seq - 1} "
+            f"(entry {seq - 1} was rewritten or rows were reordered)"
+        )
+    try:
+        recomputed = entry_hash(
+            seq=seq,
+            kind=row.kind,
+            payload_json=row.payload,
+            incident=row.incident,
+            actor=row.actor,
+            recorded_at=row.recorded_at,
+            personal_hash=row.personal_hash,
+            prev_hash=row.prev_hash,
+        )
+    except ValueError:  # payload is no longer valid JSON
+        recomputed = None
+    if recomputed != row.hash:
+        return seq, f"entry {seq} was altered: its content no longer matches its hash"
+    if row.personal_hash is None:
+        if row.p_seq is not None:
+            return seq, f"entry {seq} has personal data attached after it was recorded"
+        return None
+    if row.p_seq is None:
+        return seq, f"entry {seq}: its personal data row was deleted"
+    if row.data is None:
+        if row.redacted_at is None:
+            return seq, f"entry {seq}: personal data was removed without a redaction record"
+        return None
+    if row.salt is None or salted_personal_hash(row.data, salt=row.salt) != row.personal_hash:
+        return seq, f"entry {seq}: personal data was altered"
+    return None
+
+
+def _to_entry(row: Row[Any]) -> LogEntry:
+    return LogEntry(
+        seq=int(row.seq),
+        kind=row.kind,
+        payload=json.loads(row.payload),
+        incident=row.incident,
+        actor=row.actor,
+        recorded_at=row.recorded_at,
+        personal_hash=row.personal_hash,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        redacted=bool(row.redacted),
+    )
+
+
+def _check_name(value: object, *, field_name: str, limit: int, required: bool) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise InputError("must be a non-empty string", field=field_name)
+    if len(value) > limit:
+        raise InputError(f"longer than {limit} characters", field=field_name)

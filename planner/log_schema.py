@@ -1,0 +1,129 @@
+"""Tables of the incident log and the database engine they live in (SQLite or PostgreSQL).
+
+Three tables: ``log_entries`` (the operational record, append-only, hash-chained),
+``log_personal`` (personal data per entry, kept apart so it can be wiped after the retention
+period) and ``log_head`` (one row: the last seq and hash; appenders lock it, and ``verify``
+uses it to notice rows removed from the end of the chain).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from planner.errors import InputError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for another one before giving up."""
+
+WRITE_OPTION = "planner_log_write"
+"""Execution option that makes a SQLite transaction take the write lock at BEGIN."""
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite has no time zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise InputError("timestamp must be timezone-aware", field="recorded_at")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+entries_table = sa.Table(
+    "log_entries",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(80), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("incident", sa.String(120), nullable=True, index=True),
+    sa.Column("actor", sa.String(120), nullable=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("personal_hash", sa.String(64), nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+)
+
+personal_table = sa.Table(
+    "log_personal",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger,
+        sa.ForeignKey("log_entries.seq", ondelete="RESTRICT"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("salt", sa.String(2 * 16), nullable=True),
+    sa.Column("data", sa.Text, nullable=True),
+    sa.Column("redacted_at", UTCDateTime, nullable=True),
+    sa.Column("redacted_by", sa.String(120), nullable=True),
+)
+
+head_table = sa.Table(
+    "log_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+
+def create_log_engine(url: str) -> Engine:
+    """An engine for the log: SQLite in WAL mode with a busy timeout, or PostgreSQL.
+
+    SQLite write transactions start with ``BEGIN IMMEDIATE`` (see :data:`WRITE_OPTION`) so two
+    writers queue on the database lock instead of failing half-way; reads start a plain
+    ``BEGIN`` and see one consistent snapshot.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError as exc:
+        raise InputError(f"not a database URL: {url!r}", field="db") from exc
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise InputError(
+            f"unsupported database {parsed.get_backend_name()!r} (use sqlite or postgresql)",
+            field="db",
+        )
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    in_memory = parsed.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if in_memory:
+        kwargs["poolclass"] = StaticPool
+    engine = sa.create_engine(parsed, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
