@@ -21,7 +21,9 @@ def fail(message: str) -> typer.Exit:
 def run_app(app: typer.Typer) -> None:
     """Run a Typer app, turning planner errors into exit 2 with a one-line message."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns (not raises) a command's typer.Exit code
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except PlannerError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
