@@ -22,3 +22,7 @@ def main() -> None:
 from planner.cli import log as _log  # noqa: E402
 
 app.add_typer(_log.app, name="log")
+
+from planner.cli import network as _network  # noqa: E402
+
+_network.register(app)
