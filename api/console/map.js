@@ -1,0 +1,382 @@
+// The region map, drawn on a canvas from the region's own road segments: no tiles, no network.
+//
+// Coordinates are projected once (equirectangular around the region's centre, good to a few
+// metres over a city) into "map units" of metres; the view is a scale and an offset on top.
+
+import { PRIORITY_STYLE, UNIT_STATUS_STYLE } from "./styles.js";
+
+const MIN_SCALE = 0.005; // pixels per metre
+const MAX_SCALE = 20;
+
+export class RegionMap {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {{onPick?: (p: {lat: number, lon: number}) => void,
+   *          onSelect?: (kind: string, id: string) => void}} handlers
+   */
+  constructor(canvas, handlers = {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.handlers = handlers;
+    this.roads = null; // Path2D in map units
+    this.origin = { lat: 0, lon: 0, kx: 1, ky: 1 };
+    this.view = { scale: 1, x: 0, y: 0 }; // screen = (map - offset) * scale
+    this.layers = { incidents: [], units: [], lines: [], closures: [], pick: null };
+    this.selected = null;
+    this.picking = false;
+    this._frame = 0;
+    this._bindInput();
+    new ResizeObserver(() => this._resize()).observe(canvas);
+  }
+
+  /** Load the region: {bbox: [minLon, minLat, maxLon, maxLat], segments: flat [lon1,lat1,lon2,lat2,...]}. */
+  setRegion(region) {
+    const [minLon, minLat, maxLon, maxLat] = region.bbox;
+    const lat0 = (minLat + maxLat) / 2;
+    const lon0 = (minLon + maxLon) / 2;
+    const ky = 111320;
+    const kx = ky * Math.cos((lat0 * Math.PI) / 180);
+    this.origin = { lat: lat0, lon: lon0, kx, ky };
+    const path = new Path2D();
+    const s = region.segments;
+    for (let i = 0; i + 3 < s.length; i += 4) {
+      const a = this.project(s[i + 1], s[i]);
+      const b = this.project(s[i + 3], s[i + 2]);
+      path.moveTo(a.x, a.y);
+      path.lineTo(b.x, b.y);
+    }
+    this.roads = path;
+    this.bounds = { a: this.project(maxLat, minLon), b: this.project(minLat, maxLon) };
+    this.fit();
+  }
+
+  project(lat, lon) {
+    const o = this.origin;
+    return { x: (lon - o.lon) * o.kx, y: -(lat - o.lat) * o.ky };
+  }
+
+  unproject(x, y) {
+    const o = this.origin;
+    return { lat: o.lat - y / o.ky, lon: o.lon + x / o.kx };
+  }
+
+  toScreen(lat, lon) {
+    const p = this.project(lat, lon);
+    return { x: (p.x - this.view.x) * this.view.scale, y: (p.y - this.view.y) * this.view.scale };
+  }
+
+  fromScreen(sx, sy) {
+    return this.unproject(sx / this.view.scale + this.view.x, sy / this.view.scale + this.view.y);
+  }
+
+  fit() {
+    if (!this.bounds) return;
+    const { a, b } = this.bounds;
+    const w = this.canvas.clientWidth || 1;
+    const h = this.canvas.clientHeight || 1;
+    const scale = 0.95 * Math.min(w / (b.x - a.x || 1), h / (b.y - a.y || 1));
+    this.view.scale = clamp(scale, MIN_SCALE, MAX_SCALE);
+    this.view.x = (a.x + b.x) / 2 - w / 2 / this.view.scale;
+    this.view.y = (a.y + b.y) / 2 - h / 2 / this.view.scale;
+    this.draw();
+  }
+
+  zoomAt(factor, sx, sy) {
+    const before = { x: sx / this.view.scale + this.view.x, y: sy / this.view.scale + this.view.y };
+    this.view.scale = clamp(this.view.scale * factor, MIN_SCALE, MAX_SCALE);
+    this.view.x = before.x - sx / this.view.scale;
+    this.view.y = before.y - sy / this.view.scale;
+    this.draw();
+  }
+
+  panBy(dx, dy) {
+    this.view.x -= dx / this.view.scale;
+    this.view.y -= dy / this.view.scale;
+    this.draw();
+  }
+
+  /** Centre the view on a point without changing the zoom. */
+  centreOn(lat, lon) {
+    const p = this.project(lat, lon);
+    this.view.x = p.x - this.canvas.clientWidth / 2 / this.view.scale;
+    this.view.y = p.y - this.canvas.clientHeight / 2 / this.view.scale;
+    this.draw();
+  }
+
+  /** Replace what is drawn over the roads; each layer is a list of plain objects. */
+  setLayers(layers) {
+    Object.assign(this.layers, layers);
+    this.draw();
+  }
+
+  setSelected(sel) {
+    this.selected = sel;
+    this.draw();
+  }
+
+  setPicking(on) {
+    this.picking = on;
+    this.canvas.classList.toggle("picking", on);
+  }
+
+  draw() {
+    if (this._frame) return;
+    this._frame = requestAnimationFrame(() => {
+      this._frame = 0;
+      this._paint();
+    });
+  }
+
+  _resize() {
+    const dpr = window.devicePixelRatio || 1;
+    const w = this.canvas.clientWidth;
+    const h = this.canvas.clientHeight;
+    const first = this.canvas.width === 300 && this.canvas.height === 150;
+    this.canvas.width = Math.max(1, Math.round(w * dpr));
+    this.canvas.height = Math.max(1, Math.round(h * dpr));
+    if (first) this.fit();
+    else this.draw();
+  }
+
+  _paint() {
+    const ctx = this.ctx;
+    const dpr = window.devicePixelRatio || 1;
+    const { scale, x, y } = this.view;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#f4f3ef";
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    if (this.roads) {
+      ctx.setTransform(dpr * scale, 0, 0, dpr * scale, -x * scale * dpr, -y * scale * dpr);
+      ctx.strokeStyle = "#b9b6ad";
+      ctx.lineWidth = 1.2 / scale;
+      ctx.lineCap = "round";
+      ctx.stroke(this.roads);
+    }
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (const c of this.layers.closures) this._closure(c);
+    for (const l of this.layers.lines) this._line(l);
+    for (const i of this.layers.incidents) this._incident(i);
+    for (const u of this.layers.units) this._unit(u);
+    if (this.layers.pick) this._pick(this.layers.pick);
+  }
+
+  _closure(c) {
+    const ctx = this.ctx;
+    ctx.save();
+    ctx.strokeStyle = "#b00020";
+    ctx.fillStyle = "rgba(176, 0, 32, 0.12)";
+    ctx.lineWidth = 2;
+    ctx.setLineDash([6, 4]);
+    ctx.beginPath();
+    if (c.centre && c.radius_m) {
+      const p = this.toScreen(c.centre.lat, c.centre.lon);
+      ctx.arc(p.x, p.y, Math.max(4, c.radius_m * this.view.scale), 0, 2 * Math.PI);
+    } else if (c.polygon && c.polygon.length) {
+      c.polygon.forEach((pt, k) => {
+        const p = this.toScreen(pt.lat, pt.lon);
+        if (k === 0) ctx.moveTo(p.x, p.y);
+        else ctx.lineTo(p.x, p.y);
+      });
+      ctx.closePath();
+    } else if (c.segments) {
+      for (const s of c.segments) {
+        const a = this.toScreen(s[1], s[0]);
+        const b = this.toScreen(s[3], s[2]);
+        ctx.moveTo(a.x, a.y);
+        ctx.lineTo(b.x, b.y);
+      }
+      ctx.lineWidth = 4;
+      ctx.stroke();
+      ctx.restore();
+      return;
+    }
+    ctx.fill();
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  _line(l) {
+    const ctx = this.ctx;
+    const a = this.toScreen(l.from.lat, l.from.lon);
+    const b = this.toScreen(l.to.lat, l.to.lon);
+    ctx.save();
+    ctx.strokeStyle = l.accepted ? "#0072b2" : "#1b1b1b";
+    ctx.lineWidth = 2;
+    ctx.setLineDash(l.accepted ? [] : [7, 5]);
+    ctx.beginPath();
+    ctx.moveTo(a.x, a.y);
+    ctx.lineTo(b.x, b.y);
+    ctx.stroke();
+    if (l.label) {
+      const mx = (a.x + b.x) / 2;
+      const my = (a.y + b.y) / 2;
+      label(ctx, l.label, mx, my, "#ffffff", "#1b1b1b");
+    }
+    ctx.restore();
+  }
+
+  _incident(i) {
+    const ctx = this.ctx;
+    const p = this.toScreen(i.lat, i.lon);
+    const style = PRIORITY_STYLE[i.priority] || PRIORITY_STYLE[5];
+    const sel = this.selected && this.selected.kind === "incident" && this.selected.id === i.id;
+    const r = sel ? 13 : 11;
+    ctx.save();
+    // A diamond for incidents (units are squares), priority as a digit inside.
+    ctx.beginPath();
+    ctx.moveTo(p.x, p.y - r);
+    ctx.lineTo(p.x + r, p.y);
+    ctx.lineTo(p.x, p.y + r);
+    ctx.lineTo(p.x - r, p.y);
+    ctx.closePath();
+    ctx.fillStyle = style.fill;
+    ctx.fill();
+    ctx.lineWidth = sel ? 3 : 1.5;
+    ctx.strokeStyle = sel ? "#000000" : "#1b1b1b";
+    ctx.stroke();
+    ctx.fillStyle = style.text;
+    ctx.font = "bold 11px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText(String(i.priority), p.x, p.y + 0.5);
+    if (i.label) label(ctx, i.label, p.x, p.y - r - 9, "#1b1b1b", "#ffffff");
+    ctx.restore();
+  }
+
+  _unit(u) {
+    const ctx = this.ctx;
+    const p = this.toScreen(u.lat, u.lon);
+    const style = UNIT_STATUS_STYLE[u.status] || UNIT_STATUS_STYLE.out_of_service;
+    const sel = this.selected && this.selected.kind === "unit" && this.selected.id === u.id;
+    const r = 7;
+    ctx.save();
+    ctx.fillStyle = style.fill;
+    ctx.strokeStyle = sel ? "#000000" : "#1b1b1b";
+    ctx.lineWidth = sel ? 3 : 1;
+    ctx.fillRect(p.x - r, p.y - r, 2 * r, 2 * r);
+    ctx.strokeRect(p.x - r, p.y - r, 2 * r, 2 * r);
+    ctx.fillStyle = style.text;
+    ctx.font = "bold 9px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText(style.letter, p.x, p.y + 0.5);
+    if (this.view.scale > 0.03 || sel) {
+      ctx.textAlign = "left";
+      ctx.font = "11px system-ui, sans-serif";
+      label(ctx, u.label, p.x + r + 2, p.y, "#1b1b1b", "rgba(255,255,255,0.85)", "left");
+    }
+    ctx.restore();
+  }
+
+  _pick(p) {
+    const ctx = this.ctx;
+    const s = this.toScreen(p.lat, p.lon);
+    ctx.save();
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(s.x, s.y, 9, 0, 2 * Math.PI);
+    ctx.moveTo(s.x - 14, s.y);
+    ctx.lineTo(s.x + 14, s.y);
+    ctx.moveTo(s.x, s.y - 14);
+    ctx.lineTo(s.x, s.y + 14);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  /** The incident or unit drawn under a screen point, if any (units are on top). */
+  hit(sx, sy) {
+    const near = (lat, lon, r) => {
+      const p = this.toScreen(lat, lon);
+      return Math.abs(p.x - sx) <= r && Math.abs(p.y - sy) <= r;
+    };
+    for (const u of [...this.layers.units].reverse()) {
+      if (near(u.lat, u.lon, 9)) return { kind: "unit", id: u.id };
+    }
+    for (const i of [...this.layers.incidents].reverse()) {
+      if (near(i.lat, i.lon, 12)) return { kind: "incident", id: i.id };
+    }
+    return null;
+  }
+
+  _bindInput() {
+    const c = this.canvas;
+    let drag = null;
+    c.addEventListener("pointerdown", (e) => {
+      drag = { x: e.clientX, y: e.clientY, moved: false };
+      c.setPointerCapture(e.pointerId);
+    });
+    c.addEventListener("pointermove", (e) => {
+      if (!drag) return;
+      const dx = e.clientX - drag.x;
+      const dy = e.clientY - drag.y;
+      if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+      drag.moved = true;
+      drag.x = e.clientX;
+      drag.y = e.clientY;
+      this.panBy(dx, dy);
+    });
+    c.addEventListener("pointerup", (e) => {
+      const wasDrag = drag && drag.moved;
+      drag = null;
+      if (wasDrag) return;
+      const r = c.getBoundingClientRect();
+      const sx = e.clientX - r.left;
+      const sy = e.clientY - r.top;
+      if (this.picking) {
+        const p = this.fromScreen(sx, sy);
+        this.handlers.onPick?.(p);
+        return;
+      }
+      const h = this.hit(sx, sy);
+      if (h) this.handlers.onSelect?.(h.kind, h.id);
+    });
+    c.addEventListener(
+      "wheel",
+      (e) => {
+        e.preventDefault();
+        const r = c.getBoundingClientRect();
+        this.zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
+      },
+      { passive: false },
+    );
+    c.addEventListener("keydown", (e) => {
+      const step = 60;
+      const w = c.clientWidth / 2;
+      const h = c.clientHeight / 2;
+      const actions = {
+        ArrowLeft: () => this.panBy(step, 0),
+        ArrowRight: () => this.panBy(-step, 0),
+        ArrowUp: () => this.panBy(0, step),
+        ArrowDown: () => this.panBy(0, -step),
+        "+": () => this.zoomAt(1.3, w, h),
+        "=": () => this.zoomAt(1.3, w, h),
+        "-": () => this.zoomAt(1 / 1.3, w, h),
+        0: () => this.fit(),
+      };
+      const act = actions[e.key];
+      if (act) {
+        e.preventDefault();
+        act();
+      }
+    });
+  }
+}
+
+function clamp(v, lo, hi) {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+function label(ctx, text, x, y, fg, bg, align = "center") {
+  ctx.save();
+  ctx.font = "11px system-ui, sans-serif";
+  const w = ctx.measureText(text).width + 6;
+  const left = align === "center" ? x - w / 2 : x;
+  ctx.fillStyle = bg;
+  ctx.fillRect(left, y - 8, w, 16);
+  ctx.fillStyle = fg;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  ctx.fillText(text, left + 3, y + 0.5);
+  ctx.restore();
+}

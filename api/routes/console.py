@@ -1,0 +1,118 @@
+"""The dispatcher console: the page at ``/``, its static files, and the region drawn as vectors.
+
+The console is plain HTML, CSS and JavaScript modules kept in ``api/console/``; it reads and
+writes only through the JSON API and its event stream, so it holds no state of its own. The
+map is drawn from the region's own road network (``GET /v1/region/map``): no tile server, so it
+works offline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import FileResponse, Response
+
+from api.deps import Reader, ServicesDep
+from planner.region import Region
+
+CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
+"""Where the console's files live (served as they are: there is no build step)."""
+
+_MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+
+MAP_DECIMALS = 5
+"""Coordinates are rounded to 1e-5 degrees (about a metre): plenty to draw, a third the bytes."""
+
+router = APIRouter(tags=["console"])
+
+
+@router.get("/", include_in_schema=False)
+def console_page() -> FileResponse:
+    """The console page; it asks for an API key before it calls anything."""
+    return _file("index.html")
+
+
+@router.get("/console/{name}", include_in_schema=False)
+def console_file(name: str) -> FileResponse:
+    """One of the console's own files (no sub-directories, no paths outside the folder)."""
+    return _file(name)
+
+
+def _file(name: str) -> FileResponse:
+    path = CONSOLE_DIR / name
+    media = _MEDIA_TYPES.get(path.suffix)
+    if "/" in name or "\\" in name or name.startswith(".") or media is None or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no console file {name!r}")
+    # Revalidate every load: the files are small, and a stale script after an upgrade would
+    # talk to the new API with the old contract.
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})
+
+
+@router.get(
+    "/v1/region/map",
+    summary="The region's roads to draw (any role)",
+    responses={404: {"description": "The server runs without a region"}},
+)
+def region_map(_key: Reader, services: ServicesDep) -> Response:
+    """The served region as ``{name, bbox, segments}``: ``bbox`` is ``[west, south, east,
+    north]`` and ``segments`` a flat list ``[lon1, lat1, lon2, lat2, …]`` with each street drawn
+    once (the two directions of a two-way street are one segment). A matrix region has no
+    roads: its ``segments`` is empty and ``points`` lists its nodes instead."""
+    region = services.region
+    if region is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail="this server runs without a region (start it with `planner serve --region`)",
+        )
+    body = _map_json(region)
+    return Response(content=body, media_type="application/json")
+
+
+_map_cache: dict[int, tuple[Region, bytes]] = {}
+
+
+def _map_json(region: Region) -> bytes:
+    """The encoded map of ``region``, built once: roads never change while a region is loaded
+    (closures change travel times, not geometry)."""
+    cached = _map_cache.get(id(region))
+    if cached is not None and cached[0] is region:
+        return cached[1]
+    segments = unique_segments(region.road_segments(), decimals=MAP_DECIMALS)
+    body: dict[str, Any] = {
+        "name": region.name,
+        "bbox": [round(float(v), MAP_DECIMALS) for v in region.bbox],
+        "segments": segments.ravel().tolist(),
+        "points": [],
+    }
+    if len(segments) == 0:
+        body["points"] = np.round(region.node_lonlat, MAP_DECIMALS).ravel().tolist()
+    encoded = json.dumps(body, separators=(",", ":")).encode()
+    _map_cache[id(region)] = (region, encoded)
+    return encoded
+
+
+def unique_segments(
+    segments: npt.NDArray[np.float64], *, decimals: int = MAP_DECIMALS
+) -> npt.NDArray[np.float64]:
+    """``(n, 4)`` segments rounded to ``decimals``, each undirected street once, zero-length
+    ones dropped: what a map needs to draw, about half a directed road graph's edges."""
+    if len(segments) == 0:
+        return np.empty((0, 4), dtype=np.float64)
+    rounded = np.round(np.asarray(segments, dtype=np.float64).reshape(-1, 4), decimals)
+    a, b = rounded[:, :2], rounded[:, 2:]
+    # Order each segment's ends (lexicographically) so both directions get the same key.
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    ordered = np.where(swap[:, None], np.hstack([b, a]), rounded)
+    ordered = ordered[np.any(ordered[:, :2] != ordered[:, 2:], axis=1)]
+    return np.unique(ordered, axis=0)
