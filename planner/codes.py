@@ -292,7 +292,8 @@ class IncidentCode:
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:g} min"
+    """``420`` → ``7 min``; a target that is not whole minutes stays in seconds (``320 s``)."""
+    return f"{seconds / 60:g} min" if seconds % 60 == 0 else f"{seconds:g} s"
 
 
 class CodeTable:
