@@ -1,0 +1,256 @@
+"""Simulation metrics: per-incident and per-unit records, summaries with confidence intervals.
+
+Every replication yields one record per call. Fractions and means are pooled over the calls of
+all replications; their 95 % confidence intervals are t-intervals over the replication values
+(each replication is one independent observation). Policies run on common random numbers, so
+differences between policies (and between a base scenario and a what-if with the same seeds)
+are paired by replication, which gives much tighter intervals than comparing two intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRecord:
+    """What happened to one call; times in seconds from the simulation start."""
+
+    call: int
+    code: str
+    priority: int
+    target_s: float
+    t_call_s: float
+    hour: int
+    """Hour of day of the call (for late fraction by hour)."""
+    node: int
+    ready_s: float
+    """When the call could first be dispatched (call + dispatcher delay)."""
+    dispatched_s: float = math.nan
+    arrived_s: float = math.nan
+    units: int = 0
+    preempted: int = 0
+    """Times a unit heading here was diverted to a more urgent call."""
+
+    @property
+    def response_s(self) -> float:
+        """Call to first unit on scene; ``nan`` when no unit arrived (unmet)."""
+        return self.arrived_s - self.t_call_s
+
+    @property
+    def unmet(self) -> bool:
+        return math.isnan(self.arrived_s)
+
+    @property
+    def late(self) -> bool:
+        """Unmet calls count as late."""
+        return self.unmet or self.response_s > self.target_s
+
+    @property
+    def queued_s(self) -> float:
+        """From ready to dispatch (time waiting for a free unit); to the end if never sent."""
+        return self.dispatched_s - self.ready_s
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRecord:
+    unit: str
+    station: str
+    on_duty_s: float
+    busy_s: float
+    """From dispatch to back in service, while on duty."""
+    dispatches: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationResult:
+    """One policy on one replication's calls."""
+
+    scenario: str
+    policy: str
+    replication: int
+    seed: int
+    incidents: tuple[IncidentRecord, ...]
+    units: tuple[UnitRecord, ...]
+    wall_s: float
+    events: int
+    """Events submitted to the engine."""
+    solve_ms: tuple[float, ...] = field(default=())
+
+
+def incidents_frame(results: Iterable[ReplicationResult]) -> pd.DataFrame:
+    """One row per call of every result: the per-incident CSV."""
+    rows = []
+    for res in results:
+        for inc in res.incidents:
+            row = asdict(inc)
+            row.update(
+                scenario=res.scenario,
+                policy=res.policy,
+                replication=res.replication,
+                response_s=inc.response_s,
+                queued_s=inc.queued_s,
+                late=inc.late,
+                unmet=inc.unmet,
+            )
+            rows.append(row)
+    columns = [
+        "scenario", "policy", "replication", "call", "code", "priority", "target_s",
+        "t_call_s", "hour", "node", "ready_s", "dispatched_s", "arrived_s", "response_s",
+        "queued_s", "late", "unmet", "units", "preempted",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def units_frame(results: Iterable[ReplicationResult]) -> pd.DataFrame:
+    rows = [
+        {**asdict(u), "policy": r.policy, "replication": r.replication}
+        for r in results
+        for u in r.units
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=["policy", "replication", "unit", "station", "on_duty_s", "busy_s", "dispatches"],
+    )
+    frame["utilisation"] = frame["busy_s"] / frame["on_duty_s"].where(frame["on_duty_s"] > 0)
+    return frame
+
+
+def t_interval(values: Sequence[float], *, level: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean; a single value gives a zero-width interval."""
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    if x.size == 0:
+        return (math.nan, math.nan)
+    mean = float(x.mean())
+    if x.size == 1:
+        return (mean, mean)
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return (mean - half, mean + half)
+
+
+def _ci(values: Sequence[float]) -> list[float]:
+    lo, hi = t_interval(values)
+    return [_r(lo), _r(hi)]
+
+
+def _r(v: float, digits: int = 4) -> float:
+    return float(round(v, digits)) if math.isfinite(v) else math.nan
+
+
+def _priority_stats(group: pd.DataFrame) -> dict[str, Any]:
+    reached = group.loc[~group["unmet"], "response_s"]
+    per_rep = group.groupby("replication")
+    late_by_rep = per_rep["late"].mean().tolist()
+    mean_by_rep = per_rep["response_s"].mean().tolist()
+    return {
+        "n": len(group),
+        "n_per_replication": _r(len(group) / group["replication"].nunique(), 2),
+        "mean_response_s": _r(float(reached.mean()) if len(reached) else math.nan, 1),
+        "ci95_mean_response_s": [_r(v, 1) for v in t_interval(mean_by_rep)],
+        "p90_response_s": _r(float(reached.quantile(0.9)) if len(reached) else math.nan, 1),
+        "fraction_late": _r(float(group["late"].mean())),
+        "ci95_fraction_late": _ci(late_by_rep),
+        "unmet": int(group["unmet"].sum()),
+        "mean_queued_s": _r(float(group["queued_s"].mean()), 1),
+        "preemptions": int(group["preempted"].sum()),
+        "target_s": _r(float(group["target_s"].iloc[0]), 1),
+    }
+
+
+def summarise(
+    results: Sequence[ReplicationResult], *, baseline: str | None = "closest_idle"
+) -> dict[str, Any]:
+    """The ``summary.json`` document: per policy and priority, with 95 % CIs.
+
+    ``vs_<baseline>`` gives, per policy and priority, the paired difference to the baseline
+    (same replications, common random numbers) and the relative change in late fraction.
+    """
+    incidents = incidents_frame(results)
+    units = units_frame(results)
+    policies: dict[str, Any] = {}
+    for policy in dict.fromkeys(r.policy for r in results):
+        inc = incidents[incidents["policy"] == policy]
+        uni = units[units["policy"] == policy]
+        by_priority = {str(p): _priority_stats(g) for p, g in inc.groupby("priority", sort=True)}
+        sums = uni.groupby("replication")[["busy_s", "on_duty_s"]].sum()
+        util_by_rep: list[float] = (sums["busy_s"] / sums["on_duty_s"]).astype(float).tolist()
+        late_by_hour = inc.groupby("hour")["late"].mean()
+        runs = [r for r in results if r.policy == policy]
+        solve_ms = np.concatenate([np.asarray(r.solve_ms) for r in runs]) if runs else np.zeros(0)
+        policies[policy] = {
+            "by_priority": by_priority,
+            "all": _priority_stats(inc) if len(inc) else {},
+            "utilisation": _r(float(np.mean(util_by_rep))) if util_by_rep else math.nan,
+            "ci95_utilisation": _ci(util_by_rep),
+            "utilisation_by_unit": {
+                str(u): _r(float(v)) for u, v in uni.groupby("unit")["utilisation"].mean().items()
+            },
+            "late_by_hour": {str(h): _r(float(v)) for h, v in late_by_hour.items()},
+            "replications": len(runs),
+            "wall_s_per_replication": _r(float(np.mean([r.wall_s for r in runs])), 3),
+            "engine_events_per_replication": _r(float(np.mean([r.events for r in runs])), 1),
+            "median_solve_ms": _r(float(np.median(solve_ms)), 3) if solve_ms.size else math.nan,
+        }
+    doc: dict[str, Any] = {"policies": policies}
+    if baseline is not None and baseline in policies:
+        doc[f"vs_{baseline}"] = {
+            policy: paired_difference(incidents, baseline=baseline, other=policy)
+            for policy in policies
+            if policy != baseline
+        }
+    return doc
+
+
+def _per_rep(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.groupby(["priority", "replication"]).agg(
+        late=("late", "mean"), response=("response_s", "mean")
+    )
+
+
+def paired_difference(
+    incidents: pd.DataFrame,
+    *,
+    baseline: str,
+    other: str,
+    column: str = "policy",
+    other_frame: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """``other − baseline`` per priority, paired by replication, with 95 % t-intervals.
+
+    Rows of ``incidents`` where ``column == baseline`` are the baseline; those where
+    ``column == other`` (or all of ``other_frame`` when given) the alternative.
+    """
+    base = _per_rep(incidents[incidents[column] == baseline])
+    alt = _per_rep(incidents[incidents[column] == other] if other_frame is None else other_frame)
+    out: dict[str, Any] = {}
+    for p in sorted(set(base.index.get_level_values(0)) | set(alt.index.get_level_values(0))):
+        b = base.loc[p] if p in base.index.get_level_values(0) else None
+        a = alt.loc[p] if p in alt.index.get_level_values(0) else None
+        if b is None or a is None:
+            continue
+        joined = b.join(a, lsuffix="_base", rsuffix="_alt", how="inner")
+        d_late = (joined["late_alt"] - joined["late_base"]).tolist()
+        d_resp = (joined["response_alt"] - joined["response_base"]).tolist()
+        base_late = float(joined["late_base"].mean())
+        out[str(p)] = {
+            "fraction_late_base": _r(base_late),
+            "fraction_late_alt": _r(float(joined["late_alt"].mean())),
+            "diff_fraction_late": _r(float(np.mean(d_late))),
+            "ci95_diff_fraction_late": _ci(d_late),
+            "relative_change_late": _r(float(np.mean(d_late)) / base_late)
+            if base_late > 0
+            else math.nan,
+            "mean_response_s_base": _r(float(joined["response_base"].mean()), 1),
+            "mean_response_s_alt": _r(float(joined["response_alt"].mean()), 1),
+            "diff_mean_response_s": _r(float(np.mean(d_resp)), 1),
+            "ci95_diff_mean_response_s": [_r(v, 1) for v in t_interval(d_resp)],
+            "replications": len(joined),
+        }
+    return out
