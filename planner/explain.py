@@ -82,7 +82,7 @@ def objective_of(
     late = float(np.sum(w * cand.late[arcs])) * options.late_penalty_s if arcs.size else 0.0
     preempt = cand.kind[arcs] == ArcKind.PREEMPT
     preemption = float(np.sum(w * preempt)) * options.preemption_cost_s if arcs.size else 0.0
-    stability = -float(np.sum(w * cand.stable[arcs])) * options.stability_bonus_s
+    stability = 0.0 - float(np.sum(w * cand.stable[arcs])) * options.stability_bonus_s
     extra = 0.0
     if problem.extra_cost_s is not None and arcs.size:
         incidents = np.array([cand.groups[g].incident for g in cand.group[arcs]], dtype=np.int64)

@@ -26,3 +26,8 @@ app.add_typer(_log.app, name="log")
 from planner.cli import network as _network  # noqa: E402
 
 _network.register(app)
+
+
+from planner.cli import solve as _solve  # noqa: E402
+
+_solve.register(app)
