@@ -31,6 +31,9 @@ class ApiSettings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)
     """Requests with a larger body are refused with 413 before they are parsed."""
 
+    max_solve_s: float = Field(default=10.0, gt=0)
+    """Longest ``options.time_limit_s`` a stateless ``POST /v1/plan`` may ask for."""
+
     cap_sender: str = "dispatch-planner@localhost"
     """The ``sender`` of exported CAP alerts (an address that names this control room)."""
 

@@ -44,6 +44,8 @@ PERSONAL_DATA_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR}
 """Roles allowed to see caller details and free text; every such read is logged."""
 
 KEY_PREFIX = "dpk"
+MAX_NAME_LEN = 100
+"""Short enough that ``role:name`` fits an event's 120-character actor."""
 _KEY_PATTERN = re.compile(r"^dpk_([0-9a-f]{8})_([A-Za-z0-9_-]{20,})$")
 
 _metadata = sa.MetaData()
@@ -74,8 +76,8 @@ class ApiKey:
 
     @property
     def actor(self) -> str:
-        """How this key is named in the incident log (name and prefix, never the secret)."""
-        return f"{self.name} ({self.role}, {KEY_PREFIX}_{self.prefix})"
+        """How this key is named in events and the incident log: ``role:name``."""
+        return f"{self.role.value}:{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +122,8 @@ class KeyStore:
     def create(self, *, name: str, role: Role | str) -> CreatedKey:
         """Make a new key; the returned token is the only time its secret exists in clear."""
         name = name.strip()
-        if not name or len(name) > 120:
-            raise InputError("must be 1 to 120 characters", field="name")
+        if not name or len(name) > MAX_NAME_LEN or not name.isprintable():
+            raise InputError(f"must be 1 to {MAX_NAME_LEN} printable characters", field="name")
         role = parse_role(role) if isinstance(role, str) else role
         now = datetime.now(UTC)
         with self._writing() as conn:
