@@ -31,3 +31,7 @@ _network.register(app)
 from planner.cli import solve as _solve  # noqa: E402
 
 _solve.register(app)
+
+from planner.cli import serve as _serve  # noqa: E402
+
+_serve.register(app)
