@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from api.deps import RoleGuard
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import codes, health, log, plan
+from api.routes import codes, console, health, log, plan
 from api.services import Services, build_services
 from api.settings import ApiSettings
 
@@ -47,7 +47,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, plan, codes, log):
+    for module in (health, plan, codes, log, console):
         _document_roles(module.router)
         app.include_router(module.router)
     return app

@@ -17,7 +17,8 @@ import numpy.typing as npt
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import FileResponse, Response
 
-from api.deps import Reader, ServicesDep
+from api.deps import CurrentKey, Reader, ServicesDep
+from planner.api_keys import PERSONAL_DATA_ROLES
 from planner.region import Region
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
@@ -57,6 +58,18 @@ def _file(name: str) -> FileResponse:
     # Revalidate every load: the files are small, and a stale script after an upgrade would
     # talk to the new API with the old contract.
     return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/v1/whoami", summary="The caller's key: name, role and what it may see (any role)")
+def whoami(key: CurrentKey) -> dict[str, Any]:
+    """Who the page is signed in as, so it can hide what the role may not do or see. Any
+    valid key; 401 without one (the page uses this to check a key before keeping it)."""
+    return {
+        "name": key.name,
+        "role": key.role.value,
+        "prefix": key.prefix,
+        "personal_data": key.role in PERSONAL_DATA_ROLES,
+    }
 
 
 @router.get(

@@ -1,0 +1,248 @@
+// The console's entry point: sign in, load the region and the picture, follow the event stream,
+// and wire the panels, the map and the keyboard together.
+
+import { Api, ApiError, storeKey, storedKey } from "./api.js";
+import { ContactForm } from "./contact.js";
+import { IncidentDetail } from "./detail.js";
+import { toast } from "./dialog.js";
+import { clock } from "./format.js";
+import { RegionMap } from "./map.js";
+import { renderQueue, renderUnits, tickQueue } from "./panels.js";
+import { OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store } from "./store.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** Timings the browser tests and the curious can read: page ready, last event applied. */
+window.consoleMetrics = { readyMs: null, events: 0, lastEvent: null };
+
+async function signIn() {
+  const dialog = $("login");
+  const form = $("login-form");
+  const key = storedKey();
+  if (key) {
+    try {
+      return { api: new Api(key), me: await whoAmI(new Api(key)) };
+    } catch {
+      storeKey(null);
+    }
+  }
+  dialog.showModal();
+  $("login-key").focus();
+  return new Promise((resolve) => {
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const candidate = $("login-key").value.trim();
+      const api = new Api(candidate);
+      try {
+        const me = await whoAmI(api);
+        storeKey(candidate);
+        dialog.close();
+        resolve({ api, me });
+      } catch (err) {
+        $("login-error").textContent =
+          err instanceof ApiError && err.status === 401 ? "That key is not valid." : err.message;
+      }
+    });
+    dialog.addEventListener("cancel", (e) => e.preventDefault());
+  });
+}
+
+async function whoAmI(api) {
+  const me = await api.get(PATHS.whoami);
+  return { name: me.name, role: me.role, personal: me.personal_data ?? PERSONAL_DATA_ROLES.has(me.role) };
+}
+
+async function main() {
+  const started = performance.now();
+  const { api, me } = await signIn();
+  const canOperate = OPERATOR_ROLES.has(me.role);
+  const canSeePersonal = Boolean(me.personal);
+  document.body.dataset.role = me.role;
+  $("whoami").textContent = `${me.name} · ${me.role}`;
+  $("new-contact").disabled = !canOperate;
+  $("sign-out").addEventListener("click", () => {
+    storeKey(null);
+    window.location.reload();
+  });
+
+  const store = new Store(api);
+  let selected = null;
+  const changedUnits = new Set();
+
+  const map = new RegionMap($("map"), {
+    onPick: (p) => contact.picked(p),
+    onSelect: (kind, id) => {
+      if (kind === "incident") select(id);
+      else locateUnit(id);
+    },
+  });
+
+  const [region] = await Promise.all([
+    api.get(PATHS.map).catch((err) => {
+      toast(`Map: ${err.message}`, { bad: true });
+      return null;
+    }),
+    store.loadCodes(),
+  ]);
+  if (region) {
+    map.setRegion(region);
+    $("region-name").textContent = `· ${region.name}`;
+  }
+
+  const detail = new IncidentDetail({ store, api, canOperate, canSeePersonal });
+  const contact = new ContactForm({
+    store,
+    api,
+    map,
+    canSeePersonal,
+    onOpened: (id) => store.scheduleRefresh().then(() => select(id)),
+  });
+
+  function select(id) {
+    selected = id;
+    map.setSelected(id ? { kind: "incident", id } : null);
+    const i = id && store.incidents.get(id);
+    if (i?.location) map.draw();
+    detail.select(id);
+    renderQueue(store, selected, { onSelect: select });
+  }
+
+  function locateUnit(id) {
+    const u = store.units.get(id);
+    if (!u?.location) return;
+    map.setSelected({ kind: "unit", id });
+    map.centreOn(u.location.lat, u.location.lon);
+  }
+
+  async function setStatus(unitId, status) {
+    try {
+      await api.post(PATHS.unitStatus(unitId), { status });
+      toast(`${store.unitName(unitId)} → ${status.replace(/_/g, " ")}`);
+    } catch (err) {
+      toast(`Status failed: ${err.message}`, { bad: true });
+      renderAll();
+    }
+  }
+
+  function drawMap() {
+    const incidents = [...store.incidents.values()]
+      .filter((i) => i.location)
+      .map((i) => ({ id: i.id, lat: i.location.lat, lon: i.location.lon, priority: i.priority, label: i.code }));
+    const units = [...store.units.values()]
+      .filter((u) => u.location)
+      .map((u) => ({ id: u.id, lat: u.location.lat, lon: u.location.lon, status: u.status, label: u.call_sign || u.id }));
+    const lines = [];
+    for (const a of store.recommendation.assignments) {
+      const u = store.units.get(a.unit);
+      const i = store.incidents.get(a.incident);
+      if (!u?.location || !i?.location) continue;
+      lines.push({ from: u.location, to: i.location, label: `${u.call_sign || u.id} ${clock(a.eta_s)}` });
+    }
+    for (const u of store.units.values()) {
+      const i = u.incident && store.incidents.get(u.incident);
+      if (i?.location && u.location && (u.status === "dispatched" || u.status === "en_route")) {
+        lines.push({ from: u.location, to: i.location, accepted: true });
+      }
+    }
+    map.setLayers({ incidents, units, lines, closures: store.closures });
+  }
+
+  function renderAll() {
+    if (selected && !store.incidents.has(selected)) selected = null;
+    renderQueue(store, selected, { onSelect: select });
+    renderUnits(store, {
+      canOperate,
+      filter: $("units-filter").value,
+      changed: changedUnits,
+      onStatus: setStatus,
+      onLocate: locateUnit,
+    });
+    changedUnits.clear();
+    drawMap();
+    if (detail.id !== selected) detail.select(selected);
+    else detail.render();
+  }
+
+  store.onChange(renderAll);
+  $("units-filter").addEventListener("input", renderAll);
+  await store.refresh();
+
+  // Live: every event refreshes the picture; the selected incident's timeline too.
+  api.stream(PATHS.events, {
+    onEvent: async (ev) => {
+      if (ev.type === "ping" || ev.type === "heartbeat") return;
+      const data = ev.data && typeof ev.data === "object" ? ev.data : {};
+      const type = data.type ?? ev.type;
+      const unitId = data.unit_id ?? data.event?.unit_id;
+      if (unitId) changedUnits.add(unitId);
+      for (const u of data.units ?? []) changedUnits.add(u);
+      await store.scheduleRefresh();
+      const incidentId = data.incident_id ?? data.event?.incident_id;
+      if (selected && (incidentId === selected || type === "recommendation_issued" || unitId)) {
+        detail.loadTimeline();
+      }
+      window.consoleMetrics.events += 1;
+      window.consoleMetrics.lastEvent = { type, at: performance.now() };
+    },
+    onState: (state) => {
+      const pill = $("stream-state");
+      pill.textContent = state === "live" ? "live" : state === "denied" ? "no stream access" : "reconnecting…";
+      pill.className = `pill ${state === "live" ? "live" : "down"}`;
+      if (state === "live") store.scheduleRefresh();
+    },
+  });
+
+  setInterval(() => {
+    tickQueue(store);
+    $("clock").textContent = new Date().toLocaleTimeString([], { hour12: false });
+  }, 1000);
+
+  bindKeys({ store, map, detail, contact, select, canOperate, getSelected: () => selected });
+  $("new-contact").addEventListener("click", () => contact.show());
+  $("help-button").addEventListener("click", () => $("help").showModal());
+  document.body.dataset.ready = "true";
+  window.consoleMetrics.readyMs = performance.now() - started;
+}
+
+function bindKeys({ store, map, detail, contact, select, canOperate, getSelected }) {
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (e.key === "Escape") {
+      if (contact.picking) contact.pick(false);
+      else if (contact.open) contact.hide();
+      return;
+    }
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
+    if (typing) return;
+    if (e.target === map.canvas && ["+", "-", "=", "0"].includes(e.key)) return;
+    const queue = store.queue();
+    const idx = queue.findIndex((i) => i.id === getSelected());
+    const focusRow = (id) => document.querySelector(`#queue tr[data-id="${CSS.escape(id)}"]`)?.focus();
+    const keys = {
+      n: () => canOperate && contact.show(),
+      p: () => contact.open && contact.pick(true),
+      j: () => queue.length && (select(queue[Math.min(idx + 1, queue.length - 1)].id), focusRow(getSelected())),
+      k: () => queue.length && (select(queue[Math.max(idx - 1, 0)].id), focusRow(getSelected())),
+      a: () => detail.act("accept"),
+      o: () => detail.act("override"),
+      e: () => detail.act("escalate"),
+      t: () => detail.act("note"),
+      c: () => detail.act("complaint"),
+      x: () => detail.act("close"),
+      m: () => map.canvas.focus(),
+      u: () => document.getElementById("units-filter").focus(),
+      "?": () => document.getElementById("help").showModal(),
+    };
+    const fn = keys[e.key.toLowerCase()] ?? keys[e.key];
+    if (fn) {
+      e.preventDefault();
+      fn();
+    }
+  });
+}
+
+main().catch((err) => {
+  console.warn("console failed to start", err);
+  toast(`Console failed to start: ${err.message}`, { bad: true });
+});

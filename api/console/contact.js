@@ -1,0 +1,210 @@
+// The contact form: code from the code table (with its approved caller advice), location typed
+// or picked on the map, duplicate detection against open incidents nearby, then open or link.
+
+import { toast } from "./dialog.js";
+import { clock, esc, metres } from "./format.js";
+import { PATHS } from "./store.js";
+
+/** Open incidents of the same code (or service) within this distance are offered for linking. */
+export const DUPLICATE_RADIUS_M = 400;
+
+export class ContactForm {
+  constructor({ store, api, map, canSeePersonal, onOpened }) {
+    this.store = store;
+    this.api = api;
+    this.map = map;
+    this.canSeePersonal = canSeePersonal;
+    this.onOpened = onOpened;
+    this.section = document.getElementById("contact");
+    this.form = document.getElementById("contact-form");
+    this.code = document.getElementById("c-code");
+    this.lat = document.getElementById("c-lat");
+    this.lon = document.getElementById("c-lon");
+    this.error = document.getElementById("c-error");
+    this.form.querySelector("fieldset.personal").hidden = !canSeePersonal;
+    this._fillCodes();
+    this.code.addEventListener("change", () => this._codeChanged());
+    this.lat.addEventListener("input", () => this._locationChanged());
+    this.lon.addEventListener("input", () => this._locationChanged());
+    document.getElementById("c-pick").addEventListener("click", () => this.pick(true));
+    document.getElementById("c-cancel").addEventListener("click", () => this.hide());
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+  }
+
+  get open() {
+    return !this.section.hidden;
+  }
+
+  show() {
+    this.section.hidden = false;
+    this.error.textContent = "";
+    this._codeChanged();
+    this.code.focus();
+  }
+
+  hide() {
+    this.pick(false);
+    this.section.hidden = true;
+    this.form.reset();
+    this.map.setLayers({ pick: null });
+    document.getElementById("c-duplicates").innerHTML = "";
+  }
+
+  pick(on) {
+    this.picking = on;
+    this.map.setPicking(on);
+    document.getElementById("pick-hint").hidden = !on;
+    if (on) this.map.canvas.focus();
+  }
+
+  /** A point chosen on the map. */
+  picked(p) {
+    this.lat.value = p.lat.toFixed(6);
+    this.lon.value = p.lon.toFixed(6);
+    this.pick(false);
+    this._locationChanged();
+    document.getElementById("c-address").focus();
+  }
+
+  _fillCodes() {
+    const codes = [...this.store.codes.values()].sort(
+      (a, b) => a.default_priority - b.default_priority || a.code.localeCompare(b.code),
+    );
+    this.code.innerHTML =
+      '<option value="">Choose a code…</option>' +
+      codes.map((c) => `<option value="${esc(c.code)}">P${c.default_priority} ${esc(c.code)} — ${esc(c.label)}</option>`).join("");
+  }
+
+  _codeChanged() {
+    const c = this.store.codes.get(this.code.value);
+    const info = document.getElementById("c-code-info");
+    const advice = document.getElementById("c-advice");
+    if (!c) {
+      info.textContent = "";
+      advice.innerHTML = "";
+    } else {
+      const first = c.levels?.[0]?.total ?? {};
+      info.textContent = `${c.service} · default P${c.default_priority} · target ${clock(c.target_s)} · sends ${Object.entries(first).map(([k, v]) => `${k}×${v}`).join(", ")}`;
+      advice.innerHTML = `<strong>Tell the caller:</strong><ul>${c.advice.map((a) => `<li>${esc(a)}</li>`).join("")}</ul>`;
+    }
+    this._duplicates();
+  }
+
+  _point() {
+    const lat = Number.parseFloat(this.lat.value);
+    const lon = Number.parseFloat(this.lon.value);
+    if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
+    return { lat, lon };
+  }
+
+  _locationChanged() {
+    const p = this._point();
+    this.map.setLayers({ pick: p });
+    this._duplicates();
+  }
+
+  /** Open incidents nearby of the same code (or the same service), nearest first. */
+  duplicates() {
+    const p = this._point();
+    const c = this.store.codes.get(this.code.value);
+    if (!p || !c) return [];
+    return [...this.store.incidents.values()]
+      .filter((i) => i.location)
+      .map((i) => ({ i, d: metres(p, i.location) }))
+      .filter(({ i, d }) => d <= DUPLICATE_RADIUS_M && (i.code === c.code || this.store.codes.get(i.code)?.service === c.service))
+      .sort((a, b) => a.d - b.d);
+  }
+
+  _duplicates() {
+    const box = document.getElementById("c-duplicates");
+    const dups = this.duplicates();
+    if (!dups.length) {
+      box.innerHTML = "";
+      return;
+    }
+    box.innerHTML = `<strong>Possible duplicate${dups.length > 1 ? "s" : ""}:</strong><ul>${dups
+      .map(
+        ({ i, d }) => `<li>${esc(i.id)} ${esc(i.code)} P${esc(i.priority)}, ${Math.round(d)} m away
+          <button type="button" data-link="${esc(i.id)}">Link this contact</button></li>`,
+      )
+      .join("")}</ul>`;
+    for (const btn of box.querySelectorAll("button[data-link]")) {
+      btn.addEventListener("click", () => this.link(btn.dataset.link));
+    }
+  }
+
+  _contactBody() {
+    const f = this.form.elements;
+    const body = { channel: "phone" };
+    if (this.canSeePersonal) {
+      if (f.caller_name.value.trim()) body.caller_name = f.caller_name.value.trim();
+      if (f.caller_phone.value.trim()) body.caller_phone = f.caller_phone.value.trim();
+    }
+    return body;
+  }
+
+  _methane() {
+    const f = this.form.elements;
+    const list = (v) => v.split(/[,;]/).map((s) => s.trim()).filter(Boolean);
+    const m = { major_incident: f.major_incident.value === "yes" };
+    if (f.exact_location.value.trim()) m.exact_location = f.exact_location.value.trim();
+    if (f.type_of_incident.value.trim()) m.type = f.type_of_incident.value.trim();
+    if (f.hazards.value.trim()) m.hazards = list(f.hazards.value);
+    if (f.access.value.trim()) m.access = f.access.value.trim();
+    if (f.casualties.value.trim()) m.casualties = Number.parseInt(f.casualties.value, 10);
+    if (f.emergency_services.value.trim()) m.services_required = list(f.emergency_services.value);
+    return m;
+  }
+
+  async _newContact() {
+    const contact = await this.api.post(PATHS.contacts, this._contactBody());
+    return contact?.contact_id ?? contact?.id ?? contact?.contact?.id ?? null;
+  }
+
+  /** Record this call as a further contact about an incident already open. */
+  async link(incidentId) {
+    try {
+      const contactId = await this._newContact();
+      await this.api.post(PATHS.linkContact(incidentId), { contact_id: contactId });
+      toast(`Contact linked to ${incidentId}`);
+      this.hide();
+      this.onOpened(incidentId);
+    } catch (err) {
+      this.error.textContent = err.message;
+    }
+  }
+
+  async submit() {
+    this.error.textContent = "";
+    const code = this.code.value;
+    const p = this._point();
+    if (!code) {
+      this.error.textContent = "code: choose an incident code";
+      this.code.focus();
+      return;
+    }
+    if (!p) {
+      this.error.textContent = "location: type lat and lon, or pick a point on the map";
+      this.lat.focus();
+      return;
+    }
+    const f = this.form.elements;
+    const body = { code, location: p, methane: this._methane() };
+    if (f.priority.value) body.priority = Number(f.priority.value);
+    if (this.canSeePersonal && f.address.value.trim()) body.address = f.address.value.trim();
+    try {
+      const contactId = await this._newContact();
+      if (contactId) body.contact_id = contactId;
+      const opened = await this.api.post(PATHS.incidents, body);
+      const id = opened?.incident_id ?? opened?.id ?? opened?.incident?.id;
+      toast(`Incident ${id} opened`);
+      this.hide();
+      this.onOpened(id);
+    } catch (err) {
+      this.error.textContent = err.field ? `${err.field}: ${err.message}` : err.message;
+    }
+  }
+}

@@ -1,0 +1,210 @@
+// The selected incident: recommendation with its why, METHANE, timeline and the actions.
+
+import { ask, toast } from "./dialog.js";
+import { clock, esc, secondsSince, targetState, timeOfDay, titleCase } from "./format.js";
+import { PATHS } from "./store.js";
+import { UNIT_STATUS_STYLE } from "./styles.js";
+
+export class IncidentDetail {
+  constructor({ store, api, canOperate, canSeePersonal }) {
+    this.store = store;
+    this.api = api;
+    this.canOperate = canOperate;
+    this.canSeePersonal = canSeePersonal;
+    this.el = document.getElementById("detail");
+    this.id = null;
+    this.timeline = [];
+    this.personal = null;
+  }
+
+  async select(id) {
+    this.id = id;
+    this.timeline = [];
+    this.personal = null;
+    this.render();
+    if (id) await this.loadTimeline();
+  }
+
+  async loadTimeline() {
+    const id = this.id;
+    if (!id) return;
+    try {
+      const body = await this.api.get(PATHS.timeline(id), this.canSeePersonal ? { personal: true } : undefined);
+      if (id !== this.id) return;
+      this.timeline = Array.isArray(body) ? body : body?.entries ?? body?.timeline ?? [];
+    } catch (err) {
+      if (err.status !== 403) toast(`Timeline: ${err.message}`, { bad: true });
+      this.timeline = [];
+    }
+    this.render();
+  }
+
+  render() {
+    const i = this.id ? this.store.incidents.get(this.id) : null;
+    if (!i) {
+      this.el.innerHTML = `<h2 id="detail-title">Select an incident</h2>
+        <p class="muted">Pick one from the queue (<kbd>J</kbd>/<kbd>K</kbd>) or on the map.</p>`;
+      return;
+    }
+    const s = this.store;
+    const recs = s.assignmentsFor(i.id);
+    const unmet = s.unmetFor(i.id);
+    const committed = s.unitsAt(i.id);
+    const t = targetState(i);
+    const code = s.codes.get(i.code);
+    const op = this.canOperate;
+    const dis = (cond) => (op && cond ? "" : " disabled");
+    this.el.innerHTML = `
+      <h2 id="detail-title"><span class="prio p${esc(i.priority)}">P${esc(i.priority)}</span>
+        ${esc(i.label)} <span class="muted mono">${esc(i.id)}</span></h2>
+      <dl>
+        <dt>Code</dt><dd>${esc(i.code)} · level ${esc(i.level)}${i.command_level ? ` · ${esc(i.command_level)} command` : ""}${i.major_incident ? " · <strong>MAJOR INCIDENT</strong>" : ""}</dd>
+        <dt>Open</dt><dd class="mono">${clock(secondsSince(i.opened_at))} (since ${esc(timeOfDay(i.opened_at))})</dd>
+        <dt>Target</dt><dd class="mono ${t.cls}">${esc(t.text)} <span class="muted">of ${clock(i.target_s)}</span></dd>
+        <dt>Location</dt><dd class="mono">${i.location ? `${i.location.lat.toFixed(5)}, ${i.location.lon.toFixed(5)}` : "–"}</dd>
+        ${this.canSeePersonal && i.address ? `<dt>Address</dt><dd>${esc(i.address)}</dd>` : ""}
+      </dl>
+      <div class="actions" role="toolbar" aria-label="Incident actions">
+        <button type="button" class="primary" data-act="accept" aria-keyshortcuts="a"${dis(recs.length)}>Accept <kbd>A</kbd></button>
+        <button type="button" data-act="override" aria-keyshortcuts="o"${dis(true)}>Override <kbd>O</kbd></button>
+        <button type="button" data-act="escalate" aria-keyshortcuts="e"${dis(true)}>Escalate <kbd>E</kbd></button>
+        <button type="button" data-act="note" aria-keyshortcuts="t"${dis(true)}>Note <kbd>T</kbd></button>
+        <button type="button" data-act="complaint" aria-keyshortcuts="c"${dis(true)}>Complaint <kbd>C</kbd></button>
+        <button type="button" class="danger" data-act="close" aria-keyshortcuts="x"${dis(true)}>Close <kbd>X</kbd></button>
+      </div>
+      <h3>Recommendation</h3>
+      <div id="recommendation">${recs.length ? recs.map((a) => this._rec(a)).join("") : '<p class="muted">No units recommended now.</p>'}</div>
+      ${unmet.length ? `<h3>Unmet</h3><ul>${unmet.map((u) => `<li class="unmet">✖ ${esc(u.capability)} × ${esc(u.missing)} — <span class="muted">${esc(u.reason)}</span></li>`).join("")}</ul>` : ""}
+      <h3>Units committed</h3>
+      ${committed.length ? `<ul>${committed.map((u) => `<li>${esc(u.call_sign || u.id)} <span class="status-chip st-${esc(u.status)}">${esc((UNIT_STATUS_STYLE[u.status] || {}).letter || "?")} ${esc(titleCase(u.status))}</span></li>`).join("")}</ul>` : '<p class="muted">None yet.</p>'}
+      <h3>METHANE</h3>
+      ${this._methane(i, code)}
+      <h3>Timeline</h3>
+      <ol class="timeline" aria-live="polite">${this.timeline.map((e) => this._entry(e)).join("") || '<li class="muted">–</li>'}</ol>`;
+    for (const btn of this.el.querySelectorAll("button[data-act]")) {
+      btn.addEventListener("click", () => this.act(btn.dataset.act));
+    }
+  }
+
+  _rec(a) {
+    const s = this.store;
+    const why = [];
+    why.push(a.rank === 1 ? "closest capable free unit" : `rank ${a.rank} by ETA among capable units`);
+    if (a.next_best_unit) {
+      const gap = a.next_best_eta_s !== null && a.next_best_eta_s !== undefined ? a.next_best_eta_s - a.eta_s : null;
+      why.push(`next best ${esc(s.unitName(a.next_best_unit))} at ${clock(a.next_best_eta_s)}${gap !== null ? ` (${gap >= 0 ? "+" : ""}${clock(gap)})` : ""}`);
+    } else {
+      why.push("no other capable unit");
+    }
+    if (a.preempted_from) why.push(`<strong>pre-empted</strong> from ${esc(a.preempted_from)}`);
+    for (const n of a.notes ?? []) why.push(esc(n));
+    return `<div class="rec" data-unit="${esc(a.unit)}">
+      <strong>${esc(s.unitName(a.unit))}</strong> (${esc(a.capability)}) · ETA <span class="mono">${clock(a.eta_s)}</span>
+      <div class="why">${why.join(" · ")}</div></div>`;
+  }
+
+  _methane(i, code) {
+    const m = i.methane ?? {};
+    const row = (k, v) => (v === undefined || v === null || v === "" || (Array.isArray(v) && !v.length) ? "" : `<dt>${k}</dt><dd>${esc(Array.isArray(v) ? v.join(", ") : v)}</dd>`);
+    const exact = this.canSeePersonal ? m.exact_location ?? i.exact_location : null;
+    const body = [
+      row("M major incident", (m.major_incident ?? i.major_incident) ? "yes" : "no"),
+      row("E exact location", exact),
+      row("T type", m.type ?? i.methane_type ?? code?.label),
+      row("H hazards", m.hazards ?? i.hazards),
+      row("A access", m.access ?? i.access),
+      row("N casualties", m.casualties ?? i.casualties),
+      row("E services present", m.services_present ?? i.services_present),
+      row("E services required", m.services_required ?? i.services_required),
+    ].join("");
+    return `<dl>${body}</dl>`;
+  }
+
+  _entry(e) {
+    const kind = e.kind ?? e.type ?? "event";
+    const p = e.payload ?? e;
+    const personal = e.personal ?? {};
+    const bits = [];
+    if (p.status) bits.push(titleCase(p.status));
+    if (p.unit_id) bits.push(this.store.unitName(p.unit_id));
+    if (p.units) bits.push(p.units.map((u) => this.store.unitName(u)).join(", "));
+    if (p.level) bits.push(`level ${p.level}`);
+    if (p.cause) bits.push(p.cause);
+    if (p.reason) bits.push(`“${p.reason}”`);
+    if (p.category) bits.push(p.category);
+    if (p.outcome) bits.push(p.outcome);
+    const text = personal.text ?? personal.summary ?? personal.details;
+    if (this.canSeePersonal && text) bits.push(`“${text}”`);
+    const at = e.recorded_at ?? e.at ?? p.at;
+    return `<li><time>${esc(timeOfDay(at))}</time><strong>${esc(titleCase(kind))}</strong> ${esc(bits.join(" · "))}
+      ${e.actor ? `<span class="muted">— ${esc(e.actor)}</span>` : ""}</li>`;
+  }
+
+  /** Run one of the incident actions (from a button or a shortcut). */
+  async act(action) {
+    const i = this.id ? this.store.incidents.get(this.id) : null;
+    if (!i || !this.canOperate) return;
+    const id = i.id;
+    try {
+      if (action === "accept") {
+        const units = this.store.assignmentsFor(id).map((a) => a.unit);
+        if (!units.length) return toast("Nothing recommended to accept", { bad: true });
+        await this.api.post(PATHS.accept(id), { units });
+        toast(`Accepted: ${units.map((u) => this.store.unitName(u)).join(", ")} → ${id}`);
+      } else if (action === "override") {
+        await this._override(i);
+      } else if (action === "escalate") {
+        const v = await ask(`Escalate ${id}`, [
+          { name: "level", label: "To level", type: "number", value: i.level + 1, required: true },
+          { name: "cause", label: "Cause", type: "text", required: true },
+        ]);
+        if (!v) return;
+        await this.api.post(PATHS.escalate(id), { level: Number(v.level), cause: v.cause });
+        toast(`${id} escalated to level ${v.level}`);
+      } else if (action === "note") {
+        const v = await ask(`Note on ${id}`, [{ name: "text", label: "Note", type: "textarea", required: true }]);
+        if (!v) return;
+        await this.api.post(PATHS.notes(id), { text: v.text });
+        toast("Note added");
+      } else if (action === "complaint") {
+        const v = await ask(`Complaint or query about ${id}`, [
+          { name: "category", label: "Category", type: "select", value: "delay", required: true,
+            options: ["delay", "conduct", "advice", "outcome", "other"].map((c) => ({ value: c, label: c })) },
+          { name: "text", label: "What was said", type: "textarea" },
+        ]);
+        if (!v) return;
+        await this.api.post(PATHS.complaints(id), { category: v.category, text: v.text || null });
+        toast("Complaint recorded");
+      } else if (action === "close") {
+        const v = await ask(`Close ${id}`, [
+          { name: "outcome", label: "Outcome", type: "select", value: "resolved", required: true,
+            options: ["resolved", "treated on scene", "transported", "false alarm", "no trace", "referred"].map((c) => ({ value: c, label: c })) },
+          { name: "summary", label: "Summary", type: "textarea" },
+        ]);
+        if (!v) return;
+        await this.api.post(PATHS.close(id), { outcome: v.outcome, summary: v.summary || null });
+        toast(`${id} closed`);
+      }
+    } catch (err) {
+      toast(`${titleCase(action)} failed: ${err.message}`, { bad: true });
+    }
+  }
+
+  async _override(i) {
+    const s = this.store;
+    const recommended = s.assignmentsFor(i.id).map((a) => a.unit);
+    const candidates = [...s.units.values()]
+      .filter((u) => u.status === "available" || u.status === "dispatched" || u.status === "en_route")
+      .filter((u) => u.incident !== i.id)
+      .sort((a, b) => (a.call_sign || a.id).localeCompare(b.call_sign || b.id, undefined, { numeric: true }));
+    const v = await ask(`Override the recommendation for ${i.id}`, [
+      { name: "units", label: "Send these units", type: "checks",
+        options: candidates.map((u) => ({ value: u.id, label: `${u.call_sign || u.id} (${[...(u.capabilities ?? [])].join(", ")}, ${titleCase(u.status)})`, checked: recommended.includes(u.id) })) },
+      { name: "reason", label: "Reason (required)", type: "textarea", required: true, minLength: 3 },
+    ]);
+    if (!v) return;
+    if (!v.units.length) return toast("Choose at least one unit", { bad: true });
+    await this.api.post(PATHS.override(i.id), { units: v.units, reason: v.reason, instead_of: recommended });
+    toast(`Override recorded for ${i.id}`);
+  }
+}

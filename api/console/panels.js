@@ -1,0 +1,97 @@
+// The incident queue and the units panel: tables redrawn from the store.
+
+import { clock, esc, secondsSince, targetState, titleCase } from "./format.js";
+import { UNIT_STATUSES, UNIT_STATUS_STYLE } from "./styles.js";
+
+/** Render the queue; rows are buttons in the tab order and carry aria-selected. */
+export function renderQueue(store, selectedId, { onSelect }) {
+  const body = document.querySelector("#queue tbody");
+  const rows = store.queue();
+  const now = Date.now();
+  body.innerHTML = rows
+    .map((i) => {
+      const t = targetState(i, now);
+      const unmet = store.unmetFor(i.id);
+      const unmetText = unmet.map((u) => `${u.capability}×${u.missing}`).join(" ");
+      const sel = i.id === selectedId;
+      return `<tr data-id="${esc(i.id)}" tabindex="0" aria-selected="${sel}"
+          aria-label="${esc(`Priority ${i.priority} ${i.label}, ${i.id}`)}">
+        <td><span class="prio p${esc(i.priority)}">P${esc(i.priority)}</span></td>
+        <td><strong>${esc(i.code)}</strong><br><span class="muted mono">${esc(i.id)}</span></td>
+        <td>${esc(i.level)}${i.major_incident ? ' <abbr title="major incident">MI</abbr>' : ""}</td>
+        <td class="mono" data-age="${esc(i.opened_at)}">${clock(secondsSince(i.opened_at, now))}</td>
+        <td class="mono ${t.cls}" data-target="${esc(i.id)}">${esc(t.text)}</td>
+        <td class="${unmet.length ? "unmet" : "muted"}">${unmet.length ? `✖ ${esc(unmetText)}` : "—"}</td>
+      </tr>`;
+    })
+    .join("");
+  document.getElementById("queue-count").textContent = `(${rows.length})`;
+  document.getElementById("queue-empty").hidden = rows.length > 0;
+  for (const tr of body.querySelectorAll("tr")) {
+    tr.addEventListener("click", () => onSelect(tr.dataset.id));
+    tr.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        onSelect(tr.dataset.id);
+      }
+    });
+  }
+}
+
+/** Tick the time-open and time-against-target cells without rebuilding the table. */
+export function tickQueue(store) {
+  const now = Date.now();
+  for (const td of document.querySelectorAll("#queue td[data-age]")) {
+    td.textContent = clock(secondsSince(td.dataset.age, now));
+  }
+  for (const td of document.querySelectorAll("#queue td[data-target]")) {
+    const i = store.incidents.get(td.dataset.target);
+    if (!i) continue;
+    const t = targetState(i, now);
+    td.className = `mono ${t.cls}`;
+    td.textContent = t.text;
+  }
+}
+
+/** Render the units panel; operators get a status selector per unit. */
+export function renderUnits(store, { canOperate, filter, changed, onStatus, onLocate }) {
+  const body = document.querySelector("#units tbody");
+  const needle = (filter || "").trim().toLowerCase();
+  const units = [...store.units.values()]
+    .filter((u) => {
+      if (!needle) return true;
+      const hay = `${u.id} ${u.call_sign ?? ""} ${u.status} ${u.incident ?? ""} ${[...(u.capabilities ?? [])].join(" ")}`;
+      return hay.toLowerCase().includes(needle);
+    })
+    .sort((a, b) => (a.call_sign || a.id).localeCompare(b.call_sign || b.id, undefined, { numeric: true }));
+  body.innerHTML = units
+    .map((u) => {
+      const st = UNIT_STATUS_STYLE[u.status] || UNIT_STATUS_STYLE.out_of_service;
+      const pos = u.location ? `${u.location.lat.toFixed(5)}, ${u.location.lon.toFixed(5)}` : "no position";
+      const caps = [...(u.capabilities ?? [])].join(", ");
+      const options = UNIT_STATUSES.map(
+        (s) => `<option value="${s}"${s === u.status ? " selected" : ""}>${esc(titleCase(s))}</option>`,
+      ).join("");
+      return `<tr data-id="${esc(u.id)}" class="${changed.has(u.id) ? "flash" : ""}">
+        <td><button type="button" class="locate" title="${esc(`${caps} — ${pos}`)}"
+              aria-label="${esc(`Show ${u.call_sign || u.id} on the map (${pos})`)}">${esc(u.call_sign || u.id)}</button>
+          <div class="muted mono" style="font-size:11px">${esc(caps)}</div></td>
+        <td><span class="status-chip st-${esc(u.status)}" data-status="${esc(u.status)}">${esc(st.letter)} ${esc(st.name)}</span></td>
+        <td class="mono">${esc(u.incident ?? "")}</td>
+        <td>${
+          canOperate
+            ? `<label class="visually-hidden" for="st-${esc(u.id)}">Status of ${esc(u.call_sign || u.id)}</label>
+               <select id="st-${esc(u.id)}" data-unit="${esc(u.id)}">${options}</select>`
+            : ""
+        }</td>
+      </tr>`;
+    })
+    .join("");
+  document.getElementById("units-count").textContent = `(${store.units.size})`;
+  for (const sel of body.querySelectorAll("select[data-unit]")) {
+    sel.addEventListener("change", () => onStatus(sel.dataset.unit, sel.value));
+  }
+  for (const btn of body.querySelectorAll("button.locate")) {
+    btn.addEventListener("click", () => onLocate(btn.closest("tr").dataset.id));
+  }
+}
