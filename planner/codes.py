@@ -51,30 +51,34 @@ class UnknownCodeError(InputError, KeyError):
 # YAML with duplicate-key detection (PyYAML silently keeps the last duplicate otherwise)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a mapping with the same key twice."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise InputError(
-                    f"duplicate key {key!r} on line {line} (first on line {seen[key]})",
-                    field=str(key),
-                )
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
 def _read_yaml(text: str, *, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except InputError as exc:
-        raise InputError(f"{source}: {exc.message}", field=exc.field) from None
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _refuse_duplicate_keys(node, path="", source=source)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputError(f"{source}: not valid YAML: {exc}".replace("\n", " ")) from None
+
+
+def _refuse_duplicate_keys(node: yaml.Node, *, path: str, source: str) -> None:
+    """Walk the composed document; a mapping with the same key twice is an error at its path."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            child = f"{path}.{key}" if path else key
+            if key in seen:
+                raise InputError(
+                    f"{source}: duplicate key {key!r} on line {line} (first on line {seen[key]})",
+                    field=child,
+                )
+            seen[key] = line
+            _refuse_duplicate_keys(value_node, path=child, source=source)
+    elif isinstance(node, yaml.SequenceNode):
+        for n, item in enumerate(node.value, start=1):
+            _refuse_duplicate_keys(item, path=f"{path}[{n}]", source=source)
 
 
 # --------------------------------------------------------------------------------------------
