@@ -1,0 +1,532 @@
+"""The live dispatch engine: validate an event, log it, fold it, re-solve, escalate.
+
+``submit`` runs one event through the pipeline:
+
+1. stamp ``at`` from the engine clock if absent and validate it against the state (a rejected
+   event raises, and nothing is logged or changed);
+2. append it to the incident log (one transaction; personal fields go to the log's separate
+   personal part) and fold it into the state;
+3. re-solve when the event can change the plan, passing the previous plan for stability;
+   if the recommendation changed, emit a ``recommendation_issued`` event (logged and folded);
+4. evaluate the escalation rules and run each ``incident_escalated`` through steps 2-4.
+
+Everything the engine decides is itself an event in the log, so :meth:`Engine.replay` rebuilds
+the same state and the same recommendations from the log alone (plus the code table). Per-event
+work is bounded by the active picture (units, open incidents), never by the history.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from planner import crow_fly
+from planner.centre_state import CentreState, apply, recommended_units
+from planner.closures import Closure
+from planner.codes import CodeTable
+from planner.domain import (
+    FloatArray,
+    Location,
+    Plan,
+)
+from planner.engine_config import EngineConfig
+from planner.errors import ConflictError, InputError, InvalidTransitionError, PlannerError
+from planner.escalation import evaluate
+from planner.events import (
+    ENGINE_ONLY_TYPES,
+    CentreConfigured,
+    DispatchAccepted,
+    Event,
+    IncidentOpened,
+    IncidentUpdated,
+    RecommendationIssued,
+    RoadClosureOff,
+    RoadClosureOn,
+    UnitMoved,
+    UnitRegistered,
+    event_incident,
+    parse_event,
+    split_personal,
+    without_personal,
+)
+from planner.incident_log import AUDIT_KINDS, IncidentLog, NewEntry
+from planner.recommendations import (
+    PlanChanges,
+    build_problem,
+    plan_changes,
+    plan_from_recommendation,
+    plan_key,
+    recommendation_event,
+    recommendation_key,
+)
+from planner.region import Region, load_region
+from planner.settings import get_settings
+from planner.solver import solve
+
+logger = logging.getLogger(__name__)
+
+PLAN_AFFECTING_TYPES = frozenset(
+    {
+        "centre_configured",
+        "unit_registered",
+        "unit_removed",
+        "incident_opened",
+        "incident_updated",
+        "incident_escalated",
+        "incident_downgraded",
+        "unit_status_changed",
+        "unit_moved",
+        "dispatch_accepted",
+        "dispatch_overridden",
+        "unit_acknowledged",
+        "unit_arrived",
+        "incident_closed",
+        "road_closure_on",
+        "road_closure_off",
+    }
+)
+"""Events after which the engine re-solves; the others cannot change the recommendation."""
+
+MAX_ESCALATION_ROUNDS = 100
+"""Safety bound on escalations triggered by one event (rules fire once per level anyway)."""
+
+
+class ReplayMismatchError(PlannerError):
+    """Replaying the log recomputed a recommendation that differs from the logged one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one accepted event: where the log is now and what the engine derived."""
+
+    version: int
+    """The log head (or in-memory event count) after the event and everything it caused."""
+    seq: int
+    """The event's own sequence number."""
+    event: Event
+    """The event as stamped and stored, without its personal fields."""
+    plan: Plan | None
+    changes: PlanChanges
+    """The recommendation changes since before the event (derived events included)."""
+    derived: tuple[Event, ...] = ()
+    """Events the engine emitted because of it: escalations and recommendations."""
+
+
+Subscriber = Callable[[Outcome], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    """The control room's engine: current state, current plan, and the log behind them.
+
+    ``log=None`` runs in memory (the simulator); ``region=None`` uses crow-fly ETAs. The engine
+    owns its region's closures: give each engine its own region
+    (``load_region(spec, fresh=True)``); closures already on it are lifted at start.
+    """
+
+    def __init__(
+        self,
+        *,
+        codes: CodeTable,
+        region: Region | None = None,
+        log: IncidentLog | None = None,
+        config: EngineConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        config = config or EngineConfig()
+        if region is not None and config.region is None:
+            config = config.model_copy(update={"region": region.name})
+        self.codes = codes
+        self._config = config
+        self._region = region
+        self._region_spec = config.region if region is not None else None
+        self._log = log
+        self._clock = clock or utc_now
+        self._state = CentreState()
+        self._plan: Plan | None = None
+        self._version = 0
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.RLock()
+        self._node_cache: dict[Location, int] = {}
+        self._max_snap_m = get_settings().max_snap_m
+        if region is not None:
+            for closure_id in list(region.closures):
+                region.lift_closure(closure_id)
+        if log is not None and any(e.kind not in AUDIT_KINDS for e in log.entries(limit=1)):
+            raise InputError(
+                "the log already holds events; rebuild the engine with Engine.replay(log)",
+                field="log",
+            )
+        if log is not None:
+            self._version = log.head()
+
+    # -- read side -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> CentreState:
+        return self._state
+
+    @property
+    def plan(self) -> Plan | None:
+        """The latest recommendation (``None`` before the first solve)."""
+        return self._plan
+
+    @property
+    def version(self) -> int:
+        """The log head when logged, otherwise the number of events accepted."""
+        return self._version
+
+    @property
+    def config(self) -> EngineConfig:
+        return self._state.config or self._config
+
+    @property
+    def region(self) -> Region | None:
+        return self._region
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every outcome (submits and ticks); returns the unsubscriber."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    # -- write side ----------------------------------------------------------------------------
+
+    def submit(
+        self, event: Event | Mapping[str, Any], *, expected_version: int | None = None
+    ) -> Outcome:
+        """Validate, log, fold, re-solve and escalate one event; raises and changes nothing
+        if the event is malformed (``InputError``), forbidden (``InvalidTransitionError``) or
+        based on a stale version (``ConflictError``)."""
+        parsed = parse_event(event)
+        if parsed.type in ENGINE_ONLY_TYPES:
+            raise InvalidTransitionError(
+                f"{parsed.type} is emitted by the engine only", field="type"
+            )
+        with self._lock:
+            if expected_version is not None and expected_version != self._version:
+                raise ConflictError(
+                    f"the state is at version {self._version}, not {expected_version}",
+                    field="expected_version",
+                )
+            plan_before = self._plan
+            stamped = self._stamp(parsed)
+            derived: list[Event] = []
+            if self._state.config is None and not isinstance(stamped, CentreConfigured):
+                configure = CentreConfigured.from_config(
+                    self._config, at=stamped.at, codes_source=self.codes.source
+                )
+                self._check(apply(self._state, configure, codes=self.codes), stamped)
+                _, stored_configure = self._process(configure, derived)
+                derived.insert(0, stored_configure)
+            stamped = self._normalise(stamped)
+            seq, stored = self._process(stamped, derived)
+            self._escalate(stamped.at or self._clock(), derived)
+            outcome = Outcome(
+                version=self._version,
+                seq=seq,
+                event=stored,
+                plan=self._plan,
+                changes=plan_changes(plan_before, self._plan),
+                derived=tuple(derived),
+            )
+            self._notify(outcome)
+            return outcome
+
+    def tick(self, now: datetime | None = None) -> list[Outcome]:
+        """Evaluate the time-based escalation rules at ``now`` (default: the engine clock)."""
+        with self._lock:
+            now = now or self._clock()
+            if now.tzinfo is None:
+                raise InputError("must be timezone-aware", field="now")
+            if self._state.last_at is not None and now < self._state.last_at:
+                raise InvalidTransitionError(
+                    f"{now.isoformat()} is earlier than the last event", field="now"
+                )
+            if self._state.config is None:
+                return []
+            outcomes: list[Outcome] = []
+            for _ in range(MAX_ESCALATION_ROUNDS):
+                due = evaluate(
+                    self._state, codes=self.codes, config=self.config.escalation, now=now
+                )
+                if not due:
+                    break
+                for escalation in due:
+                    plan_before = self._plan
+                    derived: list[Event] = []
+                    seq, stored = self._process(escalation, derived)
+                    outcome = Outcome(
+                        version=self._version,
+                        seq=seq,
+                        event=stored,
+                        plan=self._plan,
+                        changes=plan_changes(plan_before, self._plan),
+                        derived=tuple(derived),
+                    )
+                    outcomes.append(outcome)
+                    self._notify(outcome)
+            return outcomes
+
+    # -- replay --------------------------------------------------------------------------------
+
+    @classmethod
+    def replay(
+        cls,
+        log: IncidentLog,
+        *,
+        codes: CodeTable | None = None,
+        region: Region | None = None,
+        resolve: bool = True,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Engine:
+        """Rebuild an engine purely from ``log`` (configuration from ``centre_configured``).
+
+        With ``resolve`` the engine re-solves exactly as it did live and checks every logged
+        recommendation against its own (``ReplayMismatchError`` on a difference); without,
+        it takes the logged recommendations as they are (fast). The returned engine appends
+        to ``log``.
+        """
+        entries = [e for e in log.entries() if e.kind not in AUDIT_KINDS]
+        if not entries:
+            raise InputError("the log holds no events to replay", field="log")
+        first = parse_event(entries[0].payload)
+        if not isinstance(first, CentreConfigured):
+            raise InputError(
+                f"the log's first event is {first.type}, not centre_configured", field="log"
+            )
+        config = first.config()
+        if region is None and config.region is not None:
+            region = load_region(config.region, fresh=True)
+        engine = cls(codes=codes or CodeTable.load(), region=region, config=config, clock=clock)
+        pending: Plan | None = None
+        for entry in entries:
+            event = parse_event(entry.payload)
+            new_state = apply(engine._state, event, codes=engine.codes)
+            engine._region = engine._region_for(event)
+            engine._side_effects(event, new_state)
+            engine._state = new_state
+            if isinstance(event, RecommendationIssued):
+                if not resolve:
+                    engine._plan = plan_from_recommendation(event, engine.config)
+                elif pending is None or plan_key(pending) != recommendation_key(event):
+                    raise ReplayMismatchError(
+                        f"entry {entry.seq}: the logged recommendation differs from the "
+                        "replayed one",
+                        field="seq",
+                    )
+                pending = None
+            elif resolve and event.type in PLAN_AFFECTING_TYPES:
+                plan = engine._solve()
+                if plan_key(plan) != plan_key(engine._plan):
+                    pending = plan
+                engine._plan = plan
+        engine._log = log
+        engine._version = log.head()
+        return engine
+
+    # -- pipeline ------------------------------------------------------------------------------
+
+    def _stamp(self, event: Event) -> Event:
+        if event.at is not None:
+            return event
+        now = self._clock()
+        last = self._state.last_at
+        return event.model_copy(update={"at": now if last is None or now >= last else last})
+
+    def _normalise(self, event: Event) -> Event:
+        """Make implicit choices explicit, so the log says exactly what happened."""
+        if isinstance(event, DispatchAccepted) and event.units is None:
+            return event.model_copy(
+                update={"units": recommended_units(self._state, event.incident_id)}
+            )
+        return event
+
+    def _check(self, state: CentreState, event: Event) -> None:
+        """Validate ``event`` on top of ``state`` without keeping the result."""
+        new_state = apply(state, self._normalise(event), codes=self.codes)
+        self._check_locations(event)
+        del new_state
+
+    def _process(self, event: Event, derived: list[Event]) -> tuple[int, Event]:
+        """Validate, log, fold, and re-solve; append any recommendation to ``derived``."""
+        new_state = apply(self._state, event, codes=self.codes)
+        self._check_locations(event)
+        region = self._region_for(event)
+        seq, stored = self._record(event, new_state)
+        self._region = region
+        self._side_effects(event, new_state)
+        self._state = new_state
+        if event.type in PLAN_AFFECTING_TYPES:
+            plan = self._solve()
+            changed = plan_key(plan) != plan_key(self._plan)
+            changes = plan_changes(self._plan, plan)
+            self._plan = plan
+            if changed:
+                recommendation = recommendation_event(plan, changes, at=new_state.last_at)
+                self._record_derived(recommendation, derived)
+        return seq, stored
+
+    def _record_derived(self, event: Event, derived: list[Event]) -> None:
+        new_state = apply(self._state, event, codes=self.codes)
+        _, stored = self._record(event, new_state)
+        self._state = new_state
+        derived.append(stored)
+
+    def _escalate(self, now: datetime, derived: list[Event]) -> None:
+        for _ in range(MAX_ESCALATION_ROUNDS):
+            due = evaluate(self._state, codes=self.codes, config=self.config.escalation, now=now)
+            if not due:
+                return
+            for escalation in due:
+                _, stored = self._process(escalation, derived)
+                derived.append(stored)
+
+    def _record(self, event: Event, new_state: CentreState) -> tuple[int, Event]:
+        """Append to the log (if any) in one transaction; returns the seq and stored event."""
+        payload, private = split_personal(event)
+        stored = without_personal(event)
+        if self._log is None:
+            self._version += 1
+            return self._version, stored
+        entry = NewEntry(
+            kind=event.type,
+            payload=payload,
+            personal=private,
+            incident=event_incident(event) or _unit_incident(event, self._state, new_state),
+            actor=event.actor,
+            recorded_at=event.at or self._clock(),
+        )
+        try:
+            appended = self._log.append(entry, expected_seq=self._version)
+        except ConflictError:
+            self._skip_audit_entries()
+            appended = self._log.append(entry, expected_seq=self._version)
+        self._version = appended.seq
+        return appended.seq, stored
+
+    def _skip_audit_entries(self) -> None:
+        """Move past the log's own audit entries (personal-data reads); refuse foreign events."""
+        assert self._log is not None
+        for entry in self._log.entries(after_seq=self._version):
+            if entry.kind not in AUDIT_KINDS:
+                raise ConflictError(
+                    f"another writer appended entry {entry.seq} ({entry.kind}); "
+                    "rebuild the engine with Engine.replay",
+                    field="expected_version",
+                )
+            self._version = entry.seq
+
+    def _notify(self, outcome: Outcome) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(outcome)
+            except Exception:
+                logger.exception("engine subscriber failed")
+
+    # -- region and ETAs -----------------------------------------------------------------------
+
+    def _region_for(self, event: Event) -> Region | None:
+        """The region after ``event``: a reconfiguration may name another one."""
+        if not isinstance(event, CentreConfigured) or event.region == self._region_spec:
+            return self._region
+        return load_region(event.region, fresh=True) if event.region is not None else None
+
+    def _side_effects(self, event: Event, new_state: CentreState) -> None:
+        """Keep the region in step with the state: its spec and its closures."""
+        if isinstance(event, CentreConfigured) and event.region != self._region_spec:
+            self._region_spec = event.region
+            self._node_cache.clear()
+        if self._region is None:
+            return
+        if isinstance(event, RoadClosureOn):
+            closure = new_state.closures[event.closure_id]
+            self._region.apply_closure(
+                event.closure_id,
+                Closure(
+                    centre=closure.centre,
+                    radius_m=closure.radius_m,
+                    polygon=closure.polygon,
+                    factor=closure.factor,
+                ),
+            )
+        elif isinstance(event, RoadClosureOff):
+            self._region.lift_closure(event.closure_id)
+
+    def _check_locations(self, event: Event) -> None:
+        """Refuse points off the region's roads before anything is logged."""
+        if self._region is None:
+            return
+        points: list[tuple[str, Location]] = []
+        if isinstance(event, IncidentOpened | IncidentUpdated | UnitMoved) and event.location:
+            points.append(("location", event.location.location()))
+        elif isinstance(event, UnitRegistered):
+            points.append(("home", event.home.location()))
+            if event.location is not None:
+                points.append(("location", event.location.location()))
+        for name, point in points:
+            try:
+                self._node(point)
+            except PlannerError as exc:
+                raise type(exc)(exc.message, field=name) from exc
+
+    def _node(self, location: Location) -> int:
+        assert self._region is not None
+        node = self._node_cache.get(location)
+        if node is None:
+            if len(self._node_cache) > 50_000:
+                self._node_cache.clear()
+            snap = self._region.snap(location.lat, location.lon, max_snap_m=self._max_snap_m)
+            node = self._node_cache[location] = snap.node
+        return node
+
+    def _etas(self, origins: Sequence[Location], destinations: Sequence[Location]) -> FloatArray:
+        """Unit-to-incident seconds: road network (cached trees) or crow-fly."""
+        if not origins or not destinations:
+            return np.zeros((len(origins), len(destinations)), dtype=np.float64)
+        if self._region is None:
+            cf = self.config.crow_fly
+            return crow_fly.eta_matrix(
+                origins, destinations, speed_kmh=cf.speed_kmh, detour_factor=cf.detour_factor
+            )
+        unit_nodes = np.array([self._node(p) for p in origins], dtype=np.int64)
+        result = np.empty((len(origins), len(destinations)), dtype=np.float64)
+        for j, point in enumerate(destinations):
+            result[:, j] = self._region.etas_to(self._node(point))[unit_nodes]
+        return result
+
+    def _solve(self) -> Plan:
+        problem = build_problem(self._state, codes=self.codes)
+        etas = self._etas(
+            [self._state.units[u.id].location for u in problem.units],
+            [self._state.incidents[i.id].location for i in problem.incidents],
+        )
+        problem = replace(problem, travel_times_s=etas)
+        return solve(problem, self.config.solver.to_options(), previous=self._plan)
+
+
+def _unit_incident(event: Event, before: CentreState, after: CentreState) -> str | None:
+    """The incident a unit event concerns (for the log's per-incident timeline)."""
+    unit_id = getattr(event, "unit_id", None)
+    if not isinstance(unit_id, str):
+        return None
+    for state in (after, before):
+        unit = state.units.get(unit_id)
+        if unit is not None and unit.incident is not None:
+            return unit.incident
+    return None
