@@ -1,0 +1,814 @@
+"""Discrete-event simulation of a scenario, driving the live engine on a simulated clock.
+
+The simulator plays the outside world and nothing else: callers (incidents open), dispatchers
+(who accept the engine's recommendation once the call-handling delay has passed), and crews
+(who acknowledge, drive, arrive, treat, transport, hand over and return). Every one of these is
+an event submitted to an in-memory :class:`planner.engine.Engine`, the same engine and solver as
+live operation; which unit goes where is only ever the engine's recommendation.
+
+Common random numbers: a replication's calls (times, places, codes) and their service times
+(delay, on-scene, transport, hand-over) come from separate seeded streams that depend only on
+the scenario seed and the replication number, so every policy sees exactly the same calls.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.codes import CodeTable
+from planner.coverage import CoverageModel, install
+from planner.demand import (
+    CallMixEntry,
+    Surge,
+    arrival_times,
+    draw_mix,
+    draw_points,
+    flat_profile,
+    load_profile,
+    read_call_log,
+    replay_calls,
+)
+from planner.domain import Plan, UnitStatus
+from planner.engine_config import EngineConfig, EscalationConfig
+from planner.errors import InputError
+from planner.region import Region, load_region
+from planner.scenario import (
+    Deployment,
+    Distribution,
+    Place,
+    Scenario,
+    UnitSpec,
+    apply_changes,
+    code_table,
+)
+from planner.settings import get_settings
+from planner.sim_metrics import IncidentRecord, ReplicationResult, UnitRecord
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+# --------------------------------------------------------------------------------------------
+# The prepared world (one per process) and the calls of a replication
+
+
+@dataclass(slots=True)
+class World:
+    """A scenario resolved against its region: nodes of stations/hospitals, demand points."""
+
+    scenario: Scenario
+    region: Region
+    codes: CodeTable
+    deployment: Deployment
+    station_node: dict[str, int]
+    hospital_nodes: IntArray
+    demand_nodes: IntArray
+    demand_weights: FloatArray
+    mix: list[CallMixEntry]
+    coverage: CoverageModel
+    _to_station: dict[int, FloatArray] = field(default_factory=dict)
+    _to_hospital: FloatArray | None = None
+    _version: object = None
+
+    def lonlat(self, node: int) -> tuple[float, float]:
+        lon, lat = self.region.node_lonlat[node]
+        return float(lat), float(lon)
+
+    def seconds_to_station(self, origin: int, station: str) -> float:
+        self._refresh()
+        node = self.station_node[station]
+        if node not in self._to_station:
+            self._to_station[node] = self.region.etas_to(node)
+        return float(self._to_station[node][origin])
+
+    def nearest_hospital(self, origin: int) -> tuple[int, float]:
+        """The hospital node reached fastest from ``origin`` and the seconds to it."""
+        self._refresh()
+        if self._to_hospital is None:
+            self._to_hospital = np.vstack(
+                [self.region.etas_to(int(h)) for h in self.hospital_nodes]
+            )
+        col = self._to_hospital[:, origin]
+        k = int(np.argmin(col))
+        return int(self.hospital_nodes[k]), float(col[k])
+
+    def _refresh(self) -> None:
+        version = (getattr(self.region, "weights_version", None), len(self.region.closures))
+        if version != self._version:
+            self._to_station.clear()
+            self._to_hospital = None
+            self._version = version
+
+
+def prepare_world(scenario: Scenario) -> World:
+    """Load the region and code table, place the fleet and demand, install ``coverage``."""
+    region = load_region(scenario.region)
+    codes = code_table(scenario)
+    deployment = apply_changes(scenario)
+    station_node = {
+        sid: _node(region, s, field=f"stations.{sid}") for sid, s in deployment.stations.items()
+    }
+    hospitals = [_node(region, h, field=f"hospitals.{h.id}") for h in deployment.hospitals]
+    if not hospitals and scenario.service.transport_probability > 0:
+        raise InputError(
+            "calls are transported but the scenario has no hospitals", field="hospitals"
+        )
+    mix = []
+    for i, entry in enumerate(scenario.demand.mix):
+        if entry.code not in codes:
+            raise InputError(f"unknown code {entry.code!r}", field=f"demand.mix.{i}.code")
+        priority = entry.priority or codes[entry.code].default_priority
+        mix.append(CallMixEntry(entry.code, priority, entry.share))
+    nodes, weights = _demand_points(scenario, region, station_node)
+    target = min(codes[m.code].target_s for m in mix if m.priority == min(x.priority for x in mix))
+    coverage = CoverageModel(
+        region=region,
+        demand_nodes=nodes,
+        demand_weights=weights,
+        target_s=target,
+        busy_fraction=scenario.options.busy_fraction
+        or _busy_estimate(scenario, deployment, target),
+        weight_s=scenario.options.coverage_weight_s,
+    )
+    install(coverage)
+    return World(
+        scenario=scenario,
+        region=region,
+        codes=codes,
+        deployment=deployment,
+        station_node=station_node,
+        hospital_nodes=np.array(hospitals, dtype=np.int64),
+        demand_nodes=nodes,
+        demand_weights=weights,
+        mix=mix,
+        coverage=coverage,
+    )
+
+
+def _node(region: Region, place: Place, *, field: str) -> int:
+    if place.point is not None:
+        index = getattr(region, "point_index", None)
+        if index is None:
+            raise InputError(f"region {region.name} has no point ids; give lat/lon", field=field)
+        return int(index(place.point))
+    assert place.lat is not None and place.lon is not None
+    return region.snap(place.lat, place.lon).node
+
+
+def _demand_points(
+    scenario: Scenario, region: Region, station_node: dict[str, int]
+) -> tuple[IntArray, FloatArray]:
+    spatial = scenario.demand.spatial
+    nodes = np.arange(region.n_nodes, dtype=np.int64)
+    if spatial.kind == "population":
+        population = getattr(region, "population", None)
+        if population is None:
+            raise InputError(
+                f"region {region.name} has no population shares; use kind: uniform",
+                field="demand.spatial.kind",
+            )
+        weights = np.asarray(population, dtype=np.float64)
+    else:
+        weights = np.ones(region.n_nodes)
+    if spatial.max_s_from_station is not None:
+        stations = np.array(sorted(set(station_node.values())), dtype=np.int64)
+        reach = region.travel_time_matrix(stations, nodes).min(axis=0)
+        keep = reach <= spatial.max_s_from_station
+        nodes, weights = nodes[keep], weights[keep]
+    keep = weights > 0
+    if not keep.any():
+        raise InputError("no demand point has positive weight", field="demand.spatial")
+    return nodes[keep], weights[keep] / weights[keep].sum()
+
+
+def _busy_estimate(scenario: Scenario, deployment: Deployment, target_s: float) -> float:
+    """Offered load per unit: calls/h × mean hours a call keeps a unit busy, over the fleet."""
+    svc = scenario.service
+    busy_s = (
+        target_s / 2
+        + svc.on_scene_s.mean
+        + svc.transport_probability * (svc.handover_s.mean + target_s)
+        + target_s
+    )
+    q = scenario.demand.rate_per_h * busy_s / 3600.0 / max(len(deployment.units), 1)
+    return float(min(max(q, 0.02), 0.95))
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call with its own service times (drawn up front: common random numbers)."""
+
+    index: int
+    t_s: float
+    node: int
+    code: str
+    priority: int
+    delay_s: float
+    on_scene_s: float
+    transport: bool
+    handover_s: float
+    casualties: int = 0
+
+
+def _draw(rng: np.random.Generator, dist: Distribution, n: int) -> FloatArray:
+    if dist.dist == "constant" or dist.mean == 0:
+        return np.full(n, dist.mean)
+    if dist.dist == "exponential":
+        return rng.exponential(dist.mean, size=n)
+    assert dist.sd is not None
+    sigma2 = math.log(1.0 + (dist.sd / dist.mean) ** 2)
+    return rng.lognormal(math.log(dist.mean) - sigma2 / 2, math.sqrt(sigma2), size=n)
+
+
+def generate_calls(world: World, replication: int) -> list[Call]:
+    """The calls of one replication; identical for every policy (separate seeded streams)."""
+    sc = world.scenario
+    streams = np.random.SeedSequence([sc.seed, replication]).spawn(4)
+    arrivals, places, kinds, service = (np.random.default_rng(s) for s in streams)
+    duration_s = sc.duration_h * 3600.0
+    deployment = world.deployment
+    surges = [Surge(s.from_h * 3600.0, s.to_h * 3600.0, s.factor) for s in deployment.surges]
+    if sc.demand.replay is not None:
+        times, nodes, mix_idx = _replayed(world, duration_s, places)
+    else:
+        profile = flat_profile() if sc.demand.profile == "flat" else load_profile(sc.demand.profile)
+        times = arrival_times(
+            arrivals,
+            start=sc.start,
+            duration_s=duration_s,
+            rate_per_h=sc.demand.rate_per_h,
+            profile=profile,
+            surges=surges,
+        )
+        nodes = world.demand_nodes[draw_points(places, world.demand_weights, len(times))]
+        mix_idx = draw_mix(kinds, world.mix, len(times))
+    codes = [world.mix[int(k)].code for k in mix_idx]
+    priorities = [world.mix[int(k)].priority for k in mix_idx]
+    casualties = [0] * len(times)
+    for major in deployment.major_incidents:
+        times = np.append(times, major.at_h * 3600.0)
+        nodes = np.append(nodes, _node(world.region, major, field="changes.major_incident"))
+        codes.append(major.code)
+        priorities.append(world.codes[major.code].default_priority)
+        casualties.append(major.casualties)
+    n = len(times)
+    svc = sc.service
+    delay = _draw(service, svc.dispatch_delay_s, n)
+    on_scene = _draw(service, svc.on_scene_s, n)
+    transport = service.random(n) < svc.transport_probability
+    handover = _draw(service, svc.handover_s, n)
+    order = np.argsort(times, kind="stable")
+    return [
+        Call(
+            index=k,
+            t_s=float(times[i]),
+            node=int(nodes[i]),
+            code=codes[i],
+            priority=priorities[i],
+            delay_s=float(delay[i]),
+            on_scene_s=float(on_scene[i]),
+            transport=bool(transport[i]),
+            handover_s=float(handover[i]),
+            casualties=casualties[i],
+        )
+        for k, i in enumerate(order.tolist())
+    ]
+
+
+def _replayed(
+    world: World, duration_s: float, places: np.random.Generator
+) -> tuple[FloatArray, IntArray, IntArray]:
+    replay = world.scenario.demand.replay
+    assert replay is not None
+    calls = read_call_log(get_settings().data_dir / replay.file)
+    window = replay_calls(calls, duration_s=duration_s, log_from=replay.start)
+    window = window[window["service"].isin(list(replay.services))]
+    code_index = {m.code: i for i, m in enumerate(world.mix)}
+    for service, code in replay.services.items():
+        if code not in code_index:
+            raise InputError(
+                f"code {code!r} is not in demand.mix", field=f"demand.replay.services.{service}"
+            )
+    mix_idx = np.array([code_index[replay.services[s]] for s in window["service"]], np.int64)
+    if replay.locations == "log":
+        nodes = np.array(
+            [
+                world.region.snap(lat, lon).node
+                for lat, lon in zip(window["lat"], window["lon"], strict=True)
+            ],
+            dtype=np.int64,
+        )
+    else:
+        nodes = world.demand_nodes[draw_points(places, world.demand_weights, len(window))]
+    return window["t_s"].to_numpy(dtype=np.float64), nodes, mix_idx
+
+
+# --------------------------------------------------------------------------------------------
+# One replication of one policy
+
+
+@dataclass(slots=True)
+class _UnitState:
+    spec: UnitSpec
+    station: str | None
+    """Current base (``None``: off duty)."""
+    node: int
+    status: UnitStatus = UnitStatus.AVAILABLE
+    trip: int = 0
+    """Bumped whenever the unit's plan changes, so stale timed events are ignored."""
+    incident: str | None = None
+    origin: int = 0
+    busy_since: float | None = None
+    busy_s: float = 0.0
+    on_duty_s: float = 0.0
+    dispatches: int = 0
+    off_after_job: bool = False
+
+
+@dataclass(slots=True)
+class _IncidentState:
+    call: Call
+    id: str
+    ready_s: float
+    dispatched_s: float = math.nan
+    arrived_s: float = math.nan
+    units: set[str] = field(default_factory=set)
+    on_scene: list[str] = field(default_factory=list)
+    preempted: int = 0
+    closed: bool = False
+    clear_s: float | None = None
+
+
+class Simulation:
+    """One policy on one replication's calls: the world's side of the conversation."""
+
+    def __init__(
+        self, world: World, calls: Sequence[Call], *, policy: str, replication: int
+    ) -> None:
+        from planner.engine import Engine
+
+        self.world = world
+        self.calls = calls
+        self.policy = policy
+        self.replication = replication
+        sc = world.scenario
+        self.start = sc.start.replace(tzinfo=UTC) if sc.start.tzinfo is None else sc.start
+        self.duration_s = sc.duration_h * 3600.0
+        self.end_s = self.duration_s + sc.drain_h * 3600.0
+        self.now = 0.0
+        config = EngineConfig(
+            solver=sc.solver.model_copy(update={"policy": policy}),
+            escalation=EscalationConfig(enabled=sc.options.escalation),
+        )
+        self.engine = Engine(
+            codes=world.codes, region=world.region, config=config, clock=self._clock
+        )
+        self.units: dict[str, _UnitState] = {}
+        self.incidents: dict[str, _IncidentState] = {}
+        self.heap: list[tuple[float, int, str, tuple[Any, ...]]] = []
+        self._seq = 0
+        self.events = 0
+        self.solve_ms: list[float] = []
+        self._closures: list[str] = []
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _clock(self) -> datetime:
+        return self.start + timedelta(seconds=self.now)
+
+    def _at(self) -> datetime:
+        return self._clock()
+
+    def _push(self, t: float, kind: str, *args: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self.heap, (t, self._seq, kind, args))
+
+    def _submit(self, event: dict[str, Any]) -> Plan:
+        event.setdefault("at", self._at())
+        outcome = self.engine.submit(event)
+        self.events += 1
+        plan: Plan = outcome.plan
+        self.solve_ms.append(plan.solve_ms)
+        return plan
+
+    def _position(self, node: int) -> dict[str, float]:
+        lat, lon = self.world.lonlat(node)
+        return {"lat": lat, "lon": lon}
+
+    def _set_status(self, uid: str, status: UnitStatus) -> Plan:
+        self.units[uid].status = status
+        return self._submit(
+            {
+                "type": "unit_status_changed",
+                "unit_id": uid,
+                "status": status.value,
+                "actor": f"unit:{uid}",
+            }
+        )
+
+    def _move(self, uid: str, node: int) -> Plan:
+        self.units[uid].node = node
+        return self._submit(
+            {
+                "type": "unit_moved",
+                "unit_id": uid,
+                "location": self._position(node),
+                "actor": f"unit:{uid}",
+            }
+        )
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> ReplicationResult:
+        wall = time.perf_counter()
+        try:
+            self._setup()
+            while self.heap:
+                t, _, kind, args = heapq.heappop(self.heap)
+                if t > self.end_s:
+                    break
+                self.now = t
+                plan = getattr(self, f"_on_{kind}")(*args)
+                if plan is not None:
+                    self._dispatch(plan)
+                if kind != "duty" and self._all_done():
+                    break
+        finally:
+            for closure_id in self._closures:
+                if closure_id in self.world.region.closures:
+                    self.world.region.lift_closure(closure_id)
+        self._account(min(self.now, self.duration_s))
+        return ReplicationResult(
+            scenario=self.world.scenario.name,
+            policy=self.policy,
+            replication=self.replication,
+            seed=self.world.scenario.seed,
+            incidents=tuple(self._record(inc) for inc in self.incidents.values()),
+            units=tuple(
+                UnitRecord(u.spec.id or "", u.spec.station, u.on_duty_s, u.busy_s, u.dispatches)
+                for u in self.units.values()
+            ),
+            wall_s=time.perf_counter() - wall,
+            events=self.events,
+            solve_ms=tuple(self.solve_ms),
+        )
+
+    def _all_done(self) -> bool:
+        return (
+            self.now >= self.duration_s
+            and all(not math.isnan(i.arrived_s) for i in self.incidents.values())
+            and len(self.incidents) == len(self.calls)
+        )
+
+    def _record(self, inc: _IncidentState) -> IncidentRecord:
+        call = inc.call
+        when = self.start + timedelta(seconds=call.t_s)
+        return IncidentRecord(
+            call=call.index,
+            code=call.code,
+            priority=call.priority,
+            target_s=self.world.scenario.targets_s.get(
+                call.priority, self.world.codes[call.code].target_s
+            ),
+            t_call_s=call.t_s,
+            hour=when.hour,
+            node=call.node,
+            ready_s=inc.ready_s,
+            dispatched_s=inc.dispatched_s if not math.isnan(inc.dispatched_s) else self.now,
+            arrived_s=inc.arrived_s,
+            units=len(inc.units),
+            preempted=inc.preempted,
+        )
+
+    def _setup(self) -> None:
+        world = self.world
+        for spec in world.deployment.units:
+            uid = spec.id or ""
+            station = world.deployment.station_at(spec, self.start.hour)
+            node = world.station_node[station or spec.station]
+            state = _UnitState(spec=spec, station=station, node=node)
+            state.status = UnitStatus.AVAILABLE if station else UnitStatus.OUT_OF_SERVICE
+            self.units[uid] = state
+            self._submit(
+                {
+                    "type": "unit_registered",
+                    "unit_id": uid,
+                    "capabilities": list(spec.capabilities),
+                    "station": spec.station,
+                    "home": self._position(node),
+                    "status": state.status.value,
+                    "actor": "system:simulator",
+                }
+            )
+        for call in self.calls:
+            self._push(call.t_s, "call", call)
+        hours = math.ceil(self.duration_s / 3600.0)
+        offset = 3600.0 - (self.start.minute * 60 + self.start.second)
+        for h in range(hours + 1):
+            t = (offset % 3600.0) + 3600.0 * h
+            if 0 < t <= self.duration_s:
+                self._push(t, "duty")
+        for road in world.deployment.road_closures:
+            self._push(road.from_h * 3600.0, "road_on", road)
+            if road.to_h is not None:
+                self._push(road.to_h * 3600.0, "road_off", road.id)
+        self._last_duty = 0.0
+
+    # -- outside-world events ---------------------------------------------------------------
+
+    def _on_call(self, call: Call) -> Plan:
+        iid = f"C{call.index}"
+        self.incidents[iid] = _IncidentState(call=call, id=iid, ready_s=call.t_s + call.delay_s)
+        event: dict[str, Any] = {
+            "type": "incident_opened",
+            "incident_id": iid,
+            "code": call.code,
+            "priority": call.priority,
+            "location": self._position(call.node),
+            "actor": "dispatcher:sim",
+        }
+        if call.casualties:
+            event["methane"] = {"major_incident": True, "casualties": call.casualties}
+        if call.delay_s > 0:
+            self._push(call.t_s + call.delay_s, "ready", iid)
+        return self._submit(event)
+
+    def _on_ready(self, iid: str) -> Plan:
+        return self.engine.plan
+
+    def _on_arrive(self, uid: str, iid: str, trip: int) -> Plan | None:
+        unit = self.units[uid]
+        if unit.trip != trip:
+            return None
+        inc = self.incidents[iid]
+        unit.status = UnitStatus.ON_SCENE
+        unit.node = inc.call.node
+        plan = self._submit({"type": "unit_arrived", "unit_id": uid, "actor": f"unit:{uid}"})
+        if math.isnan(inc.arrived_s):
+            inc.arrived_s = self.now
+            inc.clear_s = self.now + inc.call.on_scene_s
+            self._push(inc.clear_s, "clear", iid)
+        inc.on_scene.append(uid)
+        return plan
+
+    def _on_clear(self, iid: str) -> Plan:
+        """On-scene work is done: one unit transports (if needed), the rest go back."""
+        inc = self.incidents[iid]
+        inc.closed = True
+        transporter = inc.on_scene[0] if inc.call.transport and inc.on_scene else None
+        plan = self.engine.plan
+        for uid in inc.on_scene:
+            if uid == transporter:
+                plan = self._set_status(uid, UnitStatus.TRANSPORTING)
+                hospital, seconds = self.world.nearest_hospital(inc.call.node)
+                self.units[uid].trip += 1
+                self._push(self.now + seconds, "at_hospital", uid, hospital, self.units[uid].trip)
+            else:
+                plan = self._go_home(uid)
+        en_route = [u for u in inc.units if u not in inc.on_scene and self.units[u].incident == iid]
+        plan = self._submit(
+            {
+                "type": "incident_closed",
+                "incident_id": iid,
+                "outcome": "treated",
+                "actor": "dispatcher:sim",
+            }
+        )
+        for uid in en_route:
+            # Closing released them in the engine (available where they were); stop the trip.
+            unit = self.units[uid]
+            unit.trip += 1
+            unit.incident = None
+            unit.status = UnitStatus.AVAILABLE
+            plan = self._free(uid, unit.origin)
+        return plan
+
+    def _on_at_hospital(self, uid: str, hospital: int, trip: int) -> Plan | None:
+        unit = self.units[uid]
+        if unit.trip != trip:
+            return None
+        self._move(uid, hospital)
+        plan = self._set_status(uid, UnitStatus.AT_HOSPITAL)
+        unit.trip += 1
+        self._push(self.now + self._handover(uid), "handed_over", uid, unit.trip)
+        return plan
+
+    def _handover(self, uid: str) -> float:
+        inc = self.incidents.get(self.units[uid].incident or "")
+        return inc.call.handover_s if inc is not None else 0.0
+
+    def _on_handed_over(self, uid: str, trip: int) -> Plan | None:
+        if self.units[uid].trip != trip:
+            return None
+        return self._go_home(uid)
+
+    def _go_home(self, uid: str) -> Plan:
+        unit = self.units[uid]
+        unit.incident = None
+        base = unit.station or unit.spec.station
+        if (
+            self.world.scenario.service.return_to == "where_they_are"
+            or unit.node == self.world.station_node[base]
+        ):
+            return self._free(uid, unit.node)
+        plan = self._set_status(uid, UnitStatus.RETURNING)
+        unit.trip += 1
+        seconds = self.world.seconds_to_station(unit.node, base)
+        self._push(self.now + seconds, "home", uid, unit.trip)
+        return plan
+
+    def _on_home(self, uid: str, trip: int) -> Plan | None:
+        unit = self.units[uid]
+        if unit.trip != trip:
+            return None
+        base = unit.station or unit.spec.station
+        return self._free(uid, self.world.station_node[base])
+
+    def _free(self, uid: str, node: int) -> Plan:
+        """Back in service at ``node`` (or off duty if the shift ended meanwhile)."""
+        unit = self.units[uid]
+        if unit.busy_since is not None:
+            unit.busy_s += max(0.0, min(self.now, self.duration_s) - unit.busy_since)
+            unit.busy_since = None
+        if unit.node != node:
+            self._move(uid, node)
+        if unit.off_after_job or unit.station is None:
+            unit.off_after_job = False
+            return self._set_status(uid, UnitStatus.OUT_OF_SERVICE)
+        if unit.status == UnitStatus.AVAILABLE:
+            return self.engine.plan or self._move(uid, node)
+        return self._set_status(uid, UnitStatus.AVAILABLE)
+
+    def _on_duty(self) -> Plan:
+        self._account(self.now)
+        hour = (self.start + timedelta(seconds=self.now)).hour
+        plan = self.engine.plan
+        for uid, unit in self.units.items():
+            station = self.world.deployment.station_at(unit.spec, hour)
+            unit.station = station
+            if station is None:
+                if unit.status == UnitStatus.AVAILABLE:
+                    plan = self._set_status(uid, UnitStatus.OUT_OF_SERVICE)
+                elif unit.status != UnitStatus.OUT_OF_SERVICE:
+                    unit.off_after_job = True
+                continue
+            unit.off_after_job = False
+            node = self.world.station_node[station]
+            if (
+                unit.status in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE)
+                and unit.node != node
+            ):
+                plan = self._move(uid, node)
+            if unit.status == UnitStatus.OUT_OF_SERVICE:
+                plan = self._set_status(uid, UnitStatus.AVAILABLE)
+        return plan
+
+    def _account(self, t: float) -> None:
+        """Add on-duty time since the last duty check (units on duty at its start)."""
+        span = max(0.0, t - self._last_duty)
+        for unit in self.units.values():
+            if unit.station is not None:
+                unit.on_duty_s += span
+        self._last_duty = t
+
+    def _on_road_on(self, road: Any) -> Plan:
+        self._closures.append(road.id)
+        event: dict[str, Any] = {
+            "type": "road_closure_on",
+            "closure_id": road.id,
+            "centre": {"lat": road.lat, "lon": road.lon},
+            "radius_m": road.radius_m,
+            "actor": "system:simulator",
+        }
+        if road.factor is not None:
+            event["factor"] = road.factor
+        return self._submit(event)
+
+    def _on_road_off(self, closure_id: str) -> Plan:
+        return self._submit(
+            {"type": "road_closure_off", "closure_id": closure_id, "actor": "system:simulator"}
+        )
+
+    # -- the dispatcher: accept the engine's recommendations --------------------------------
+
+    def _dispatch(self, plan: Plan) -> None:
+        """Accept every recommendation whose call is ready; repeat while the plan changes."""
+        for _ in range(1000):
+            by_incident: dict[str, list[tuple[str, float, str | None]]] = {}
+            for a in plan.assignments:
+                inc = self.incidents.get(a.incident)
+                if inc is None or inc.closed or self.now < inc.ready_s:
+                    continue
+                unit = self.units[a.unit]
+                if unit.incident == a.incident:
+                    continue
+                by_incident.setdefault(a.incident, []).append((a.unit, a.eta_s, a.preempted_from))
+            if not by_incident:
+                return
+            for iid, chosen in by_incident.items():
+                plan = self._accept(iid, chosen)
+        raise RuntimeError("the dispatcher did not settle after 1000 rounds")
+
+    def _accept(self, iid: str, chosen: list[tuple[str, float, str | None]]) -> Plan:
+        inc = self.incidents[iid]
+        plan = self._submit(
+            {
+                "type": "dispatch_accepted",
+                "incident_id": iid,
+                "units": [uid for uid, _, _ in chosen],
+                "actor": "dispatcher:sim",
+            }
+        )
+        if math.isnan(inc.dispatched_s):
+            inc.dispatched_s = self.now
+        for uid, eta_s, preempted_from in chosen:
+            unit = self.units[uid]
+            if preempted_from is not None and preempted_from in self.incidents:
+                self.incidents[preempted_from].preempted += 1
+            unit.trip += 1
+            unit.incident = iid
+            unit.origin = unit.node
+            unit.status = UnitStatus.EN_ROUTE
+            unit.dispatches += 1
+            if unit.busy_since is None:
+                unit.busy_since = min(self.now, self.duration_s)
+            inc.units.add(uid)
+            plan = self._submit(
+                {"type": "unit_acknowledged", "unit_id": uid, "actor": f"unit:{uid}"}
+            )
+            self._push(self.now + eta_s, "arrive", uid, iid, unit.trip)
+        return plan
+
+
+# --------------------------------------------------------------------------------------------
+# Replications in parallel processes
+
+_WORLD: World | None = None
+
+
+def _init_worker(scenario: Scenario) -> None:
+    global _WORLD
+    _WORLD = prepare_world(scenario)
+
+
+def _run_task(policy: str, replication: int) -> ReplicationResult:
+    assert _WORLD is not None
+    return simulate_one(_WORLD, policy=policy, replication=replication)
+
+
+def simulate_one(world: World, *, policy: str, replication: int) -> ReplicationResult:
+    """One policy on one replication's calls."""
+    calls = generate_calls(world, replication)
+    return Simulation(world, calls, policy=policy, replication=replication).run()
+
+
+def tasks(policies: Sequence[str], replications: int) -> Iterator[tuple[str, int]]:
+    for r in range(replications):
+        for p in policies:
+            yield p, r
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    policies: Sequence[str] | None = None,
+    replications: int | None = None,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ReplicationResult]:
+    """Every policy on every replication, in ``workers`` processes (1: in this process).
+
+    Results come back ordered by replication, then policy. ``progress(done, total)`` is called
+    as tasks finish.
+    """
+    policies = list(policies or scenario.policies)
+    replications = replications or scenario.replications
+    todo = list(tasks(policies, replications))
+    results: dict[tuple[str, int], ReplicationResult] = {}
+    if workers <= 1 or len(todo) == 1:
+        world = prepare_world(scenario)
+        for k, (p, r) in enumerate(todo, start=1):
+            results[(p, r)] = simulate_one(world, policy=p, replication=r)
+            if progress:
+                progress(k, len(todo))
+    else:
+        prepare_world(scenario)  # validate (and fail) here, before forking workers
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(scenario,)
+        ) as pool:
+            futures = {pool.submit(_run_task, p, r): (p, r) for p, r in todo}
+            for k, future in enumerate(as_completed(futures), start=1):
+                results[futures[future]] = future.result()
+                if progress:
+                    progress(k, len(todo))
+    return [results[key] for key in todo]
