@@ -64,6 +64,10 @@ class Candidates:
     late: BoolArray
     stable: BoolArray
     """The arc keeps an assignment of the previous plan."""
+    available: BoolArray
+    """Per unit: status ``available``."""
+    capable: Mapping[str, BoolArray]
+    """Per required capability: which units have it."""
 
     @property
     def n_arcs(self) -> int:
@@ -118,42 +122,47 @@ def build_candidates(
         for u, i in previous_pairs
         if u in unit_index and i in incident_index
     }
-    capable: dict[str, BoolArray] = {}
-    for cap in {g.capability for g in groups}:
-        capable[cap] = np.array([cap in unit.capabilities for unit in problem.units], dtype=bool)
+    caps = sorted({g.capability for g in groups})
+    cap_masks = np.array(
+        [[cap in unit.capabilities for unit in problem.units] for cap in caps], dtype=bool
+    ).reshape(len(caps), len(problem.units))
+    capable: dict[str, BoolArray] = {cap: cap_masks[k] for k, cap in enumerate(caps)}
     extra = None if problem.extra_cost_s is None else np.asarray(problem.extra_cost_s, np.float64)
 
-    units_parts: list[IntArray] = []
-    groups_parts: list[IntArray] = []
-    kinds_parts: list[IntArray] = []
-    for g, group in enumerate(groups):
-        i = group.incident
-        has = capable[group.capability]
-        reach = np.isfinite(tt[:, i])
-        new = np.flatnonzero(has & available & reach)
-        committed = np.flatnonzero(has & (current == i))
-        parts = [(new, ArcKind.NEW), (committed, ArcKind.COMMITTED)]
-        if options.allow_preemption:
-            gap_ok = current_priority - group.priority >= options.preemption_gap
-            parts.append((np.flatnonzero(has & movable & reach & gap_ok), ArcKind.PREEMPT))
-        for members, arc_kind in parts:
-            units_parts.append(members.astype(np.int64))
-            groups_parts.append(np.full(members.shape[0], g, dtype=np.int64))
-            kinds_parts.append(np.full(members.shape[0], int(arc_kind), dtype=np.int64))
+    # (groups × units) eligibility matrices, one per arc kind
+    group_cap = np.array([caps.index(g.capability) for g in groups], dtype=np.int64)
+    group_inc = np.array([g.incident for g in groups], dtype=np.int64)
+    group_pri = np.array([g.priority for g in groups], dtype=np.int64)
+    has = cap_masks[group_cap] if groups else np.zeros((0, len(problem.units)), bool)
+    reach = np.isfinite(tt[:, group_inc].T)
+    own = current[None, :] == group_inc[:, None]
+    masks = [(has & available[None, :] & reach, ArcKind.NEW), (has & own, ArcKind.COMMITTED)]
+    if options.allow_preemption:
+        gap_ok = current_priority[None, :] - group_pri[:, None] >= options.preemption_gap
+        masks.append((has & movable[None, :] & reach & gap_ok & ~own, ArcKind.PREEMPT))
+    group_parts: list[IntArray] = []
+    unit_parts: list[IntArray] = []
+    kind_parts: list[IntArray] = []
+    for mask, arc_kind in masks:
+        g_idx, u_idx = np.nonzero(mask)
+        group_parts.append(g_idx.astype(np.int64))
+        unit_parts.append(u_idx.astype(np.int64))
+        kind_parts.append(np.full(g_idx.shape[0], int(arc_kind), dtype=np.int64))
+    group_all = np.concatenate(group_parts)
+    unit_all = np.concatenate(unit_parts)
+    kind_all = np.concatenate(kind_parts)
+    order = np.lexsort((unit_all, kind_all, group_all))
+    unit, group_of, kinds = unit_all[order], group_all[order], kind_all[order]
 
-    unit = np.concatenate(units_parts) if units_parts else np.zeros(0, np.int64)
-    group_of = np.concatenate(groups_parts) if groups_parts else np.zeros(0, np.int64)
-    kinds = np.concatenate(kinds_parts) if kinds_parts else np.zeros(0, np.int64)
-    group_incident = np.array([g.incident for g in groups], dtype=np.int64)
     group_weight = np.array([weight_of(options, g.priority) for g in groups], dtype=np.float64)
     target = np.array([inc.target_s for inc in problem.incidents], dtype=np.float64)
-    incident_of = group_incident[group_of] if group_of.size else np.zeros(0, np.int64)
-    eta = tt[unit, incident_of] if unit.size else np.zeros(0)
-    weights = group_weight[group_of] if group_of.size else np.zeros(0)
-    targets = target[incident_of] if incident_of.size else np.zeros(0)
+    incident_of = group_inc[group_of]
+    eta = tt[unit, incident_of]
+    weights = group_weight[group_of]
+    targets = target[incident_of]
     late: BoolArray = eta > targets
     cost = weights * (eta + options.late_penalty_s * late)
-    if extra is not None and unit.size:
+    if extra is not None:
         cost = cost + extra[unit, incident_of]
     preempt = kinds == int(ArcKind.PREEMPT)
     cost = cost + preempt * options.preemption_cost_s * weights
@@ -174,6 +183,8 @@ def build_candidates(
         cost=cost.astype(np.float64),
         late=late.astype(bool),
         stable=stable,
+        available=available,
+        capable=capable,
     )
 
 

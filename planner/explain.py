@@ -27,6 +27,29 @@ from planner.domain import (
 MAX_NOTES = 6
 """Nearer units listed per assignment; the rest are summarised in one note."""
 
+_NEW = int(ArcKind.NEW)
+_COMMITTED = int(ArcKind.COMMITTED)
+_PREEMPT = int(ArcKind.PREEMPT)
+
+
+class _Pools:
+    """Each group's non-committed arcs sorted by ETA (then unit): computed once per plan."""
+
+    def __init__(self, problem: DispatchProblem, cand: Candidates) -> None:
+        self.travel_times_s = np.asarray(problem.travel_times_s, dtype=np.float64)
+        self.available = cand.available
+        self.capable = cand.capable
+        movable = np.flatnonzero(cand.kind != _COMMITTED)
+        order = movable[np.lexsort((cand.unit[movable], cand.eta_s[movable], cand.group[movable]))]
+        self.order = order
+        groups = cand.group[order]
+        n_groups = len(cand.groups)
+        self.start = np.searchsorted(groups, np.arange(n_groups), side="left")
+        self.end = np.searchsorted(groups, np.arange(n_groups), side="right")
+
+    def of(self, g: int) -> np.ndarray:
+        return self.order[self.start[g] : self.end[g]]
+
 
 def build_plan(
     problem: DispatchProblem,
@@ -40,21 +63,22 @@ def build_plan(
     """Assemble the plan for the chosen arc indices (each unit at most once)."""
     chosen_arr = np.array(sorted(chosen), dtype=np.int64)
     unit_arc = {int(cand.unit[a]): int(a) for a in chosen_arr}
+    pools = _Pools(problem, cand)
     fills = Counter(int(cand.group[a]) for a in chosen_arr)
     assignments: list[Assignment] = []
     committed: list[Assignment] = []
     for a in chosen_arr:
         arc = int(a)
-        if cand.kind[arc] == ArcKind.COMMITTED:
+        if cand.kind[arc] == _COMMITTED:
             committed.append(_committed(problem, cand, arc))
         else:
-            assignments.append(_assignment(problem, cand, arc, unit_arc))
+            assignments.append(_assignment(problem, cand, arc, unit_arc, pools))
     unmet = [
         Unmet(
             incident=problem.incidents[group.incident].id,
             capability=group.capability,
             missing=group.capacity - fills.get(g, 0),
-            reason=_unmet_reason(problem, cand, g, unit_arc),
+            reason=_unmet_reason(problem, cand, g, unit_arc, pools),
         )
         for g, group in enumerate(cand.groups)
         if fills.get(g, 0) < group.capacity
@@ -75,12 +99,12 @@ def objective_of(
     problem: DispatchProblem, options: SolveOptions, cand: Candidates, chosen: Sequence[int]
 ) -> Objective:
     """The objective terms of a selection, recomputed in floating point from the arcs."""
-    arcs = np.array([a for a in chosen if cand.kind[a] != ArcKind.COMMITTED], dtype=np.int64)
+    arcs = np.array([a for a in chosen if cand.kind[a] != _COMMITTED], dtype=np.int64)
     fills = Counter(int(cand.group[a]) for a in chosen)
     w = np.array([weight_of(options, cand.groups[g].priority) for g in cand.group[arcs]])
     travel = float(np.sum(w * cand.eta_s[arcs])) if arcs.size else 0.0
     late = float(np.sum(w * cand.late[arcs])) * options.late_penalty_s if arcs.size else 0.0
-    preempt = cand.kind[arcs] == ArcKind.PREEMPT
+    preempt = cand.kind[arcs] == _PREEMPT
     preemption = float(np.sum(w * preempt)) * options.preemption_cost_s if arcs.size else 0.0
     stability = 0.0 - float(np.sum(w * cand.stable[arcs])) * options.stability_bonus_s
     extra = 0.0
@@ -128,30 +152,32 @@ def _describe_use(problem: DispatchProblem, cand: Candidates, arc: int, group_no
     """What a nearer unit is doing instead, as a short phrase."""
     group = cand.groups[int(cand.group[arc])]
     incident = problem.incidents[group.incident]
-    if cand.kind[arc] == ArcKind.COMMITTED:
+    if cand.kind[arc] == _COMMITTED:
         return f"stays committed to {incident.id} (priority {incident.priority})"
     if group.incident == cand.groups[group_now].incident:
         return f"assigned to this incident as {group.capability}"
-    verb = "diverted to" if cand.kind[arc] == ArcKind.PREEMPT else "assigned to"
+    verb = "diverted to" if cand.kind[arc] == _PREEMPT else "assigned to"
     return f"{verb} {incident.id} (priority {incident.priority})"
 
 
 def _assignment(
-    problem: DispatchProblem, cand: Candidates, arc: int, unit_arc: dict[int, int]
+    problem: DispatchProblem,
+    cand: Candidates,
+    arc: int,
+    unit_arc: dict[int, int],
+    pools: _Pools,
 ) -> Assignment:
     u = int(cand.unit[arc])
     g = int(cand.group[arc])
     group = cand.groups[g]
     incident = problem.incidents[group.incident]
     eta = float(cand.eta_s[arc])
-    pool = np.flatnonzero((cand.group == g) & (cand.kind != ArcKind.COMMITTED))
-    order = pool[np.lexsort((cand.unit[pool], cand.eta_s[pool]))]
-    ranked_units = [int(cand.unit[a]) for a in order]
-    rank = ranked_units.index(u) + 1
-    others = [a for a in order if int(cand.unit[a]) != u]
+    order = pools.of(g)
+    rank = int(np.flatnonzero(order == arc)[0]) + 1
+    others = [int(a) for a in order[: rank + 1] if int(a) != arc]
     notes: list[str] = []
     kind = int(cand.kind[arc])
-    if kind == ArcKind.PREEMPT:
+    if kind == _PREEMPT:
         old = problem.units[u].incident
         notes.append(f"diverted from {old}")
     if cand.stable[arc]:
@@ -174,14 +200,14 @@ def _assignment(
         used = unit_arc.get(v)
         if used is not None:
             notes.append(f"{name}: {_describe_use(problem, cand, used, g)}")
-        elif cand.kind[a] == ArcKind.PREEMPT:
+        elif cand.kind[a] == _PREEMPT:
             notes.append(f"{name}: not diverted from {problem.units[v].incident}")
         else:
             extra = float(cand.cost[a] - cand.cost[arc])
             notes.append(f"{name}: left free (costs {extra:.0f} weighted s more here)")
     if len(nearer) > MAX_NOTES:
         notes.append(f"and {len(nearer) - MAX_NOTES} more nearer units busy elsewhere")
-    lacking = _nearer_without(problem, cand, u, group.incident, group.capability, eta)
+    lacking = _nearer_without(problem, pools, group.incident, group.capability, eta)
     if lacking:
         notes.append(f"nearer but without {group.capability}: {', '.join(lacking)}")
     return Assignment(
@@ -190,28 +216,26 @@ def _assignment(
         capability=group.capability,
         eta_s=eta,
         why=Why(rank=rank, next_best_unit=next_unit, next_best_eta_s=next_eta, notes=tuple(notes)),
-        preempted_from=problem.units[u].incident if kind == ArcKind.PREEMPT else None,
+        preempted_from=problem.units[u].incident if kind == _PREEMPT else None,
     )
 
 
 def _nearer_without(
-    problem: DispatchProblem, cand: Candidates, u: int, i: int, capability: str, eta: float
+    problem: DispatchProblem, pools: _Pools, i: int, capability: str, eta: float
 ) -> list[str]:
     """Available units nearer than the chosen one that lack the capability (at most 3)."""
-    column = np.asarray(problem.travel_times_s)[:, i]
-    nearer = np.flatnonzero(column < eta)
-    out = [
-        problem.units[int(v)].id
-        for v in nearer[np.argsort(column[nearer], kind="stable")]
-        if int(v) != u
-        and problem.units[int(v)].status == UnitStatus.AVAILABLE
-        and capability not in problem.units[int(v)].capabilities
-    ]
-    return out[:3]
+    column = pools.travel_times_s[:, i]
+    nearer = np.flatnonzero((column < eta) & pools.available & ~pools.capable[capability])
+    nearest = nearer[np.lexsort((nearer, column[nearer]))][:3]
+    return [problem.units[int(v)].id for v in nearest]
 
 
 def _unmet_reason(
-    problem: DispatchProblem, cand: Candidates, g: int, unit_arc: dict[int, int]
+    problem: DispatchProblem,
+    cand: Candidates,
+    g: int,
+    unit_arc: dict[int, int],
+    pools: _Pools,
 ) -> str:
     group = cand.groups[g]
     cap = group.capability
@@ -219,7 +243,7 @@ def _unmet_reason(
     if not with_cap:
         return f"no unit has {cap}"
     available = [unit for unit in with_cap if unit.status == UnitStatus.AVAILABLE]
-    pool = np.flatnonzero((cand.group == g) & (cand.kind != ArcKind.COMMITTED))
+    pool = pools.of(g)
     if pool.size == 0:
         if not available:
             return f"no available unit with {cap} ({len(with_cap)} busy or out of service)"
@@ -228,10 +252,10 @@ def _unmet_reason(
     for a in pool:
         used = unit_arc.get(int(cand.unit[a]))
         if used is None:
-            urgency["not diverted" if cand.kind[a] == ArcKind.PREEMPT else "free"] += 1
+            urgency["not diverted" if cand.kind[a] == _PREEMPT else "free"] += 1
             continue
         other = cand.groups[int(cand.group[used])]
-        if cand.kind[used] == ArcKind.COMMITTED or other.incident == group.incident:
+        if cand.kind[used] == _COMMITTED or other.incident == group.incident:
             urgency["this incident or its own"] += 1
         elif other.priority < group.priority:
             urgency["more urgent"] += 1

@@ -400,3 +400,11 @@ def test_register_policy() -> None:
         assert plan.solve_ms > 0
     finally:
         del POLICIES["test_alias"]
+
+
+@pytest.mark.parametrize("policy", ["optimal", "closest_idle"])
+def test_empty_problems(policy: str) -> None:
+    options = SolveOptions(policy=policy)
+    assert solve(DispatchProblem((), (), np.zeros((0, 0))), options).assignments == ()
+    lonely = DispatchProblem((), (_incident("I1", 1, {"ALS": 1}),), np.zeros((0, 1)))
+    assert solve(lonely, options).unmet[0].reason == "no unit has ALS"
