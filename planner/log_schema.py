@@ -87,6 +87,52 @@ head_table = sa.Table(
 )
 
 
+_SQLITE_GUARDS = (
+    "CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries "
+    "BEGIN SELECT RAISE(ABORT, 'the incident log is append-only'); END",
+    "CREATE TRIGGER log_entries_no_delete BEFORE DELETE ON log_entries "
+    "BEGIN SELECT RAISE(ABORT, 'the incident log is append-only'); END",
+    "CREATE TRIGGER log_personal_redact_only BEFORE UPDATE ON log_personal "
+    "WHEN NEW.data IS NOT NULL OR NEW.salt IS NOT NULL OR NEW.seq <> OLD.seq "
+    "BEGIN SELECT RAISE(ABORT, 'personal data can only be redacted'); END",
+    "CREATE TRIGGER log_personal_no_delete BEFORE DELETE ON log_personal "
+    "BEGIN SELECT RAISE(ABORT, 'personal data can only be redacted'); END",
+)
+
+_POSTGRES_GUARDS = (
+    "CREATE OR REPLACE FUNCTION log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'the incident log is append-only (%% on %%)', TG_OP, TG_TABLE_NAME; "
+    "END $$",
+    "CREATE OR REPLACE TRIGGER log_entries_no_change BEFORE UPDATE OR DELETE ON log_entries "
+    "FOR EACH ROW EXECUTE FUNCTION log_refuse_change()",
+    "CREATE OR REPLACE TRIGGER log_entries_no_truncate BEFORE TRUNCATE ON log_entries "
+    "FOR EACH STATEMENT EXECUTE FUNCTION log_refuse_change()",
+    "CREATE OR REPLACE TRIGGER log_personal_redact_only BEFORE UPDATE ON log_personal "
+    "FOR EACH ROW WHEN (NEW.data IS NOT NULL OR NEW.salt IS NOT NULL OR NEW.seq <> OLD.seq) "
+    "EXECUTE FUNCTION log_refuse_change()",
+    "CREATE OR REPLACE TRIGGER log_personal_no_delete BEFORE DELETE ON log_personal "
+    "FOR EACH ROW EXECUTE FUNCTION log_refuse_change()",
+    "CREATE OR REPLACE TRIGGER log_personal_no_truncate BEFORE TRUNCATE ON log_personal "
+    "FOR EACH STATEMENT EXECUTE FUNCTION log_refuse_change()",
+)
+
+
+def _install_guards(_target: sa.Table, conn: Connection, **_kw: Any) -> None:
+    """Database triggers that refuse UPDATE/DELETE of log rows (redaction is the one update).
+
+    They stop mistakes and casual edits; someone who can drop triggers can still rewrite rows,
+    which is what the hash chain is for. Installed once, when ``log_personal`` (created after
+    ``log_entries``, which it references) is created.
+    """
+    guards = _POSTGRES_GUARDS if conn.dialect.name == "postgresql" else _SQLITE_GUARDS
+    # psycopg treats % as a placeholder even without parameters: the PG texts double it.
+    for statement in guards:
+        conn.exec_driver_sql(statement)
+
+
+event.listen(personal_table, "after_create", _install_guards)
+
+
 def create_log_engine(url: str) -> Engine:
     """An engine for the log: SQLite in WAL mode with a busy timeout, or PostgreSQL.
 

@@ -86,11 +86,27 @@ def log(url: str) -> Iterator[IncidentLog]:
 
 
 def _raw(url: str, statement: str, **params: Any) -> None:
-    """Tamper with the database behind the log's back, as an attacker with SQL access would."""
+    """Run SQL behind the log's back, in its own transaction."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text(statement), params)
     engine.dispose()
+
+
+_GUARDS = {
+    "log_entries": ("log_entries_no_update", "log_entries_no_delete", "log_entries_no_change"),
+    "log_personal": ("log_personal_redact_only", "log_personal_no_delete"),
+}
+
+
+def _tamper(url: str, statement: str, **params: Any) -> None:
+    """Edit the database as an attacker with owner rights would: drop the guards, then write."""
+    postgres = url.startswith("postgresql")
+    for table, triggers in _GUARDS.items():
+        for trigger in triggers:
+            on = f" ON {table}" if postgres else ""
+            _raw(url, f"DROP TRIGGER IF EXISTS {trigger}{on}")
+    _raw(url, statement, **params)
 
 
 # -- appending and reading ---------------------------------------------------------------------
@@ -156,7 +172,7 @@ def _verify(url: str) -> tuple[bool, int | None, str]:
 
 def test_edited_payload_is_detected(url: str) -> None:
     _five(url)
-    _raw(url, "UPDATE log_entries SET payload = :p WHERE seq = 3", p='{"n":3,"text":"nothing"}')
+    _tamper(url, "UPDATE log_entries SET payload = :p WHERE seq = 3", p='{"n":3,"text":"nothing"}')
     ok, bad, reason = _verify(url)
     assert not ok and bad == 3 and "altered" in reason
 
@@ -177,7 +193,7 @@ def test_edit_with_recomputed_hash_breaks_the_next_link(url: str) -> None:
         personal_hash=third.personal_hash,
         prev_hash=third.prev_hash,
     )
-    _raw(
+    _tamper(
         url,
         "UPDATE log_entries SET payload = :p, hash = :h WHERE seq = 3",
         p=forged_payload,
@@ -189,34 +205,57 @@ def test_edit_with_recomputed_hash_breaks_the_next_link(url: str) -> None:
 
 def test_deleted_row_is_detected(url: str) -> None:
     _five(url)
-    _raw(url, "DELETE FROM log_personal WHERE seq = 3")
-    _raw(url, "DELETE FROM log_entries WHERE seq = 3")
+    _tamper(url, "DELETE FROM log_personal WHERE seq = 3")
+    _tamper(url, "DELETE FROM log_entries WHERE seq = 3")
     ok, bad, reason = _verify(url)
     assert not ok and bad == 3 and "missing" in reason
 
 
 def test_deleted_tail_is_detected(url: str) -> None:
     _five(url)
-    _raw(url, "DELETE FROM log_personal WHERE seq >= 4")
-    _raw(url, "DELETE FROM log_entries WHERE seq >= 4")
+    _tamper(url, "DELETE FROM log_personal WHERE seq >= 4")
+    _tamper(url, "DELETE FROM log_entries WHERE seq >= 4")
     ok, bad, reason = _verify(url)
     assert not ok and bad == 4 and "missing" in reason
 
 
 def test_reordered_rows_are_detected(url: str) -> None:
     _five(url, personal=False)
-    _raw(url, "UPDATE log_entries SET seq = 100 WHERE seq = 2")
-    _raw(url, "UPDATE log_entries SET seq = 2 WHERE seq = 3")
-    _raw(url, "UPDATE log_entries SET seq = 3 WHERE seq = 100")
+    _tamper(url, "UPDATE log_entries SET seq = 100 WHERE seq = 2")
+    _tamper(url, "UPDATE log_entries SET seq = 2 WHERE seq = 3")
+    _tamper(url, "UPDATE log_entries SET seq = 3 WHERE seq = 100")
     ok, bad, _ = _verify(url)
     assert not ok and bad == 2
 
 
 def test_edited_personal_data_is_detected(url: str) -> None:
     _five(url)
-    _raw(url, "UPDATE log_personal SET data = :d WHERE seq = 4", d='{"caller":"Someone else"}')
+    _tamper(url, "UPDATE log_personal SET data = :d WHERE seq = 4", d='{"caller":"Someone else"}')
     ok, bad, reason = _verify(url)
     assert not ok and bad == 4 and "personal" in reason
+
+
+def test_personal_row_wiped_without_redaction_is_detected(url: str) -> None:
+    _five(url)
+    _tamper(url, "UPDATE log_personal SET data = NULL, salt = NULL WHERE seq = 2")
+    ok, bad, reason = _verify(url)
+    assert not ok and bad == 2 and "without a redaction record" in reason
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE log_entries SET payload = '{}' WHERE seq = 1",
+        "DELETE FROM log_entries WHERE seq = 5",
+        "UPDATE log_personal SET data = '{}' WHERE seq = 1",
+        "DELETE FROM log_personal WHERE seq = 1",
+    ],
+)
+def test_database_guards_refuse_changes_to_written_rows(url: str, statement: str) -> None:
+    _five(url)
+    with pytest.raises(sa.exc.DatabaseError, match=r"append-only|only be redacted"):
+        _raw(url, statement)
+    assert _verify(url)[0]
 
 
 # -- personal data -----------------------------------------------------------------------------
