@@ -58,7 +58,7 @@ def _read_yaml(text: str, *, source: str) -> Any:
             _refuse_duplicate_keys(node, path="", source=source)
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML: {exc}".replace("\n", " ")) from None
+        raise InputError(f"not valid YAML: {exc} ({source})".replace("\n", " ")) from None
 
 
 def _refuse_duplicate_keys(node: yaml.Node, *, path: str, source: str) -> None:
@@ -71,7 +71,7 @@ def _refuse_duplicate_keys(node: yaml.Node, *, path: str, source: str) -> None:
             child = f"{path}.{key}" if path else key
             if key in seen:
                 raise InputError(
-                    f"{source}: duplicate key {key!r} on line {line} (first on line {seen[key]})",
+                    f"duplicate key {key!r} on line {line}, first on line {seen[key]} ({source})",
                     field=child,
                 )
             seen[key] = line
@@ -121,13 +121,6 @@ class _Code(BaseModel):
     advice: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     escalation: _Escalation | None = None
 
-    @field_validator("levels")
-    @classmethod
-    def _check_levels(cls, levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for n, level in enumerate(levels, start=1):
-            _check_level(level, n)
-        return levels
-
     @model_validator(mode="after")
     def _check_targets(self) -> _Code:
         if self.target_p90_s is not None and self.target_fraction is not None:
@@ -145,23 +138,27 @@ class _Code(BaseModel):
         return self
 
 
-def _check_level(level: dict[str, Any], n: int) -> None:
+def _check_level(level: dict[str, Any], *, declared: Mapping[str, str]) -> str | None:
+    """What is wrong with one level of a plan, or ``None``."""
     units = {k: v for k, v in level.items() if k != _COMMAND_KEY}
     if not units:
-        raise ValueError(f"level {n} sends no units: give at least one CAPABILITY: count")
+        return "sends no units: give at least one CAPABILITY: count"
     for key, count in units.items():
         if not isinstance(key, str) or not _NAME.match(key):
-            raise ValueError(
-                f"level {n}: unknown key {key!r} (capabilities are UPPER_CASE names; "
+            return (
+                f"unknown key {key!r} (capabilities are UPPER_CASE names; "
                 f"the only other key is {_COMMAND_KEY!r})"
             )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"level {n}: {key} count must be a whole number >= 1, got {count!r}")
+            return f"{key} count must be a whole number >= 1, got {count!r}"
+        if key not in declared:
+            close = difflib.get_close_matches(key, list(declared), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return f"capability {key!r} is not declared under 'capabilities'{hint}"
     command = level.get(_COMMAND_KEY)
     if command is not None and command not in COMMAND_LEVELS:
-        raise ValueError(
-            f"level {n}: {_COMMAND_KEY} must be one of {', '.join(COMMAND_LEVELS)}, got {command!r}"
-        )
+        return f"{_COMMAND_KEY} must be one of {', '.join(COMMAND_LEVELS)}, got {command!r}"
+    return None
 
 
 class _Table(BaseModel):
@@ -331,12 +328,12 @@ class CodeTable:
         """Validate a code table given as YAML text."""
         raw = _read_yaml(text, source=source)
         if not isinstance(raw, dict):
-            raise InputError(f"{source}: expected a mapping with 'capabilities' and 'codes'")
+            raise InputError(f"expected a mapping with 'capabilities' and 'codes' ({source})")
         try:
             table = _Table.model_validate(raw)
         except ValidationError as exc:
             raise _input_error(exc, source=source) from None
-        _check_capabilities_declared(table, source=source)
+        _check_levels(table, source=source)
         codes = {name: _to_code(name, c) for name, c in table.codes.items()}
         return cls(codes, table.capabilities, source=source)
 
@@ -408,31 +405,32 @@ def _to_code(name: str, c: _Code) -> IncidentCode:
     )
 
 
-def _check_capabilities_declared(table: _Table, *, source: str) -> None:
-    declared = list(table.capabilities)
+def _check_levels(table: _Table, *, source: str) -> None:
     for name, code in table.codes.items():
-        for n, step in enumerate(code.levels, start=1):
-            for capability in step:
-                if capability == _COMMAND_KEY or capability in table.capabilities:
-                    continue
-                close = difflib.get_close_matches(capability, declared, n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
-                raise InputError(
-                    f"{source}: capability {capability!r} is not declared under "
-                    f"'capabilities'{hint}",
-                    field=f"codes.{name}.levels[{n}]",
-                )
+        for n, level in enumerate(code.levels, start=1):
+            problem = _check_level(level, declared=table.capabilities)
+            if problem is not None:
+                raise InputError(f"{problem} ({source})", field=f"codes.{name}.levels[{n}]")
 
 
 def _input_error(exc: ValidationError, *, source: str) -> InputError:
     """One line naming each offending field (``codes.CAR_FIRE.default_priority``)."""
-    problems = []
-    fields = []
+    problems: list[tuple[str, str]] = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        fields.append(loc)
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        problems.append(f"{loc}: {msg}" if loc else msg)
-    return InputError(f"{source}: " + "; ".join(problems), field=fields[0] if fields else None)
+        loc = _field_path(err["loc"])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append((loc, msg.removeprefix("Value error, ")))
+    (field, first), rest = problems[0], problems[1:]
+    text = "; ".join([first, *(f"{loc}: {msg}" for loc, msg in rest)])
+    return InputError(f"{text} ({source})", field=field or None)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """``('codes', 'X', 'levels', 0)`` → ``codes.X.levels[1]``: positions count from 1."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

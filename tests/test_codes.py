@@ -256,13 +256,13 @@ BROKEN = {
     ),
     "negative_count": (
         MINIMAL.replace("- {ENGINE: 1}", "- {ENGINE: -1}"),
-        "codes.CAR_FIRE.levels",
-        "ENGINE count must be a whole number >= 1",
+        "codes.CAR_FIRE.levels[1]",
+        "ENGINE count must be a whole number >= 1, got -1",
     ),
     "zero_count": (
         MINIMAL.replace("- {ENGINE: 1}", "- {ENGINE: 0}"),
-        "codes.CAR_FIRE.levels",
-        "level 1: ENGINE count",
+        "codes.CAR_FIRE.levels[1]",
+        "ENGINE count must be a whole number >= 1, got 0",
     ),
     "empty_levels": (
         MINIMAL.replace(
@@ -273,17 +273,17 @@ BROKEN = {
     ),
     "level_without_units": (
         MINIMAL.replace("- {ENGINE: 1}", "- {command_level: gold}"),
-        "codes.CAR_FIRE.levels",
-        "level 1 sends no units",
+        "codes.CAR_FIRE.levels[1]",
+        "sends no units",
     ),
     "lowercase_key_in_level": (
         MINIMAL.replace("command_level: silver", "comand_level: silver"),
-        "codes.CAR_FIRE.levels",
+        "codes.CAR_FIRE.levels[2]",
         "unknown key 'comand_level'",
     ),
     "bad_command_level": (
         MINIMAL.replace("command_level: silver", "command_level: platinum"),
-        "codes.CAR_FIRE.levels",
+        "codes.CAR_FIRE.levels[2]",
         "bronze, silver, gold",
     ),
     "zero_target": (
@@ -377,7 +377,7 @@ DUPLICATES = {
     "duplicate_code": (
         MINIMAL + MINIMAL.split("codes:\n")[1],
         "codes.CAR_FIRE",
-        "duplicate key 'CAR_FIRE' on line 16 (first on line 6)",
+        "duplicate key 'CAR_FIRE' on line 16, first on line 6",
     ),
     "duplicate_capability_in_level": (
         MINIMAL.replace("- {ENGINE: 1}", "- {ENGINE: 1, ENGINE: 2}"),
