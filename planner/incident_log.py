@@ -48,6 +48,9 @@ PERSONAL_REDACTED_KIND = "personal_data.redacted"
 AUDIT_KINDS = frozenset({PERSONAL_READ_KIND, PERSONAL_REDACTED_KIND})
 """Kinds the log writes itself; they are not dispatch events and a state fold skips them."""
 
+DEFAULT_RETENTION_DAYS = 30
+"""How long personal data is kept by default before ``planner log redact`` wipes it."""
+
 MAX_KIND_LEN = 80
 MAX_NAME_LEN = 120
 MAX_PURPOSE_LEN = 500

@@ -1,12 +1,17 @@
-"""``planner log``: check and read the incident log (no personal data is ever printed here)."""
+"""``planner log``: check, read and retain the incident log.
+
+Only ``planner log personal`` prints personal data, and that read is itself logged.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 import typer
 
-from planner.incident_log import IncidentLog, LogEntry
+from planner.incident_log import DEFAULT_RETENTION_DAYS, IncidentLog, LogEntry, utc_now
 from planner.settings import get_settings
 
 app = typer.Typer(name="log", help="Verify and read the incident log.", no_args_is_help=True)
@@ -56,6 +61,36 @@ def show(
         return
     for entry in entries:
         typer.echo(format_line(entry))
+
+
+@app.command()
+def redact(
+    actor: str = typer.Option(..., "--actor", help="Who runs the retention (is logged)."),
+    older_than_days: int = typer.Option(
+        DEFAULT_RETENTION_DAYS, "--older-than-days", min=1, help="Retention period in days."
+    ),
+    db: str | None = _db_option(),
+) -> None:
+    """Wipe personal data recorded more than N days ago; the hash chain stays valid."""
+    cut_off = utc_now() - timedelta(days=older_than_days)
+    with _open(db) as log:
+        count = log.redact_personal(older_than=cut_off, actor=actor)
+    typer.echo(
+        f"redacted personal data of {count} entries recorded before {cut_off:%Y-%m-%d %H:%M}Z"
+    )
+
+
+@app.command()
+def personal(
+    seq: int = typer.Argument(..., min=1, help="The entry's seq."),
+    reader: str = typer.Option(..., "--reader", help="Who reads (is logged)."),
+    purpose: str = typer.Option(..., "--purpose", help="Why (is logged)."),
+    db: str | None = _db_option(),
+) -> None:
+    """Print one entry's personal data as JSON; the read is appended to the log."""
+    with _open(db) as log:
+        data = log.read_personal(seq, reader=reader, purpose=purpose)
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def format_line(entry: LogEntry) -> str:
