@@ -17,7 +17,7 @@ import numpy.typing as npt
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import FileResponse, Response
 
-from api.deps import CurrentKey, Reader, ServicesDep
+from api.deps import Reader, ServicesDep
 from planner.api_keys import PERSONAL_DATA_ROLES
 from planner.region import Region
 
@@ -61,7 +61,7 @@ def _file(name: str) -> FileResponse:
 
 
 @router.get("/v1/whoami", summary="The caller's key: name, role and what it may see (any role)")
-def whoami(key: CurrentKey) -> dict[str, Any]:
+def whoami(key: Reader) -> dict[str, Any]:
     """Who the page is signed in as, so it can hide what the role may not do or see. Any
     valid key; 401 without one (the page uses this to check a key before keeping it)."""
     return {
