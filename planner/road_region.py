@@ -137,6 +137,11 @@ class RoadRegion:
             total += float(metres[k])
         return Route(seconds=seconds, metres=total, nodes=tuple(nodes))
 
+    def clear_tree_cache(self) -> None:
+        """Forget cached trees (to bound memory, or to time cold queries)."""
+        with self._lock:
+            self._trees.clear()
+
     # -- drawing and lookup ----------------------------------------------------------------
 
     def road_segments(self) -> FloatArray:
