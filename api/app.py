@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from api.deps import RoleGuard
+from api.deps import ALL_ROLES, RoleGuard, current_key
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import codes, console, health, log, plan
@@ -59,10 +59,11 @@ def services_of(app: FastAPI) -> Services:
     return services
 
 
-def _guards(dependant: Dependant) -> list[RoleGuard]:
-    found: list[RoleGuard] = []
+def _guards(dependant: Dependant) -> list[object]:
+    """The role guards (and bare key checks) a route depends on, outermost first."""
+    found: list[object] = []
     for dep in dependant.dependencies:
-        if isinstance(dep.call, RoleGuard):
+        if isinstance(dep.call, RoleGuard) or dep.call is current_key:
             found.append(dep.call)
         found.extend(_guards(dep))
     return found
@@ -71,16 +72,17 @@ def _guards(dependant: Dependant) -> list[RoleGuard]:
 def _document_roles(router: APIRouter) -> None:
     """Write each route's allowed roles into its OpenAPI description (from its guard)."""
     for route in router.routes:
-        if not isinstance(route, APIRoute):
+        if not isinstance(route, APIRoute) or route.description.startswith("**Roles:**"):
             continue
         guards = _guards(route.dependant)
         if not guards:
-            line = "**Roles:** none (no API key needed)."
             roles: list[str] = []
-        else:
+            line = "**Roles:** none (no API key needed)."
+        elif isinstance(guards[0], RoleGuard):
             roles = [r.value for r in guards[0].roles]
             line = f"**Roles:** {', '.join(roles)}."
-        if route.description.startswith("**Roles:**"):
-            continue
+        else:
+            roles = [r.value for r in ALL_ROLES]
+            line = "**Roles:** any valid key."
         route.description = f"{line}\n\n{route.description or ''}".strip()
         route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": roles}

@@ -2,10 +2,10 @@
 
 Every ``PlannerError`` means "nothing was changed", so each maps to a 4xx:
 ``InputError``/``OutsideRegionError``/``DataMissingError`` → 422 (the request named something
-wrong or absent), ``InvalidTransitionError`` → 409 (well-formed, but the current state forbids
-it: retry after the state changes), ``ConflictError`` → 409 (stale ``If-Match``),
-``LogIntegrityError`` → 503 (the log failed verification; writes must stop). The body always
-names the field where there is one.
+wrong or absent; 404 for a lookup error such as an unknown code in the path),
+``InvalidTransitionError`` → 409 (well-formed, but the current state forbids it: retry after
+the state changes), ``ConflictError`` → 409 (stale ``If-Match``), ``LogIntegrityError`` → 503
+(the log failed verification; writes must stop). The body always names the field where there is one.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ def status_for(exc: PlannerError) -> int:
         return 409
     if isinstance(exc, LogIntegrityError):
         return 503
+    if isinstance(exc, KeyError):  # e.g. UnknownCodeError: a named resource that is not there
+        return 404
     return 422
 
 

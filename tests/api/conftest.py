@@ -1,0 +1,41 @@
+"""Fixtures for the API tests: an app on a fresh SQLite file and one key per role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app, services_of
+from api.settings import ApiSettings
+from planner.api_keys import Role
+
+
+@pytest.fixture
+def api_settings(tmp_path: Path) -> ApiSettings:
+    return ApiSettings(db_url=f"sqlite:///{tmp_path / 'api.sqlite'}", max_body_bytes=64_000)
+
+
+@pytest.fixture
+def app(api_settings: ApiSettings) -> Iterator[FastAPI]:
+    app = create_app(api_settings)
+    yield app
+    services_of(app).close()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> TestClient:
+    return TestClient(app)
+
+
+@pytest.fixture
+def keys(app: FastAPI) -> dict[Role, dict[str, str]]:
+    """``X-API-Key`` headers, one per role."""
+    store = services_of(app).keys
+    return {
+        role: {"X-API-Key": store.create(name=f"test-{role.value}", role=role).token}
+        for role in Role
+    }
