@@ -35,3 +35,7 @@ _solve.register(app)
 from planner.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)
+
+from planner.cli import codes as _codes  # noqa: E402
+
+app.add_typer(_codes.app, name="codes")
