@@ -7,12 +7,13 @@ exact both ways (apart from objective terms), so replay can compare and restore 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
-from planner.centre_state import CentreState
+from planner.centre_state import CentreState, IncidentState
 from planner.codes import CodeTable
 from planner.domain import (
     BUSY_AT_INCIDENT_STATUSES,
@@ -65,13 +66,21 @@ def build_problem(state: CentreState, *, codes: CodeTable) -> DispatchProblem:
         if u.status == UnitStatus.AVAILABLE
         or (u.status in BUSY_AT_INCIDENT_STATUSES and u.incident in state.incidents)
     )
+    served: dict[str, list[frozenset[str]]] = {}
+    for u in state.units.values():
+        if (
+            u.status in _SERVED_STATUSES
+            and u.incident is not None
+            and u.incident in state.incidents
+        ):
+            served.setdefault(u.incident, []).append(u.capabilities)
     incidents = tuple(
         Incident(
             id=i.id,
             priority=i.priority,
             code=i.code,
             location=i.location,
-            requirements=codes[i.code].requirements(i.level),
+            requirements=_requirements(codes, i, served.get(i.id, ())),
             target_s=codes[i.code].target_s,
             opened_at=i.opened_at.timestamp(),
         )
@@ -82,6 +91,23 @@ def build_problem(state: CentreState, *, codes: CodeTable) -> DispatchProblem:
         incidents=incidents,
         travel_times_s=np.zeros((len(units), len(incidents)), dtype=np.float64),
     )
+
+
+_SERVED_STATUSES = frozenset({UnitStatus.TRANSPORTING, UnitStatus.AT_HOSPITAL})
+"""A unit that took a patient away has served its incident: it is not to be replaced."""
+
+
+def _requirements(
+    codes: CodeTable, incident: IncidentState, served: Sequence[frozenset[str]]
+) -> dict[str, int]:
+    """The code's response at the incident's level, less what transporting units served."""
+    need = codes[incident.code].requirements(incident.level)
+    for capabilities in served:
+        for capability in sorted(capabilities):
+            if need.get(capability, 0) > 0:
+                need[capability] -= 1
+                break
+    return {c: n for c, n in need.items() if n > 0}
 
 
 def _finite(x: float | None) -> float | None:

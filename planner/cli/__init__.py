@@ -36,6 +36,10 @@ from planner.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)
 
+from planner.cli import events as _events  # noqa: E402
+
+_events.register(app)
+
 from planner.cli import codes as _codes  # noqa: E402
 
 app.add_typer(_codes.app, name="codes")
