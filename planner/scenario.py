@@ -31,7 +31,7 @@ class _Model(BaseModel):
 
 
 class Place(_Model):
-    """A location: ``lat``/``lon``, or ``point`` (a point id of a matrix region, e.g. a postcode)."""
+    """A location: ``lat``/``lon``, or ``point`` (a matrix region's point id, e.g. a postcode)."""
 
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -89,10 +89,15 @@ class Import(_Model):
 
     ``jemss``: ``dir`` with JEMSS ``stations.csv``, ``ambulances.csv``, ``hospitals.csv``.
     ``elaspy``: ``allocation`` (ambulance → base postcode) and ``hospitals`` (postcodes).
+    ``fleet``: ``file``, the stations and units of a project fleet file (``only`` filters).
     """
 
-    format: Literal["jemss", "elaspy"]
+    format: Literal["jemss", "elaspy", "fleet"]
     dir: str | None = None
+    file: str | None = None
+    """``fleet``: a project fleet YAML (``planner.fleet``), relative to the scenario file."""
+    only: list[str] | None = None
+    """``fleet``: keep only units with one of these capabilities."""
     allocation: str | None = None
     hospitals: str | None = None
     capabilities: list[str] = Field(default_factory=lambda: ["ALS"], min_length=1)
@@ -306,6 +311,9 @@ def _read_raw(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
     base = raw.pop("base", None)
     if raw.get("codes") is not None:
         raw["codes"] = str((path.parent / str(raw["codes"])).resolve())
+    for spec in raw.get("imports") or []:
+        if isinstance(spec, dict) and spec.get("format") == "fleet" and spec.get("file"):
+            spec["file"] = str((path.parent / str(spec["file"])).resolve())
     if base is None:
         return raw
     parent = _read_raw(path.parent / str(base), seen=(*seen, path.resolve()))
@@ -349,6 +357,8 @@ def imported_fleet(
     for i, spec in enumerate(scenario.imports):
         if spec.format == "jemss":
             s, u, h = _import_jemss(spec, field=f"imports.{i}")
+        elif spec.format == "fleet":
+            s, u, h = _import_fleet(spec, field=f"imports.{i}")
         else:
             s, u, h = _import_elaspy(spec, field=f"imports.{i}")
         stations += s
@@ -402,6 +412,27 @@ def _import_jemss(
         for r in _csv_rows(folder / "hospitals.csv", skip=1)
     ]
     return stations, units, hospitals
+
+
+def _import_fleet(
+    spec: Import, *, field: str
+) -> tuple[list[Station], list[UnitSpec], list[Hospital]]:
+    from planner.fleet import load_fleet
+
+    if spec.file is None:
+        raise InputError("a fleet import needs a file", field=f"{field}.file")
+    fleet = load_fleet(Path(spec.file))
+    keep = set(spec.only or [])
+    units = [
+        UnitSpec(id=u.id, station=u.station, capabilities=list(u.capabilities))
+        for u in fleet.units
+        if not keep or keep & set(u.capabilities)
+    ]
+    used = {u.station for u in units}
+    stations = [
+        Station(id=s.id, name=s.name, lat=s.lat, lon=s.lon) for s in fleet.stations if s.id in used
+    ]
+    return stations, units, []
 
 
 def _import_elaspy(

@@ -393,19 +393,20 @@ class Simulation:
         self._seq += 1
         heapq.heappush(self.heap, (t, self._seq, kind, args))
 
-    def _submit(self, event: dict[str, Any]) -> Plan:
+    def _submit(self, event: dict[str, Any]) -> Plan | None:
         event.setdefault("at", self._at())
         outcome = self.engine.submit(event)
         self.events += 1
-        plan: Plan = outcome.plan
-        self.solve_ms.append(plan.solve_ms)
+        plan: Plan | None = outcome.plan
+        if plan is not None:
+            self.solve_ms.append(plan.solve_ms)
         return plan
 
     def _position(self, node: int) -> dict[str, float]:
         lat, lon = self.world.lonlat(node)
         return {"lat": lat, "lon": lon}
 
-    def _set_status(self, uid: str, status: UnitStatus) -> Plan:
+    def _set_status(self, uid: str, status: UnitStatus) -> Plan | None:
         self.units[uid].status = status
         return self._submit(
             {
@@ -416,7 +417,7 @@ class Simulation:
             }
         )
 
-    def _move(self, uid: str, node: int) -> Plan:
+    def _move(self, uid: str, node: int) -> Plan | None:
         self.units[uid].node = node
         return self._submit(
             {
@@ -526,7 +527,7 @@ class Simulation:
 
     # -- outside-world events ---------------------------------------------------------------
 
-    def _on_call(self, call: Call) -> Plan:
+    def _on_call(self, call: Call) -> Plan | None:
         iid = f"C{call.index}"
         self.incidents[iid] = _IncidentState(call=call, id=iid, ready_s=call.t_s + call.delay_s)
         event: dict[str, Any] = {
@@ -543,7 +544,7 @@ class Simulation:
             self._push(call.t_s + call.delay_s, "ready", iid)
         return self._submit(event)
 
-    def _on_ready(self, iid: str) -> Plan:
+    def _on_ready(self, iid: str) -> Plan | None:
         return self.engine.plan
 
     def _on_arrive(self, uid: str, iid: str, trip: int) -> Plan | None:
@@ -561,7 +562,7 @@ class Simulation:
         inc.on_scene.append(uid)
         return plan
 
-    def _on_clear(self, iid: str) -> Plan:
+    def _on_clear(self, iid: str) -> Plan | None:
         """On-scene work is done: one unit transports (if needed), the rest go back."""
         inc = self.incidents[iid]
         inc.closed = True
@@ -612,7 +613,7 @@ class Simulation:
             return None
         return self._go_home(uid)
 
-    def _go_home(self, uid: str) -> Plan:
+    def _go_home(self, uid: str) -> Plan | None:
         unit = self.units[uid]
         unit.incident = None
         base = unit.station or unit.spec.station
@@ -634,7 +635,7 @@ class Simulation:
         base = unit.station or unit.spec.station
         return self._free(uid, self.world.station_node[base])
 
-    def _free(self, uid: str, node: int) -> Plan:
+    def _free(self, uid: str, node: int) -> Plan | None:
         """Back in service at ``node`` (or off duty if the shift ended meanwhile)."""
         unit = self.units[uid]
         if unit.busy_since is not None:
@@ -646,10 +647,10 @@ class Simulation:
             unit.off_after_job = False
             return self._set_status(uid, UnitStatus.OUT_OF_SERVICE)
         if unit.status == UnitStatus.AVAILABLE:
-            return self.engine.plan or self._move(uid, node)
+            return self.engine.plan
         return self._set_status(uid, UnitStatus.AVAILABLE)
 
-    def _on_duty(self) -> Plan:
+    def _on_duty(self) -> Plan | None:
         self._account(self.now)
         hour = (self.start + timedelta(seconds=self.now)).hour
         plan = self.engine.plan
@@ -681,7 +682,7 @@ class Simulation:
                 unit.on_duty_s += span
         self._last_duty = t
 
-    def _on_road_on(self, road: Any) -> Plan:
+    def _on_road_on(self, road: Any) -> Plan | None:
         self._closures.append(road.id)
         event: dict[str, Any] = {
             "type": "road_closure_on",
@@ -694,16 +695,18 @@ class Simulation:
             event["factor"] = road.factor
         return self._submit(event)
 
-    def _on_road_off(self, closure_id: str) -> Plan:
+    def _on_road_off(self, closure_id: str) -> Plan | None:
         return self._submit(
             {"type": "road_closure_off", "closure_id": closure_id, "actor": "system:simulator"}
         )
 
     # -- the dispatcher: accept the engine's recommendations --------------------------------
 
-    def _dispatch(self, plan: Plan) -> None:
+    def _dispatch(self, plan: Plan | None) -> None:
         """Accept every recommendation whose call is ready; repeat while the plan changes."""
         for _ in range(1000):
+            if plan is None:
+                return
             by_incident: dict[str, list[tuple[str, float, str | None]]] = {}
             for a in plan.assignments:
                 inc = self.incidents.get(a.incident)
@@ -719,7 +722,7 @@ class Simulation:
                 plan = self._accept(iid, chosen)
         raise RuntimeError("the dispatcher did not settle after 1000 rounds")
 
-    def _accept(self, iid: str, chosen: list[tuple[str, float, str | None]]) -> Plan:
+    def _accept(self, iid: str, chosen: list[tuple[str, float, str | None]]) -> Plan | None:
         inc = self.incidents[iid]
         plan = self._submit(
             {
