@@ -200,6 +200,7 @@ async function main() {
   bindKeys({ store, map, detail, contact, select, canOperate, getSelected: () => selected });
   $("new-contact").addEventListener("click", () => contact.show());
   $("help-button").addEventListener("click", () => $("help").showModal());
+  window.dispatchConsole = { store, map, select };
   document.body.dataset.ready = "true";
   window.consoleMetrics.readyMs = performance.now() - started;
 }

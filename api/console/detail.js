@@ -14,29 +14,71 @@ export class IncidentDetail {
     this.el = document.getElementById("detail");
     this.id = null;
     this.timeline = [];
-    this.personal = null;
+    this.purpose = null; // set when the dispatcher chooses to see personal data (logged)
+    this.personal = new Map(); // log seq -> personal part, read once each
   }
 
   async select(id) {
+    if (id !== this.id) {
+      this.purpose = null;
+      this.personal = new Map();
+    }
     this.id = id;
     this.timeline = [];
-    this.personal = null;
     this.render();
     if (id) await this.loadTimeline();
   }
 
+  /**
+   * The incident's log entries. Personal data is never read by default: only after the
+   * dispatcher asks for it and says why, and then each entry's personal part is read once
+   * (every read is recorded in the log by the API).
+   */
   async loadTimeline() {
     const id = this.id;
     if (!id) return;
     try {
-      const body = await this.api.get(PATHS.timeline(id), this.canSeePersonal ? { personal: true } : undefined);
+      const body = await this.api.get(PATHS.timeline(id));
       if (id !== this.id) return;
-      this.timeline = Array.isArray(body) ? body : body?.entries ?? body?.timeline ?? [];
+      this.timeline = Array.isArray(body) ? body : body?.entries ?? [];
+      if (this.purpose) await this._readPersonal(id);
     } catch (err) {
       if (err.status !== 403) toast(`Timeline: ${err.message}`, { bad: true });
       this.timeline = [];
     }
-    this.render();
+    if (id === this.id) this.render();
+  }
+
+  async _readPersonal(id) {
+    for (const e of this.timeline) {
+      if (!e.has_personal || e.redacted || this.personal.has(e.seq)) continue;
+      const full = await this.api.get(PATHS.personal(e.seq), { purpose: this.purpose });
+      if (id !== this.id) return;
+      this.personal.set(e.seq, full.personal ?? {});
+    }
+  }
+
+  async revealPersonal() {
+    const v = await ask("Show personal data (the read is logged)", [
+      { name: "purpose", label: "Why do you need it?", type: "text", required: true,
+        value: "handling the incident in the dispatch console" },
+    ]);
+    if (!v) return;
+    this.purpose = v.purpose;
+    await this.loadTimeline();
+  }
+
+  /** Personal fields of the incident from its log (address, details, exact location). */
+  _incidentPersonal() {
+    const out = {};
+    for (const e of this.timeline) {
+      const p = this.personal.get(e.seq);
+      if (!p || !["incident_opened", "incident_updated"].includes(e.kind)) continue;
+      if (p.address) out.address = p.address;
+      if (p.details) out.details = p.details;
+      if (p.methane?.exact_location) out.exact_location = p.methane.exact_location;
+    }
+    return out;
   }
 
   render() {
@@ -54,6 +96,7 @@ export class IncidentDetail {
     const code = s.codes.get(i.code);
     const op = this.canOperate;
     const dis = (cond) => (op && cond ? "" : " disabled");
+    const priv = this._incidentPersonal();
     this.el.innerHTML = `
       <h2 id="detail-title"><span class="prio p${esc(i.priority)}">P${esc(i.priority)}</span>
         ${esc(i.label)} <span class="muted mono">${esc(i.id)}</span></h2>
@@ -62,8 +105,11 @@ export class IncidentDetail {
         <dt>Open</dt><dd class="mono">${clock(secondsSince(i.opened_at))} (since ${esc(timeOfDay(i.opened_at))})</dd>
         <dt>Target</dt><dd class="mono ${t.cls}">${esc(t.text)} <span class="muted">of ${clock(i.target_s)}</span></dd>
         <dt>Location</dt><dd class="mono">${i.location ? `${i.location.lat.toFixed(5)}, ${i.location.lon.toFixed(5)}` : "–"}</dd>
-        ${this.canSeePersonal && i.address ? `<dt>Address</dt><dd>${esc(i.address)}</dd>` : ""}
+        ${priv.address ? `<dt>Address</dt><dd>${esc(priv.address)}</dd>` : ""}
+        ${priv.details ? `<dt>Details</dt><dd>${esc(priv.details)}</dd>` : ""}
       </dl>
+      ${this.canSeePersonal && !this.purpose && this.timeline.some((e) => e.has_personal && !e.redacted)
+        ? '<button type="button" data-act="personal">Show personal data (logged)</button>' : ""}
       <div class="actions" role="toolbar" aria-label="Incident actions">
         <button type="button" class="primary" data-act="accept" aria-keyshortcuts="a"${dis(recs.length)}>Accept <kbd>A</kbd></button>
         <button type="button" data-act="override" aria-keyshortcuts="o"${dis(true)}>Override <kbd>O</kbd></button>
@@ -78,11 +124,13 @@ export class IncidentDetail {
       <h3>Units committed</h3>
       ${committed.length ? `<ul>${committed.map((u) => `<li>${esc(u.call_sign || u.id)} <span class="status-chip st-${esc(u.status)}">${esc((UNIT_STATUS_STYLE[u.status] || {}).letter || "?")} ${esc(titleCase(u.status))}</span></li>`).join("")}</ul>` : '<p class="muted">None yet.</p>'}
       <h3>METHANE</h3>
-      ${this._methane(i, code)}
+      ${this._methane(i, code, priv)}
       <h3>Timeline</h3>
       <ol class="timeline" aria-live="polite">${this.timeline.map((e) => this._entry(e)).join("") || '<li class="muted">–</li>'}</ol>`;
     for (const btn of this.el.querySelectorAll("button[data-act]")) {
-      btn.addEventListener("click", () => this.act(btn.dataset.act));
+      btn.addEventListener("click", () =>
+        btn.dataset.act === "personal" ? this.revealPersonal() : this.act(btn.dataset.act),
+      );
     }
   }
 
@@ -103,10 +151,10 @@ export class IncidentDetail {
       <div class="why">${why.join(" · ")}</div></div>`;
   }
 
-  _methane(i, code) {
+  _methane(i, code, priv) {
     const m = i.methane ?? {};
     const row = (k, v) => (v === undefined || v === null || v === "" || (Array.isArray(v) && !v.length) ? "" : `<dt>${k}</dt><dd>${esc(Array.isArray(v) ? v.join(", ") : v)}</dd>`);
-    const exact = this.canSeePersonal ? m.exact_location ?? i.exact_location : null;
+    const exact = priv.exact_location;
     const body = [
       row("M major incident", (m.major_incident ?? i.major_incident) ? "yes" : "no"),
       row("E exact location", exact),
@@ -123,7 +171,7 @@ export class IncidentDetail {
   _entry(e) {
     const kind = e.kind ?? e.type ?? "event";
     const p = e.payload ?? e;
-    const personal = e.personal ?? {};
+    const personal = this.personal.get(e.seq) ?? {};
     const bits = [];
     if (p.status) bits.push(titleCase(p.status));
     if (p.unit_id) bits.push(this.store.unitName(p.unit_id));
@@ -134,7 +182,9 @@ export class IncidentDetail {
     if (p.category) bits.push(p.category);
     if (p.outcome) bits.push(p.outcome);
     const text = personal.text ?? personal.summary ?? personal.details;
-    if (this.canSeePersonal && text) bits.push(`“${text}”`);
+    if (text) bits.push(`“${text}”`);
+    else if (e.has_personal && !this.purpose) bits.push("[personal data hidden]");
+    else if (e.redacted) bits.push("[personal data redacted]");
     const at = e.recorded_at ?? e.at ?? p.at;
     return `<li><time>${esc(timeOfDay(at))}</time><strong>${esc(titleCase(kind))}</strong> ${esc(bits.join(" · "))}
       ${e.actor ? `<span class="muted">— ${esc(e.actor)}</span>` : ""}</li>`;

@@ -15,6 +15,7 @@ export const PATHS = {
   complaints: (id) => `/v1/incidents/${encodeURIComponent(id)}/complaints`,
   close: (id) => `/v1/incidents/${encodeURIComponent(id)}/close`,
   linkContact: (id) => `/v1/incidents/${encodeURIComponent(id)}/contacts`,
+  personal: (seq) => `/v1/log/${encodeURIComponent(seq)}/personal`,
   contacts: "/v1/contacts",
   units: "/v1/units",
   unitStatus: (id) => `/v1/units/${encodeURIComponent(id)}/status`,

@@ -1,0 +1,236 @@
+"""The dispatcher console in real headless Chromium against a real server on loopback.
+
+A server process is started with the Harrisburg region and a fresh SQLite file (keys made with
+``planner keys create``); two browser contexts sign in, one opens an incident through the
+contact form, accepts the recommendation and closes the incident, and the other sees each
+change arrive over the event stream. Screenshots go to ``artifacts/`` (git-ignored; kept by CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = PROJECT_ROOT / "artifacts"
+VIEWPORT = {"width": 1440, "height": 900}
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+    pytest.skip(f"no Chromium at {CHROMIUM} (CI installs the Debian package)", allow_module_level=True)
+
+
+@dataclass
+class Server:
+    base: str
+    keys: dict[str, str]
+    units: list[dict[str, Any]] = field(default_factory=list)
+    log_path: Path | None = None
+
+    def call(self, method: str, path: str, body: Any = None, *, role: str = "supervisor") -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"X-API-Key": self.keys[role], "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+        return json.loads(text) if text else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _create_key(db: str, role: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "planner", "keys", "create", "--role", role, "--name", f"{role}-1",
+         "--db", db],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(base + "/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("console")
+    db = f"sqlite:///{tmp / 'centre.sqlite'}"
+    keys = {role: _create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
+    port = _free_port()
+    log = tmp / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "planner", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--db", db, "--region", "harrisburg", "--log-level", "warning"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc, log, timeout_s=180)
+        srv = Server(base=base, keys=keys, log_path=log)
+        srv.units = _register_fleet(srv)
+        yield srv
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _register_fleet(srv: Server) -> list[dict[str, Any]]:
+    """A small fleet at road points spread over the region (taken from the map the page draws)."""
+    region = srv.call("GET", "/v1/region/map", role="planner")
+    segments = region["segments"]
+    n = len(segments) // 4
+    fleet = [("M1", ["ALS"]), ("M2", ["ALS"]), ("B1", ["BLS"]), ("B2", ["BLS"]), ("E1", ["ENGINE"])]
+    units = []
+    for k, (call_sign, caps) in enumerate(fleet):
+        s = 4 * ((k * 7 + 3) * n // (len(fleet) * 7 + 1))
+        lon, lat = segments[s], segments[s + 1]
+        body = {"unit_id": call_sign, "call_sign": call_sign, "capabilities": caps,
+                "home": {"lat": lat, "lon": lon}}
+        srv.call("POST", "/v1/units", body)
+        units.append(body)
+    return units
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Console:
+    """One signed-in console page, collecting console errors as it goes."""
+
+    def __init__(self, browser: Any, server: Server, role: str) -> None:
+        self.context = browser.new_context(viewport=VIEWPORT)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        started = time.perf_counter()
+        self.page.goto(server.base + "/")
+        self.page.fill("#login-key", server.keys[role])
+        self.page.press("#login-key", "Enter")
+        self.page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        self.load_s = time.perf_counter() - started
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def test_open_accept_and_close_an_incident_across_two_consoles(
+    browser: Any, server: Server
+) -> None:
+    a = Console(browser, server, "dispatcher")
+    b = Console(browser, server, "supervisor")
+    print(f"console ready in {a.load_s:.2f} s (sign-in included)")
+    page = a.page
+
+    # Open an incident through the contact form, location typed at a unit's road point.
+    target = server.units[1]["home"]
+    page.keyboard.press("n")
+    page.select_option("#c-code", "CARDIAC_ARREST")
+    assert "chest compressions" in page.inner_text("#c-advice")
+    page.fill("#c-lat", f"{target['lat'] + 0.001:.6f}")
+    page.fill("#c-lon", f"{target['lon'] + 0.001:.6f}")
+    page.fill("input[name=casualties]", "1")
+    page.click("#contact-form button[type=submit]")
+
+    # The queue and the map show it with its recommendation.
+    row = page.locator("#queue tbody tr").first
+    row.wait_for(timeout=15_000)
+    assert "CARDIAC_ARREST" in row.inner_text()
+    incident_id = row.get_attribute("data-id")
+    page.locator("#recommendation .rec").first.wait_for(timeout=15_000)
+    recommended = page.locator("#recommendation .rec").first.get_attribute("data-unit")
+    assert recommended
+    lines = page.evaluate("window.dispatchConsole.map.layers.lines.length")
+    assert lines >= 1
+    # The second console shows the same incident without reloading.
+    b.page.locator(f'#queue tr[data-id="{incident_id}"]').wait_for(timeout=15_000)
+
+    # Accept (hand over) with the keyboard; the other console sees the unit dispatched.
+    page.locator(f'#queue tr[data-id="{incident_id}"]').focus()
+    page.keyboard.press("a")
+    chip = b.page.locator(f'#units tr[data-id="{recommended}"] .status-chip')
+    started = time.perf_counter()
+    b.page.wait_for_function(
+        f"""document.querySelector('#units tr[data-id="{recommended}"] .status-chip')
+            ?.dataset.status === 'dispatched'""",
+        timeout=15_000,
+    )
+    print(f"accept → second console shows dispatched in {time.perf_counter() - started:.3f} s")
+    assert "dispatched" in chip.inner_text()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "console.png"
+    page.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
+
+    # Close it; both queues empty out and the unit is free again.
+    page.keyboard.press("x")
+    page.click("#prompt-form button[type=submit]")
+    b.page.locator(f'#queue tr[data-id="{incident_id}"]').wait_for(state="detached", timeout=15_000)
+    b.page.wait_for_function(
+        f"""document.querySelector('#units tr[data-id="{recommended}"] .status-chip')
+            ?.dataset.status === 'available'""",
+        timeout=15_000,
+    )
+    assert a.errors == [] and b.errors == [], (a.errors, b.errors)
+    a.close()
+    b.close()
