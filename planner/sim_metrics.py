@@ -135,8 +135,11 @@ def t_interval(values: Sequence[float], *, level: float = 0.95) -> tuple[float, 
     return (mean - half, mean + half)
 
 
-def _ci(values: Sequence[float]) -> list[float]:
+def _ci(values: Sequence[float], *, bounds: tuple[float, float] | None = None) -> list[float]:
+    """Rounded t-interval, clipped to ``bounds`` (fractions stay within [0, 1])."""
     lo, hi = t_interval(values)
+    if bounds is not None and math.isfinite(lo):
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     return [_r(lo), _r(hi)]
 
 
@@ -156,7 +159,7 @@ def _priority_stats(group: pd.DataFrame) -> dict[str, Any]:
         "ci95_mean_response_s": [_r(v, 1) for v in t_interval(mean_by_rep)],
         "p90_response_s": _r(float(reached.quantile(0.9)) if len(reached) else math.nan, 1),
         "fraction_late": _r(float(group["late"].mean())),
-        "ci95_fraction_late": _ci(late_by_rep),
+        "ci95_fraction_late": _ci(late_by_rep, bounds=(0.0, 1.0)),
         "unmet": int(group["unmet"].sum()),
         "mean_queued_s": _r(float(group["queued_s"].mean()), 1),
         "preemptions": int(group["preempted"].sum()),
@@ -188,7 +191,7 @@ def summarise(
             "by_priority": by_priority,
             "all": _priority_stats(inc) if len(inc) else {},
             "utilisation": _r(float(np.mean(util_by_rep))) if util_by_rep else math.nan,
-            "ci95_utilisation": _ci(util_by_rep),
+            "ci95_utilisation": _ci(util_by_rep, bounds=(0.0, 1.0)),
             "utilisation_by_unit": {
                 str(u): _r(float(v)) for u, v in uni.groupby("unit")["utilisation"].mean().items()
             },

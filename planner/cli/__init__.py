@@ -43,3 +43,7 @@ _events.register(app)
 from planner.cli import codes as _codes  # noqa: E402
 
 app.add_typer(_codes.app, name="codes")
+
+from planner.cli import simulate as _simulate  # noqa: E402
+
+_simulate.register(app)

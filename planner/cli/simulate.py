@@ -1,0 +1,187 @@
+"""``planner simulate``, ``planner compare`` and ``planner review``: what-if runs and reviews."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from planner.errors import InputError
+from planner.scenario import Scenario, load_scenario
+from planner.sim_metrics import ReplicationResult
+
+
+def _policies(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if not names:
+        raise InputError("give at least one policy", field="--policies")
+    return names
+
+
+def _run(
+    scenario: Scenario,
+    *,
+    policies: list[str] | None,
+    replications: int | None,
+    workers: int,
+    quiet: bool,
+) -> list[ReplicationResult]:
+    from planner.simulator import simulate
+
+    if replications is not None and replications < 1:
+        raise InputError("must be at least 1", field="--replications")
+    if quiet:
+        return simulate(scenario, policies=policies, replications=replications, workers=workers)
+    with Progress(
+        TextColumn(f"[bold]{scenario.name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("runs", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        callback: Callable[[int, int], None] = progress
+        return simulate(
+            scenario,
+            policies=policies,
+            replications=replications,
+            workers=workers,
+            progress=callback,
+        )
+
+
+def simulate_command(
+    scenario_path: Path = typer.Argument(..., help="Scenario YAML (see scenarios/)."),
+    policies: str | None = typer.Option(
+        None, "--policies", help="Comma-separated policies (default: the scenario's)."
+    ),
+    replications: int | None = typer.Option(None, "--replications", "-n", help="Replications."),
+    out: Path = typer.Option(Path("sim-out"), "--out", "-o", help="Output directory."),
+    hours: float | None = typer.Option(None, "--hours", help="Override the horizon (hours)."),
+    workers: int = typer.Option(2, "--workers", help="Parallel processes (1: in-process)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Simulate a scenario with each policy on common random numbers; write a report."""
+    from planner.report import write_simulation_report
+
+    scenario = load_scenario(scenario_path)
+    if hours is not None:
+        if hours <= 0:
+            raise InputError("must be positive", field="--hours")
+        scenario = scenario.model_copy(update={"duration_h": hours})
+    results = _run(
+        scenario,
+        policies=_policies(policies),
+        replications=replications,
+        workers=workers,
+        quiet=quiet,
+    )
+    summary = write_simulation_report(scenario, results, out)
+    for policy, doc in summary["policies"].items():
+        parts = [
+            f"p{p}: late {s['fraction_late'] * 100:.1f} % mean {s['mean_response_s']:.0f} s"
+            for p, s in doc["by_priority"].items()
+        ]
+        typer.echo(f"{policy}: " + "; ".join(parts))
+    typer.echo(f"report: {out / 'report.md'}")
+
+
+def compare_command(
+    base_path: Path = typer.Argument(..., help="Base scenario YAML."),
+    whatif_path: Path = typer.Argument(..., help="What-if scenario YAML."),
+    policies: str | None = typer.Option(None, "--policies", help="Comma-separated policies."),
+    replications: int | None = typer.Option(None, "--replications", "-n", help="Replications."),
+    out: Path = typer.Option(Path("compare-out"), "--out", "-o", help="Output directory."),
+    hours: float | None = typer.Option(None, "--hours", help="Override the horizon (hours)."),
+    workers: int = typer.Option(2, "--workers", help="Parallel processes (1: in-process)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a base scenario and a what-if on the same seeds; report the paired differences."""
+    from planner.report import write_comparison_report
+
+    base = load_scenario(base_path)
+    whatif = load_scenario(whatif_path)
+    if hours is not None:
+        if hours <= 0:
+            raise InputError("must be positive", field="--hours")
+        base = base.model_copy(update={"duration_h": hours})
+        whatif = whatif.model_copy(update={"duration_h": hours})
+    whatif = whatif.model_copy(update={"seed": base.seed})
+    chosen = _policies(policies) or [p for p in base.policies if p in whatif.policies]
+    runs = {
+        name: _run(sc, policies=chosen, replications=replications, workers=workers, quiet=quiet)
+        for name, sc in (("base", base), ("whatif", whatif))
+    }
+    doc = write_comparison_report(base, whatif, runs["base"], runs["whatif"], out)
+    for policy, by_p in doc["difference"].items():
+        for p, d in by_p.items():
+            lo, hi = d["ci95_diff_fraction_late"]
+            typer.echo(
+                f"{policy} p{p}: late {d['fraction_late_base'] * 100:.1f} % -> "
+                f"{d['fraction_late_alt'] * 100:.1f} % (diff {d['diff_fraction_late'] * 100:+.1f}"
+                f" pp, 95 % CI [{_pp(lo)}, {_pp(hi)}]); mean response "
+                f"{d['diff_mean_response_s']:+.0f} s"
+            )
+    typer.echo(f"report: {out / 'comparison.md'}")
+
+
+def _pp(v: float | None) -> str:
+    return "nan" if v is None else f"{v * 100:+.1f}"
+
+
+def _date(text: str, *, field: str, end: bool) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"not an ISO date or date-time: {text!r}", field=field) from None
+    if len(text) == 10 and end:
+        value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def review_command(
+    db: str | None = typer.Option(None, "--db", help="Incident log URL (default: settings)."),
+    date_from: str | None = typer.Option(None, "--from", help="First day (ISO date)."),
+    date_to: str | None = typer.Option(None, "--to", help="Last day (ISO date, inclusive)."),
+    roster: Path | None = typer.Option(None, "--roster", help="YAML: dispatcher -> team."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write Markdown (and .json) here."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown."),
+) -> None:
+    """Performance review of dispatchers and teams from the incident log."""
+    from planner.cli._common import write_json
+    from planner.review import build_review, load_roster, review_markdown
+    from planner.settings import get_settings
+
+    url = db or get_settings().db_url
+    start = _date(date_from, field="--from", end=False) if date_from else None
+    stop = _date(date_to, field="--to", end=True) if date_to else None
+    if start and stop and stop < start:
+        raise InputError("--to is before --from", field="--to")
+    review = build_review(
+        url, start=start, end=stop, roster=load_roster(roster) if roster else None
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(review_markdown(review))
+        write_json(review, out.with_suffix(".json"))
+        typer.echo(f"review: {out}")
+    elif json_out:
+        write_json(review, None)
+    else:
+        typer.echo(review_markdown(review))
+
+
+def register(root: typer.Typer) -> None:
+    """Attach ``simulate``, ``compare`` and ``review`` to the root app."""
+    root.command("simulate")(simulate_command)
+    root.command("compare")(compare_command)
+    root.command("review")(review_command)
