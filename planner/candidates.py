@@ -74,6 +74,34 @@ class Candidates:
         return int(self.unit.shape[0])
 
 
+@dataclass(frozen=True, slots=True)
+class Pools:
+    """Each group's ``NEW``/``PREEMPT`` arcs sorted by ETA (ties: arc order), built once."""
+
+    order: IntArray
+    start: IntArray
+    end: IntArray
+
+    def of(self, g: int) -> IntArray:
+        return self.order[self.start[g] : self.end[g]]
+
+
+def build_pools(cand: Candidates) -> Pools:
+    """Sort the movable arcs by ``(group, eta)`` with one stable argsort of a combined key."""
+    movable = np.flatnonzero(cand.kind != int(ArcKind.COMMITTED))
+    eta = cand.eta_s[movable]
+    span = float(eta.max()) + 1.0 if eta.size else 1.0
+    key = cand.group[movable] * span + eta
+    order = movable[np.argsort(key, kind="stable")]
+    groups = cand.group[order]
+    ids = np.arange(len(cand.groups))
+    return Pools(
+        order=order,
+        start=np.searchsorted(groups, ids, side="left").astype(np.int64),
+        end=np.searchsorted(groups, ids, side="right").astype(np.int64),
+    )
+
+
 def weight_of(options: SolveOptions, priority: int) -> float:
     """The priority weight ``w[p]`` (1.0 for a level the options do not name)."""
     return float(options.priority_weights.get(priority, 1.0))

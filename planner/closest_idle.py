@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.candidates import ArcKind, Candidates
+from planner.candidates import ArcKind, Candidates, build_pools
 
 
 def closest_idle_selection(cand: Candidates, *, order: list[int]) -> list[int]:
@@ -21,25 +21,25 @@ def closest_idle_selection(cand: Candidates, *, order: list[int]) -> list[int]:
     groups_of: dict[int, list[int]] = {}
     for g, group in enumerate(cand.groups):
         groups_of.setdefault(group.incident, []).append(g)
-    for g in range(len(cand.groups)):
-        for a in np.flatnonzero((cand.group == g) & (cand.kind == ArcKind.COMMITTED)):
-            u = int(cand.unit[a])
-            if remaining[g] > 0 and u not in used_units:
-                used_units.add(u)
-                chosen.append(int(a))
-                remaining[g] -= 1
-    new = cand.kind == ArcKind.NEW
+    for a in np.flatnonzero(cand.kind == ArcKind.COMMITTED).tolist():
+        g, u = int(cand.group[a]), int(cand.unit[a])
+        if remaining[g] > 0 and u not in used_units:
+            used_units.add(u)
+            chosen.append(a)
+            remaining[g] -= 1
+    pools = build_pools(cand)
     for i in order:
         for g in groups_of.get(i, []):
             if remaining[g] == 0:
                 continue
-            arcs = np.flatnonzero(new & (cand.group == g))
-            for a in arcs[np.lexsort((cand.unit[arcs], cand.eta_s[arcs]))]:
-                u = int(cand.unit[a])
-                if u in used_units:
+            pool = pools.of(g)
+            for a, u, kind in zip(
+                pool.tolist(), cand.unit[pool].tolist(), cand.kind[pool].tolist(), strict=True
+            ):
+                if kind != ArcKind.NEW or u in used_units:
                     continue
                 used_units.add(u)
-                chosen.append(int(a))
+                chosen.append(a)
                 remaining[g] -= 1
                 if remaining[g] == 0:
                     break

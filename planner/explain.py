@@ -9,17 +9,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from planner.candidates import ArcKind, Candidates, filled_by_priority, weight_of
+from planner.candidates import (
+    ArcKind,
+    Candidates,
+    Pools,
+    build_pools,
+    filled_by_priority,
+    weight_of,
+)
 from planner.domain import (
     Assignment,
     DispatchProblem,
     Objective,
     Plan,
     SolveOptions,
-    UnitStatus,
     Unmet,
     Why,
 )
@@ -32,23 +39,27 @@ _COMMITTED = int(ArcKind.COMMITTED)
 _PREEMPT = int(ArcKind.PREEMPT)
 
 
-class _Pools:
-    """Each group's non-committed arcs sorted by ETA (then unit): computed once per plan."""
+@dataclass(frozen=True, slots=True)
+class _Arcs:
+    """The candidate arrays as Python lists: per-arc lookups without NumPy scalar overhead."""
 
-    def __init__(self, problem: DispatchProblem, cand: Candidates) -> None:
-        self.travel_times_s = np.asarray(problem.travel_times_s, dtype=np.float64)
-        self.available = cand.available
-        self.capable = cand.capable
-        movable = np.flatnonzero(cand.kind != _COMMITTED)
-        order = movable[np.lexsort((cand.unit[movable], cand.eta_s[movable], cand.group[movable]))]
-        self.order = order
-        groups = cand.group[order]
-        n_groups = len(cand.groups)
-        self.start = np.searchsorted(groups, np.arange(n_groups), side="left")
-        self.end = np.searchsorted(groups, np.arange(n_groups), side="right")
+    unit: list[int]
+    group: list[int]
+    kind: list[int]
+    eta_s: list[float]
+    cost: list[float]
+    stable: list[bool]
 
-    def of(self, g: int) -> np.ndarray:
-        return self.order[self.start[g] : self.end[g]]
+    @classmethod
+    def of(cls, cand: Candidates) -> _Arcs:
+        return cls(
+            cand.unit.tolist(),
+            cand.group.tolist(),
+            cand.kind.tolist(),
+            cand.eta_s.tolist(),
+            cand.cost.tolist(),
+            cand.stable.tolist(),
+        )
 
 
 def build_plan(
@@ -62,23 +73,31 @@ def build_plan(
 ) -> Plan:
     """Assemble the plan for the chosen arc indices (each unit at most once)."""
     chosen_arr = np.array(sorted(chosen), dtype=np.int64)
-    unit_arc = {int(cand.unit[a]): int(a) for a in chosen_arr}
-    pools = _Pools(problem, cand)
-    fills = Counter(int(cand.group[a]) for a in chosen_arr)
+    arcs = _Arcs.of(cand)
+    unit_arc = {arcs.unit[a]: a for a in chosen_arr.tolist()}
+    pools = build_pools(cand)
+    new_arcs = [a for a in chosen_arr.tolist() if arcs.kind[a] != _COMMITTED]
+    lacking = _nearer_without(problem, cand, new_arcs)
+    used_by = np.full(len(problem.units), -1, dtype=np.int64)
+    used_by[cand.unit[chosen_arr]] = chosen_arr
+    fills = Counter(arcs.group[a] for a in chosen_arr.tolist())
     assignments: list[Assignment] = []
     committed: list[Assignment] = []
-    for a in chosen_arr:
-        arc = int(a)
-        if cand.kind[arc] == _COMMITTED:
+    for arc in chosen_arr.tolist():
+        if arcs.kind[arc] == _COMMITTED:
             committed.append(_committed(problem, cand, arc))
         else:
-            assignments.append(_assignment(problem, cand, arc, unit_arc, pools))
+            assignments.append(
+                _assignment(
+                    problem, cand, arcs, arc, unit_arc, pools.of(arcs.group[arc]), lacking[arc]
+                )
+            )
     unmet = [
         Unmet(
             incident=problem.incidents[group.incident].id,
             capability=group.capability,
             missing=group.capacity - fills.get(g, 0),
-            reason=_unmet_reason(problem, cand, g, unit_arc, pools),
+            reason=_unmet_reason(cand, g, used_by, pools),
         )
         for g, group in enumerate(cand.groups)
         if fills.get(g, 0) < group.capacity
@@ -148,71 +167,68 @@ def _committed(problem: DispatchProblem, cand: Candidates, arc: int) -> Assignme
     )
 
 
-def _describe_use(problem: DispatchProblem, cand: Candidates, arc: int, group_now: int) -> str:
+def _describe_use(
+    problem: DispatchProblem, cand: Candidates, arcs: _Arcs, arc: int, group_now: int
+) -> str:
     """What a nearer unit is doing instead, as a short phrase."""
-    group = cand.groups[int(cand.group[arc])]
+    group = cand.groups[arcs.group[arc]]
     incident = problem.incidents[group.incident]
-    if cand.kind[arc] == _COMMITTED:
+    if arcs.kind[arc] == _COMMITTED:
         return f"stays committed to {incident.id} (priority {incident.priority})"
     if group.incident == cand.groups[group_now].incident:
         return f"assigned to this incident as {group.capability}"
-    verb = "diverted to" if cand.kind[arc] == _PREEMPT else "assigned to"
+    verb = "diverted to" if arcs.kind[arc] == _PREEMPT else "assigned to"
     return f"{verb} {incident.id} (priority {incident.priority})"
 
 
 def _assignment(
     problem: DispatchProblem,
     cand: Candidates,
+    arcs: _Arcs,
     arc: int,
     unit_arc: dict[int, int],
-    pools: _Pools,
+    pool: np.ndarray,
+    lacking: list[str],
 ) -> Assignment:
-    u = int(cand.unit[arc])
-    g = int(cand.group[arc])
+    """The recommendation with its explanation; ``pool`` is the group's arcs by ETA."""
+    u, g, kind, eta = arcs.unit[arc], arcs.group[arc], arcs.kind[arc], arcs.eta_s[arc]
     group = cand.groups[g]
-    incident = problem.incidents[group.incident]
-    eta = float(cand.eta_s[arc])
-    order = pools.of(g)
-    rank = int(np.flatnonzero(order == arc)[0]) + 1
-    others = [int(a) for a in order[: rank + 1] if int(a) != arc]
+    rank = int(np.flatnonzero(pool == arc)[0]) + 1
+    head = pool[: rank + 1].tolist()
+    others = [a for a in head if a != arc]
     notes: list[str] = []
-    kind = int(cand.kind[arc])
     if kind == _PREEMPT:
-        old = problem.units[u].incident
-        notes.append(f"diverted from {old}")
-    if cand.stable[arc]:
+        notes.append(f"diverted from {problem.units[u].incident}")
+    if arcs.stable[arc]:
         notes.append("kept from the previous plan")
     next_unit: str | None = None
     next_eta: float | None = None
     if others:
-        best_other = int(others[0])
-        next_unit = problem.units[int(cand.unit[best_other])].id
-        next_eta = float(cand.eta_s[best_other])
+        next_unit = problem.units[arcs.unit[others[0]]].id
+        next_eta = arcs.eta_s[others[0]]
         delta = next_eta - eta
         if delta >= 0:
             notes.append(f"{delta:.0f} s sooner than {next_unit}")
         else:
             notes.append(f"{-delta:.0f} s later than {next_unit}")
-    nearer = [int(a) for a in order[: rank - 1]]
-    for a in nearer[:MAX_NOTES]:
-        v = int(cand.unit[a])
+    for a in head[: min(rank - 1, MAX_NOTES)]:
+        v = arcs.unit[a]
         name = problem.units[v].id
         used = unit_arc.get(v)
         if used is not None:
-            notes.append(f"{name}: {_describe_use(problem, cand, used, g)}")
-        elif cand.kind[a] == _PREEMPT:
+            notes.append(f"{name}: {_describe_use(problem, cand, arcs, used, g)}")
+        elif arcs.kind[a] == _PREEMPT:
             notes.append(f"{name}: not diverted from {problem.units[v].incident}")
         else:
-            extra = float(cand.cost[a] - cand.cost[arc])
+            extra = arcs.cost[a] - arcs.cost[arc]
             notes.append(f"{name}: left free (costs {extra:.0f} weighted s more here)")
-    if len(nearer) > MAX_NOTES:
-        notes.append(f"and {len(nearer) - MAX_NOTES} more nearer units busy elsewhere")
-    lacking = _nearer_without(problem, pools, group.incident, group.capability, eta)
+    if rank - 1 > MAX_NOTES:
+        notes.append(f"and {rank - 1 - MAX_NOTES} more nearer units")
     if lacking:
         notes.append(f"nearer but without {group.capability}: {', '.join(lacking)}")
     return Assignment(
         unit=problem.units[u].id,
-        incident=incident.id,
+        incident=problem.incidents[group.incident].id,
         capability=group.capability,
         eta_s=eta,
         why=Why(rank=rank, next_best_unit=next_unit, next_best_eta_s=next_eta, notes=tuple(notes)),
@@ -221,37 +237,44 @@ def _assignment(
 
 
 def _nearer_without(
-    problem: DispatchProblem, pools: _Pools, i: int, capability: str, eta: float
-) -> list[str]:
-    """Available units nearer than the chosen one that lack the capability (at most 3)."""
-    column = pools.travel_times_s[:, i]
-    nearer = np.flatnonzero((column < eta) & pools.available & ~pools.capable[capability])
-    nearest = nearer[np.lexsort((nearer, column[nearer]))][:3]
-    return [problem.units[int(v)].id for v in nearest]
+    problem: DispatchProblem, cand: Candidates, arcs: list[int]
+) -> dict[int, list[str]]:
+    """Per chosen arc: up to 3 available units nearer than the chosen one that lack the
+    capability (all arcs at once: one ``(arcs × units)`` matrix)."""
+    if not arcs:
+        return {}
+    idx = np.array(arcs, dtype=np.int64)
+    incidents = np.array([cand.groups[int(g)].incident for g in cand.group[idx]], dtype=np.int64)
+    caps = [cand.groups[int(g)].capability for g in cand.group[idx]]
+    lacks = ~np.stack([cand.capable[c] for c in caps])
+    etas = np.asarray(problem.travel_times_s, dtype=np.float64)[:, incidents].T
+    nearer = (etas < cand.eta_s[idx][:, None]) & lacks & cand.available[None, :]
+    masked = np.where(nearer, etas, np.inf)
+    k = min(3, masked.shape[1])
+    nearest = np.argsort(masked, axis=1, kind="stable")[:, :k]
+    out: dict[int, list[str]] = {}
+    for row, arc in enumerate(arcs):
+        out[arc] = [
+            problem.units[int(v)].id for v in nearest[row] if np.isfinite(masked[row, int(v)])
+        ]
+    return out
 
 
-def _unmet_reason(
-    problem: DispatchProblem,
-    cand: Candidates,
-    g: int,
-    unit_arc: dict[int, int],
-    pools: _Pools,
-) -> str:
+def _unmet_reason(cand: Candidates, g: int, used_by: np.ndarray, pools: Pools) -> str:
     group = cand.groups[g]
     cap = group.capability
-    with_cap = [unit for unit in problem.units if cap in unit.capabilities]
+    with_cap = int(cand.capable[cap].sum())
     if not with_cap:
         return f"no unit has {cap}"
-    available = [unit for unit in with_cap if unit.status == UnitStatus.AVAILABLE]
+    available = int((cand.capable[cap] & cand.available).sum())
     pool = pools.of(g)
     if pool.size == 0:
         if not available:
-            return f"no available unit with {cap} ({len(with_cap)} busy or out of service)"
+            return f"no available unit with {cap} ({with_cap} busy or out of service)"
         return f"no available unit with {cap} can reach it"
     urgency = Counter[str]()
-    for a in pool:
-        used = unit_arc.get(int(cand.unit[a]))
-        if used is None:
+    for a, used in zip(pool.tolist(), used_by[cand.unit[pool]].tolist(), strict=True):
+        if used < 0:
             urgency["not diverted" if cand.kind[a] == _PREEMPT else "free"] += 1
             continue
         other = cand.groups[int(cand.group[used])]
