@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from planner.domain import UnitStatus
-from planner.errors import InputError
+from planner.errors import InputError, PlannerError
 from planner.problem_io import ProblemIn, parse_problem, plan_to_json
 from planner.solver import solve
 
@@ -177,3 +177,50 @@ def test_problem_model_is_importable_for_the_api() -> None:
     assert {"units", "incidents", "travel_times_s", "region", "options"} <= set(
         schema["properties"]
     )
+
+
+def test_travel_times_from_a_region() -> None:
+    """Without ``travel_times_s`` the ETAs come from the named region (Utrecht matrix)."""
+    from planner.region import load_region
+
+    region = load_region("utrecht")
+    lon, lat = (float(x) for x in region.node_lonlat[0])
+    lon2, lat2 = (float(x) for x in region.node_lonlat[40])
+    data = problem_json()
+    del data["travel_times_s"]
+    data["region"] = "utrecht"
+    data["units"][0]["location"] = {"lat": lat, "lon": lon}
+    data["units"][1]["location"] = {"lat": lat2, "lon": lon2}
+    data["incidents"][0]["location"] = {"lat": lat2, "lon": lon2}
+    data["incidents"][1]["location"] = {"lat": lat, "lon": lon}
+    parsed = parse_problem(data)
+    tt = parsed.problem.travel_times_s
+    assert tt[0, 1] == pytest.approx(0.0, abs=1.0)
+    assert tt[1, 0] == pytest.approx(0.0, abs=1.0)
+    assert math.isfinite(tt[0, 0]) and tt[0, 0] > 0
+    assert tt[2, 0] == math.inf  # E1 has no location: cannot be sent
+    plan = solve(parsed.problem, parsed.options)
+    assert plan.assignments[0].unit == "M7"
+
+
+def test_region_needs_incident_locations_and_known_region() -> None:
+    from planner.region import load_region
+
+    data = problem_json()
+    del data["travel_times_s"]
+    data["region"] = "utrecht"
+    with pytest.raises(InputError) as err:
+        parse_problem(data)
+    assert err.value.field == "incidents[1].location"
+    lon, lat = (float(x) for x in load_region("utrecht").node_lonlat[0])
+    for incident in data["incidents"]:
+        incident["location"] = {"lat": lat, "lon": lon}
+    data["units"][1]["location"] = {"lat": lat, "lon": lon}
+    with pytest.raises(PlannerError) as outside:  # M1 is in Pennsylvania
+        parse_problem(data)
+    assert outside.value.field == "units[0].location"
+    data["region"] = "/nonexistent/atlantis.graphml"
+    data["incidents"][1]["location"] = {"lat": 40.0, "lon": -76.0}
+    with pytest.raises(PlannerError) as missing:
+        parse_problem(data)
+    assert missing.value.field == "region"
