@@ -1,0 +1,151 @@
+"""The simulator: common random numbers, conservation, hand-computed responses, coverage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.coverage import CoverageModel, coverage_extra_cost
+from planner.domain import DispatchProblem, Incident, Location, SolveOptions, Unit, UnitStatus
+from planner.scenario import load_scenario
+from planner.sim_metrics import ReplicationResult, summarise, t_interval
+from planner.simulator import Call, Simulation, World, generate_calls, prepare_world, simulate
+
+FIXTURES = Path(__file__).parent / "fixtures" / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return prepare_world(load_scenario(FIXTURES / "tiny.yaml"))
+
+
+@pytest.fixture(scope="module")
+def runs() -> list[ReplicationResult]:
+    scenario = load_scenario(FIXTURES / "tiny.yaml")
+    return simulate(scenario, policies=["closest_idle", "optimal", "coverage"], workers=1)
+
+
+def _calls(result: ReplicationResult) -> list[tuple[int, float, int, str, int]]:
+    return sorted((i.call, i.t_call_s, i.node, i.code, i.priority) for i in result.incidents)
+
+
+def test_every_policy_sees_the_same_calls(runs: list[ReplicationResult]) -> None:
+    by_rep: dict[int, list[ReplicationResult]] = {}
+    for r in runs:
+        by_rep.setdefault(r.replication, []).append(r)
+    assert set(by_rep) == {0, 1}
+    for results in by_rep.values():
+        assert len({r.policy for r in results}) == 3
+        first = _calls(results[0])
+        assert first
+        assert all(_calls(r) == first for r in results[1:])
+    assert _calls(by_rep[0][0]) != _calls(by_rep[1][0])
+
+
+def test_calls_depend_only_on_seed_and_replication(world: World) -> None:
+    a = generate_calls(world, 3)
+    b = generate_calls(world, 3)
+    assert a == b
+    assert [c.t_s for c in a] == sorted(c.t_s for c in a)
+
+
+def test_every_call_is_served_or_counted_unmet(world: World, runs: list[ReplicationResult]) -> None:
+    for r in runs:
+        assert len(r.incidents) == len(generate_calls(world, r.replication))
+        for inc in r.incidents:
+            assert inc.unmet or inc.response_s >= inc.ready_s - inc.t_call_s
+            assert inc.unmet or inc.dispatched_s <= inc.arrived_s
+        for unit in r.units:
+            assert 0 <= unit.busy_s <= unit.on_duty_s + 1e-6
+
+
+def test_an_overloaded_fleet_leaves_calls_unmet(world: World) -> None:
+    calls = [
+        Call(k, 10.0 + k, int(world.demand_nodes[k]), "NL_A1", 1, 60.0, 20000.0, False, 0.0)
+        for k in range(4)
+    ]
+    result = Simulation(world, calls, policy="optimal", replication=0).run()
+    unmet = [i for i in result.incidents if i.unmet]
+    assert len(result.incidents) == 4
+    assert len(unmet) == 2  # two ambulances, each on scene far beyond the drain period
+    assert all(i.late for i in unmet)
+
+
+def test_responses_match_a_hand_computed_case(world: World) -> None:
+    """Two calls, two ambulances, closest idle: response = delay + matrix travel time."""
+    region = world.region
+    a1 = world.station_node["B3582"]
+    a2 = world.station_node["B3812"]
+    n1 = region.point_index("3581")  # next to A1's base
+    n2 = region.point_index("3584")
+    calls = [
+        Call(0, 100.0, n1, "NL_A1", 1, 60.0, 600.0, False, 0.0),
+        Call(1, 200.0, n2, "NL_A1", 1, 30.0, 600.0, False, 0.0),
+    ]
+    result = Simulation(world, calls, policy="closest_idle", replication=0).run()
+    seconds = region.travel_time_matrix(
+        np.array([a1, a2], dtype=np.int64), np.array([n1, n2], dtype=np.int64)
+    )
+    first, second = sorted(result.incidents, key=lambda i: i.call)
+    assert first.response_s == pytest.approx(60.0 + seconds[0, 0])
+    # A1 is busy with the first call, so the second call gets A2 from its base.
+    assert second.response_s == pytest.approx(30.0 + seconds[1, 1])
+    busy = {u.unit: u.busy_s for u in result.units}
+    back = region.travel_time_matrix(np.array([n1]), np.array([a1]))[0, 0]
+    assert busy["A1"] == pytest.approx(seconds[0, 0] + 600.0 + back)
+    summary = summarise([result])
+    p1 = summary["policies"]["closest_idle"]["by_priority"]["1"]
+    assert p1["n"] == 2
+    assert p1["mean_response_s"] == pytest.approx(
+        (first.response_s + second.response_s) / 2, abs=0.1
+    )
+    assert p1["fraction_late"] == pytest.approx(
+        np.mean([first.response_s > 900, second.response_s > 900])
+    )
+
+
+def test_parallel_replications_equal_serial_ones() -> None:
+    scenario = load_scenario(FIXTURES / "tiny.yaml").model_copy(update={"duration_h": 1.5})
+    serial = simulate(scenario, policies=["optimal"], replications=2, workers=1)
+    parallel = simulate(scenario, policies=["optimal"], replications=2, workers=2)
+    assert [r.incidents for r in serial] == [r.incidents for r in parallel]
+
+
+def test_coverage_charges_the_unit_that_leaves_an_area_uncovered(world: World) -> None:
+    region = world.region
+    model = CoverageModel(
+        region=region,
+        demand_nodes=world.demand_nodes,
+        demand_weights=world.demand_weights,
+        target_s=900.0,
+        busy_fraction=0.3,
+    )
+    nodes = [world.station_node["B3582"], world.station_node["B3582"], world.station_node["B3812"]]
+    loss = model.losses(nodes)
+    # Two units share one base: either leaving loses less than the lone unit at the other base.
+    assert loss[0] == pytest.approx(loss[1])
+    assert loss[2] > loss[0]
+    before = model.expected_coverage(nodes)
+    assert before - model.expected_coverage(nodes[1:]) == pytest.approx(loss[0])
+
+    def unit(uid: str, node: int) -> Unit:
+        lon, lat = region.node_lonlat[node]
+        return Unit(uid, frozenset({"ALS"}), UnitStatus.AVAILABLE, Location(lat, lon))
+
+    incident_node = world.demand_nodes[0]
+    lon, lat = region.node_lonlat[incident_node]
+    problem = DispatchProblem(
+        units=tuple(unit(f"U{k}", n) for k, n in enumerate(nodes)),
+        incidents=(Incident("I1", 1, "NL_A1", Location(lat, lon), {"ALS": 1}, 900.0),),
+        travel_times_s=np.zeros((3, 1)),
+    )
+    extra = coverage_extra_cost(problem, SolveOptions(), model)
+    assert extra[2, 0] > extra[0, 0] > 0
+
+
+def test_t_interval_covers_the_mean() -> None:
+    lo, hi = t_interval([0.1, 0.2, 0.3])
+    assert lo < 0.2 < hi
+    assert t_interval([0.5]) == (0.5, 0.5)
