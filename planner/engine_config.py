@@ -66,7 +66,8 @@ class CrowFlyConfig(_Config):
 
 
 class EscalationRule(_Config):
-    """One escalation rule; it fires at most once per incident and level.
+    """One escalation rule; it fires at most once per incident and level (ETA and fixed-threshold
+    casualty rules: once per incident).
 
     - ``unmet_for``: a requirement has stayed unmet in the recommendation for ``seconds``.
     - ``eta_beyond_target``: the best recommended ETA exceeds the code's target x ``factor``

@@ -4,8 +4,10 @@ Pure: reads the state (including the last recommendation) and the time, returns
 ``incident_escalated`` events for the engine to apply. At most one event per incident per
 call, because one escalation changes the level the next rule sees; the engine calls again
 until nothing fires. A rule fires at most once per incident and level (the state records
-``(rule, level)`` in ``IncidentState.fired``), so a rule can re-escalate only after the level
-moved, spaced by its ``seconds`` for the time-based kinds.
+``(rule, level)`` in ``IncidentState.fired``): time-based rules re-escalate only after the level
+moved, spaced by their ``seconds``; casualty rules on the code table's thresholds follow the
+table's levels; the other condition rules (ETA, a fixed casualty threshold) fire once per
+incident.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def _fire(
     if rule.up_to_level is not None and incident.level >= rule.up_to_level:
         return None
     if (rule.id, incident.level) in incident.fired:
+        return None
+    if _once_per_incident(rule) and any(name == rule.id for name, _ in incident.fired):
         return None
     cap = min(code.max_level, rule.up_to_level or code.max_level)
     level = min(incident.level + rule.raise_by, cap)
@@ -133,6 +137,14 @@ def _cause(
         return None
     return (
         f"unit {unit} not acknowledged {waited:.0f} s after dispatch (limit {rule.seconds:.0f} s)"
+    )
+
+
+def _once_per_incident(rule: EscalationRule) -> bool:
+    """Condition rules would otherwise climb every level at once: they fire once per incident.
+    (Time rules are spaced by their ``seconds``; table casualty rules by the table's levels.)"""
+    return rule.kind == "eta_beyond_target" or (
+        rule.kind == "casualties_over" and rule.threshold is not None
     )
 
 
