@@ -7,7 +7,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -360,6 +360,12 @@ def test_bad_url_names_the_field() -> None:
     assert info.value.field == "db"
 
 
+def test_unreachable_server_names_the_database() -> None:
+    with pytest.raises(DataMissingError) as info:
+        IncidentLog("postgresql+psycopg://nobody:secret@127.0.0.1:9/none?connect_timeout=2")
+    assert info.value.field == "db" and "secret" not in str(info.value)
+
+
 def test_naive_timestamp_is_refused() -> None:
     with pytest.raises(InputError) as info:
         NewEntry("note.added", {}, recorded_at=datetime(2026, 1, 1))
@@ -388,7 +394,7 @@ def _assert_all_there(url: str, writers: int, per_writer: int) -> None:
 
 
 def test_concurrent_threads_never_lose_or_duplicate(url: str) -> None:
-    IncidentLog(url).close()
+    """Writers start on an empty database: creating the tables races too."""
     errors: list[BaseException] = []
 
     def run(writer: int) -> None:
@@ -407,7 +413,6 @@ def test_concurrent_threads_never_lose_or_duplicate(url: str) -> None:
 
 
 def test_concurrent_processes_never_lose_or_duplicate(url: str) -> None:
-    IncidentLog(url).close()
     context = multiprocessing.get_context("spawn")
     procs = [context.Process(target=_hammer, args=(url, w, PER_THREAD)) for w in range(3)]
     for p in procs:
@@ -416,6 +421,29 @@ def test_concurrent_processes_never_lose_or_duplicate(url: str) -> None:
         p.join(timeout=120)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     _assert_all_there(url, 3, PER_THREAD)
+
+
+def test_only_one_of_two_racing_conditional_appends_wins(log: IncidentLog) -> None:
+    """Both writers read head 1 and append with expected_seq=1: exactly one succeeds."""
+    log.append(_entry(1))
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            log.append(_entry(10 + i), expected_seq=1)
+            outcomes.append("ok")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    racers = [threading.Thread(target=attempt, args=(i,)) for i in range(2)]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "ok"]
+    assert log.head() == 2 and log.verify().ok
 
 
 # -- properties --------------------------------------------------------------------------------
@@ -434,18 +462,24 @@ json_values = st.recursive(
     max_leaves=8,
 )
 payloads = st.dictionaries(texts, json_values, max_size=4)
+moments = st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9))]),
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batch=st.lists(st.tuples(payloads, st.none() | payloads), min_size=1, max_size=6))
-def test_any_json_round_trips_and_verifies(
-    batch: list[tuple[dict[str, Any], dict[str, Any] | None]],
+@given(batch=st.lists(st.tuples(payloads, st.none() | payloads, moments), min_size=1, max_size=6))
+def test_any_json_and_time_round_trips_and_verifies(
+    batch: list[tuple[dict[str, Any], dict[str, Any] | None, datetime]],
 ) -> None:
     with IncidentLog("sqlite://") as log:
-        for payload, personal in batch:
-            stored = log.append(NewEntry("note.added", payload, personal=personal))
+        for payload, personal, moment in batch:
+            entry = NewEntry("note.added", payload, personal=personal, recorded_at=moment)
+            stored = log.append(entry)
             assert stored.payload == payload
         assert log.verify().ok
-        assert [e.payload for e in log.entries()] == [p for p, _ in batch]
-        for seq, (_, personal) in enumerate(batch, start=1):
+        assert [(e.payload, e.recorded_at) for e in log.entries()] == [(p, m) for p, _, m in batch]
+        for seq, (_, personal, _) in enumerate(batch, start=1):
             assert log.read_personal(seq, reader="qa", purpose="property") == personal
