@@ -170,8 +170,16 @@ def _check_shapes(problem: DispatchProblem) -> None:
             "(units, incidents)",
             field="travel_times_s",
         )
-    if problem.extra_cost_s is not None and np.shape(problem.extra_cost_s) != expected:
+    tt = np.asarray(problem.travel_times_s, dtype=np.float64)
+    if np.isnan(tt).any() or (tt < 0).any():
         raise InputError(
-            f"shape {np.shape(problem.extra_cost_s)} does not match {expected}",
-            field="extra_cost_s",
+            "must be >= 0 seconds or inf (unreachable), not NaN", field="travel_times_s"
         )
+    if problem.extra_cost_s is not None:
+        if np.shape(problem.extra_cost_s) != expected:
+            raise InputError(
+                f"shape {np.shape(problem.extra_cost_s)} does not match {expected}",
+                field="extra_cost_s",
+            )
+        if not np.isfinite(np.asarray(problem.extra_cost_s, dtype=np.float64)).all():
+            raise InputError("must be finite", field="extra_cost_s")

@@ -380,11 +380,21 @@ def test_unknown_policy_names_it() -> None:
     assert err.value.field == "policy"
 
 
-def test_shape_mismatch_is_an_input_error() -> None:
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("travel_times_s", {"travel_times_s": np.zeros((2, 2))}),
+        ("travel_times_s", {"travel_times_s": np.full((3, 2), np.nan)}),
+        ("travel_times_s", {"travel_times_s": np.full((3, 2), -1.0)}),
+        ("extra_cost_s", {"extra_cost_s": np.zeros((3, 3))}),
+        ("extra_cost_s", {"extra_cost_s": np.full((3, 2), np.inf)}),
+    ],
+)
+def test_bad_matrices_are_input_errors(field: str, change: dict[str, object]) -> None:
     problem, options, _ = random_problem(1, 3, 2)
     with pytest.raises(InputError) as err:
-        solve(replace(problem, travel_times_s=np.zeros((2, 2))), options)
-    assert err.value.field == "travel_times_s"
+        solve(replace(problem, **change), options)  # type: ignore[arg-type]
+    assert err.value.field == field
 
 
 def test_register_policy() -> None:
