@@ -105,6 +105,8 @@ class RoadRegion:
         """Many-to-many seconds, running trees from whichever side is smaller."""
         origins = self._check_nodes(origins, "origins")
         destinations = self._check_nodes(destinations, "destinations")
+        if len(origins) == 0 or len(destinations) == 0:
+            return np.empty((len(origins), len(destinations)), dtype=np.float64)
         if len(destinations) <= len(origins):
             trees = self._trees_for(np.unique(destinations), reverse=True)
             by_node = dict(zip(np.unique(destinations).tolist(), trees, strict=True))

@@ -105,6 +105,9 @@ def test_matrix_is_the_same_from_either_side(harrisburg: RoadRegion) -> None:
         np.testing.assert_allclose(by_reverse[:, j], harrisburg.etas_to(int(d))[many])
     for i, o in enumerate(few):
         np.testing.assert_allclose(by_forward[i], harrisburg.etas_from(int(o))[many])
+    empty = np.array([], dtype=np.int64)
+    assert harrisburg.travel_time_matrix(empty, few).shape == (0, 3)
+    assert harrisburg.travel_time_matrix(few, empty).shape == (3, 0)
 
 
 def _two_node_graph(*, parallel: tuple[float, ...]) -> nx.MultiDiGraph:
