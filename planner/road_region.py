@@ -4,7 +4,8 @@ The MultiDiGraph is reduced to one weight per directed node pair (the **minimum*
 parallel edges: a driver takes the faster of two parallel roads; summing them, which a naive
 sparse-matrix build does, would be wrong). ``etas_to(node)`` is one Dijkstra run on the
 transposed graph, giving every node's travel time *to* ``node``, i.e. every unit's ETA to an
-incident; these trees are cached per node (LRU) and dropped whenever closures change the weights.
+incident; these trees are cached per node (LRU, 256 by default: ~35 MB for Columbus's 17k
+nodes) and dropped whenever closures change the weights.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class RoadRegion:
     """Travel times over a prepared road network (see :mod:`planner.road_network`)."""
 
     def __init__(
-        self, arrays: RoadArrays, *, max_snap_m: float | None = None, tree_cache_size: int = 1024
+        self, arrays: RoadArrays, *, max_snap_m: float | None = None, tree_cache_size: int = 256
     ) -> None:
         self.name = arrays.name
         self.meta = dict(arrays.meta)
@@ -95,6 +96,7 @@ class RoadRegion:
         return Snap(node=node, distance_m=distance)
 
     def etas_to(self, node: int) -> FloatArray:
+        """Seconds from every node to ``node``; a cached, read-only array (copy to modify)."""
         return self._trees_for(np.array([self._check_node(node)]), reverse=True)[0]
 
     def etas_from(self, node: int) -> FloatArray:
