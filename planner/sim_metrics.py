@@ -238,7 +238,7 @@ def paired_difference(
         a = alt.loc[p] if p in alt.index.get_level_values(0) else None
         if b is None or a is None:
             continue
-        joined = b.join(a, lsuffix="_base", rsuffix="_alt", how="inner")
+        joined = b.add_suffix("_base").join(a.add_suffix("_alt"), how="inner")
         d_late = (joined["late_alt"] - joined["late_base"]).tolist()
         d_resp = (joined["response_alt"] - joined["response_base"]).tolist()
         base_late = float(joined["late_base"].mean())

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from planner.errors import InputError
+from planner.cli._common import fail
+from planner.errors import InputError, PlannerError
 from planner.scenario import Scenario, load_scenario
 from planner.sim_metrics import ReplicationResult
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Bad input exits 2 with a one-line message, also when invoked without ``run_app``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except PlannerError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper
 
 
 def _policies(text: str | None) -> list[str] | None:
@@ -182,6 +201,6 @@ def review_command(
 
 def register(root: typer.Typer) -> None:
     """Attach ``simulate``, ``compare`` and ``review`` to the root app."""
-    root.command("simulate")(simulate_command)
-    root.command("compare")(compare_command)
-    root.command("review")(review_command)
+    root.command("simulate")(_one_line_errors(simulate_command))
+    root.command("compare")(_one_line_errors(compare_command))
+    root.command("review")(_one_line_errors(review_command))
