@@ -38,6 +38,19 @@ from planner.log_schema import (
     metadata,
     personal_table,
 )
+from planner.log_verify import VerifyReport, verify_chain
+
+__all__ = [
+    "AUDIT_KINDS",
+    "DEFAULT_RETENTION_DAYS",
+    "PERSONAL_READ_KIND",
+    "PERSONAL_REDACTED_KIND",
+    "IncidentLog",
+    "LogEntry",
+    "NewEntry",
+    "VerifyReport",
+    "utc_now",
+]
 
 PERSONAL_READ_KIND = "personal_data.read"
 """Kind of the audit entry appended for every read of personal data."""
@@ -105,18 +118,6 @@ class LogEntry:
     def has_personal(self) -> bool:
         """Whether personal data was recorded with this entry (even if since redacted)."""
         return self.personal_hash is not None
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """Outcome of checking the whole chain; ``first_bad_seq`` names the first failing entry."""
-
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    reason: str | None = None
-    head_seq: int = 0
-    head_hash: str = GENESIS_HASH
 
 
 class IncidentLog:
@@ -197,20 +198,41 @@ class IncidentLog:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def append(self, entry: NewEntry, *, expected_seq: int | None = None) -> LogEntry:
+    def append(
+        self,
+        entry: NewEntry,
+        *,
+        expected_seq: int | None = None,
+        ignore_audit_entries: bool = False,
+    ) -> LogEntry:
         """Append one entry in one transaction and return it with its seq and hash.
 
         With ``expected_seq`` the append only happens if the log's head is still that seq
         (optimistic concurrency for callers that decided based on what they read);
-        otherwise :class:`~planner.errors.ConflictError` and nothing is written.
+        otherwise :class:`~planner.errors.ConflictError` and nothing is written. With
+        ``ignore_audit_entries`` the log's own audit entries (:data:`AUDIT_KINDS`, e.g. a
+        personal-data read) appended since ``expected_seq`` do not count as a conflict: they
+        change no dispatch state. The check runs under the write lock, so it cannot race.
         """
         with self._write() as conn:
             head_seq, head_hash = self._lock_head(conn)
             if expected_seq is not None and expected_seq != head_seq:
-                raise ConflictError(
-                    f"the log has moved on to seq {head_seq}; re-read and retry",
-                    field="expected_seq",
-                )
+                moved = expected_seq > head_seq or not ignore_audit_entries
+                if not moved:
+                    moved = (
+                        conn.execute(
+                            sa.select(entries_table.c.seq)
+                            .where(entries_table.c.seq > expected_seq)
+                            .where(entries_table.c.kind.not_in(sorted(AUDIT_KINDS)))
+                            .limit(1)
+                        ).first()
+                        is not None
+                    )
+                if moved:
+                    raise ConflictError(
+                        f"the log is at seq {head_seq}, not {expected_seq}; re-read and retry",
+                        field="expected_seq",
+                    )
             return self._append_locked(conn, entry, head_seq=head_seq, head_hash=head_hash)
 
     def _lock_head(self, conn: Connection) -> tuple[int, str]:
@@ -382,75 +404,8 @@ class IncidentLog:
 
     def verify(self) -> VerifyReport:
         """Recompute the whole chain; report the first entry that was altered, removed or moved."""
-        query = (
-            sa.select(
-                entries_table,
-                personal_table.c.seq.label("p_seq"),
-                personal_table.c.salt,
-                personal_table.c.data,
-                personal_table.c.redacted_at,
-            )
-            .select_from(entries_table.outerjoin(personal_table))
-            .order_by(entries_table.c.seq)
-        )
         with self._read() as conn:
-            head = conn.execute(sa.select(head_table.c.seq, head_table.c.hash)).one()
-            prev_seq, prev_hash, checked = 0, GENESIS_HASH, 0
-            rows = conn.execution_options(yield_per=1000).execute(query)
-            for row in rows:
-                problem = _check_row(row, expected_seq=prev_seq + 1, prev_hash=prev_hash)
-                if problem is not None:
-                    bad_seq, reason = problem
-                    return VerifyReport(False, checked, bad_seq, reason, int(head.seq), head.hash)
-                prev_seq, prev_hash, checked = int(row.seq), str(row.hash), checked + 1
-        head_seq = int(head.seq)
-        if head_seq > prev_seq:
-            reason = f"entries {prev_seq + 1}..{head_seq} are missing (the log head is {head_seq})"
-            return VerifyReport(False, checked, prev_seq + 1, reason, head_seq, head.hash)
-        if head_seq < prev_seq or head.hash != prev_hash:
-            reason = f"the log head (seq {head_seq}) does not match the last entry {prev_seq}"
-            return VerifyReport(False, checked, prev_seq, reason, head_seq, head.hash)
-        return VerifyReport(True, checked, None, None, head_seq, head.hash)
-
-
-def _check_row(row: Row[Any], *, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
-    """The first thing wrong with one stored row, as (seq to blame, reason), or None."""
-    seq = int(row.seq)
-    if seq != expected_seq:
-        return expected_seq, f"entry {expected_seq} is missing (the next stored entry is {seq})"
-    if row.prev_hash != prev_hash:
-        return seq, (
-            f"entry {seq} does not chain to entry {seq - 1} "
-            f"(entry {seq - 1} was rewritten or rows were reordered)"
-        )
-    try:
-        recomputed = entry_hash(
-            seq=seq,
-            kind=row.kind,
-            payload_json=row.payload,
-            incident=row.incident,
-            actor=row.actor,
-            recorded_at=row.recorded_at,
-            personal_hash=row.personal_hash,
-            prev_hash=row.prev_hash,
-        )
-    except ValueError:  # payload is no longer valid JSON
-        recomputed = None
-    if recomputed != row.hash:
-        return seq, f"entry {seq} was altered: its content no longer matches its hash"
-    if row.personal_hash is None:
-        if row.p_seq is not None:
-            return seq, f"entry {seq} has personal data attached after it was recorded"
-        return None
-    if row.p_seq is None:
-        return seq, f"entry {seq}: its personal data row was deleted"
-    if row.data is None:
-        if row.redacted_at is None:
-            return seq, f"entry {seq}: personal data was removed without a redaction record"
-        return None
-    if row.salt is None or salted_personal_hash(row.data, salt=row.salt) != row.personal_hash:
-        return seq, f"entry {seq}: personal data was altered"
-    return None
+            return verify_chain(conn)
 
 
 def _to_entry(row: Row[Any]) -> LogEntry:

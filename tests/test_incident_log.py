@@ -147,6 +147,19 @@ def test_expected_seq_conflict_writes_nothing(log: IncidentLog) -> None:
     assert log.verify().ok
 
 
+def test_expected_seq_can_look_past_audit_entries(log: IncidentLog) -> None:
+    log.append(_entry(1, personal=True))
+    log.read_personal(1, reader="supervisor-2", purpose="complaint")  # audit entry, seq 2
+    with pytest.raises(ConflictError):
+        log.append(_entry(2), expected_seq=1)
+    assert log.append(_entry(2), expected_seq=1, ignore_audit_entries=True).seq == 3
+    with pytest.raises(ConflictError):  # entry 3 is a real event: a conflict after all
+        log.append(_entry(3), expected_seq=1, ignore_audit_entries=True)
+    with pytest.raises(ConflictError):  # ahead of the head is never right
+        log.append(_entry(3), expected_seq=9, ignore_audit_entries=True)
+    assert log.head() == 3 and log.verify().ok
+
+
 def test_verify_accepts_an_untouched_log(log: IncidentLog) -> None:
     assert log.verify().ok
     for i in range(1, 6):
