@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from planner.errors import InputError, OutsideRegionError
 
@@ -63,6 +62,8 @@ class PointSnapper:
         self._lonlat = lonlat
         centre = lonlat.mean(axis=0)
         self.projection = LocalProjection(float(centre[1]), float(centre[0]))
+        from scipy.spatial import cKDTree  # imported here: the CLI parses points without it
+
         self._tree = cKDTree(self.projection.to_xy(lonlat[:, 0], lonlat[:, 1]))
 
     def nearest(self, lat: float, lon: float, *, max_snap_m: float) -> tuple[int, float]:
