@@ -18,7 +18,7 @@ from planner.closures import Closure
 from planner.domain import Location
 from planner.errors import DataMissingError, InputError, OutsideRegionError
 from planner.geo import haversine_m
-from planner.region import Region, eta_matrix, load_region
+from planner.region import Region, eta_matrix, load_region, resolve_region_path
 from planner.road_network import (
     RoadArrays,
     cache_path,
@@ -208,6 +208,32 @@ def test_slowdowns_scale_etas_and_the_strongest_wins(agua: RoadRegion) -> None:
     np.testing.assert_allclose(agua.etas_to(5), 2 * before)
     agua.lift_closure("snow")
     np.testing.assert_array_equal(agua.etas_to(5), before)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    node=st.integers(0, 770),
+    radius=st.floats(10.0, 400.0),
+    factor=st.one_of(st.none(), st.floats(1.01, 10.0)),
+    target=st.integers(0, 770),
+)
+def test_closures_never_shorten_etas_and_lifting_restores(
+    agua_graph: nx.MultiDiGraph, node: int, radius: float, factor: float | None, target: int
+) -> None:
+    region = RoadRegion.from_graph(agua_graph)
+    before = region.etas_to(target).copy()
+    lon, lat = region.node_lonlat[node]
+    region.apply_closure("c", Closure(centre=Location(lat, lon), radius_m=radius, factor=factor))
+    assert (region.etas_to(target) >= before - 1e-9).all()
+    region.lift_closure("c")
+    np.testing.assert_array_equal(region.etas_to(target), before)
+
+
+def test_region_names_resolve_to_the_shared_data() -> None:
+    data = get_settings().data_dir
+    assert resolve_region_path("manhattan") == data / "osm" / "manhattan.drive.osm.bz2"
+    assert resolve_region_path("Utrecht") == data / "regions" / "utrecht"
+    assert resolve_region_path("some/file.graphml") == Path("some/file.graphml")
 
 
 def test_edge_closure_and_bad_closures_change_nothing(agua: RoadRegion) -> None:
