@@ -418,3 +418,25 @@ def test_empty_problems(policy: str) -> None:
     assert solve(DispatchProblem((), (), np.zeros((0, 0))), options).assignments == ()
     lonely = DispatchProblem((), (_incident("I1", 1, {"ALS": 1}),), np.zeros((0, 1)))
     assert solve(lonely, options).unmet[0].reason == "no unit has ALS"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_units=st.integers(1, 30),
+    n_incidents=st.integers(1, 12),
+)
+def test_assignment_and_flow_methods_agree(seed: int, n_units: int, n_incidents: int) -> None:
+    from planner.candidates import build_candidates
+    from planner.explain import objective_of
+    from planner.solver import optimal_selection
+
+    problem, options, pairs = random_problem(seed, n_units, n_incidents)
+    cand = build_candidates(problem, options, previous_pairs=pairs)
+    by_assignment = optimal_selection(cand, method="assignment")
+    by_flow = optimal_selection(cand, method="flow")
+    assert by_assignment is not None and by_flow is not None
+    a = objective_of(problem, options, cand, by_assignment)
+    b = objective_of(problem, options, cand, by_flow)
+    assert a.filled_by_priority == b.filled_by_priority
+    assert a.cost == pytest.approx(b.cost, abs=1e-6)
