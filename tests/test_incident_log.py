@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -339,22 +340,33 @@ def test_unserialisable_personal_data_writes_nothing(log: IncidentLog) -> None:
     assert log.head() == 1 and len(log.entries()) == 1
 
 
-def test_failing_personal_insert_rolls_back_the_whole_entry(sqlite_url: str) -> None:
+_REFUSE_PERSONAL = {
+    "sqlite": (
+        "CREATE TRIGGER refuse BEFORE INSERT ON log_personal "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    ),
+    "postgresql": (
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON log_personal "
+        "FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ),
+}
+
+
+def test_failing_personal_insert_rolls_back_the_whole_entry(url: str, log: IncidentLog) -> None:
     """The database itself refuses the personal row after the entry row went in."""
-    with IncidentLog(sqlite_url) as log:
-        log.append(_entry(1, personal=True))
-        _raw(
-            sqlite_url,
-            "CREATE TRIGGER refuse BEFORE INSERT ON log_personal "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-        )
-        with pytest.raises(sa.exc.DatabaseError):
-            log.append(_entry(2, personal=True))
-        assert log.head() == 1
-        assert [e.seq for e in log.entries()] == [1]
-        _raw(sqlite_url, "DROP TRIGGER refuse")
-        assert log.append(_entry(3, personal=True)).seq == 2
-        assert log.verify().ok
+    log.append(_entry(1, personal=True))
+    backend = sa.make_url(url).get_backend_name()
+    for statement in _REFUSE_PERSONAL[backend]:
+        _raw(url, statement)
+    with pytest.raises(sa.exc.DatabaseError, match="disk full"):
+        log.append(_entry(2, personal=True))
+    assert log.head() == 1
+    assert [e.seq for e in log.entries()] == [1]
+    _raw(url, "DROP TRIGGER refuse" + (" ON log_personal" if backend == "postgresql" else ""))
+    assert log.append(_entry(3, personal=True)).seq == 2
+    assert log.verify().ok
 
 
 # -- opening -----------------------------------------------------------------------------------
@@ -436,6 +448,22 @@ def test_concurrent_processes_never_lose_or_duplicate(url: str) -> None:
     _assert_all_there(url, 3, PER_THREAD)
 
 
+def test_verify_sees_a_consistent_snapshot_while_writers_append(url: str) -> None:
+    with IncidentLog(url) as log:
+        log.append(_entry(0))
+        writers = [threading.Thread(target=_hammer, args=(url, w, PER_THREAD)) for w in range(2)]
+        for t in writers:
+            t.start()
+        reports = []
+        while any(t.is_alive() for t in writers):
+            reports.append(log.verify())
+        for t in writers:
+            t.join()
+        reports.append(log.verify())
+    assert all(r.ok for r in reports), [r.reason for r in reports if not r.ok]
+    assert reports[-1].checked == 1 + 2 * PER_THREAD
+
+
 def test_only_one_of_two_racing_conditional_appends_wins(log: IncidentLog) -> None:
     """Both writers read head 1 and append with expected_seq=1: exactly one succeeds."""
     log.append(_entry(1))
@@ -496,3 +524,38 @@ def test_any_json_and_time_round_trips_and_verifies(
         assert [(e.payload, e.recorded_at) for e in log.entries()] == [(p, m) for p, _, m in batch]
         for seq, (_, personal, _) in enumerate(batch, start=1):
             assert log.read_personal(seq, reader="qa", purpose="property") == personal
+
+
+_MUTATIONS = {
+    "kind": "note.deleted",
+    "payload": '{"n":0}',
+    "incident": "INC-9",
+    "actor": "someone-else",
+    "recorded_at": "2001-01-01 00:00:00.000000",
+    "personal_hash": "a" * 64,
+    "prev_hash": "b" * 64,
+    "hash": "c" * 64,
+}
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    size=st.integers(min_value=1, max_value=6),
+    data=st.data(),
+)
+def test_any_single_field_edit_is_detected_at_that_entry(size: int, data: st.DataObject) -> None:
+    target = data.draw(st.integers(min_value=1, max_value=size), label="seq")
+    column = data.draw(st.sampled_from(sorted(_MUTATIONS)), label="column")
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'log.sqlite'}"
+        with IncidentLog(url) as log:
+            for i in range(1, size + 1):
+                log.append(_entry(i, personal=i % 2 == 1))
+        _tamper(
+            url,
+            f"UPDATE log_entries SET {column} = :v WHERE seq = :s",
+            v=_MUTATIONS[column],
+            s=target,
+        )
+        ok, bad, _ = _verify(url)
+    assert not ok and bad == target
