@@ -31,9 +31,11 @@ from planner.centre_state import CentreState, apply, recommended_units
 from planner.closures import Closure
 from planner.codes import CodeTable
 from planner.domain import (
+    COMMITTED_STATUSES,
     FloatArray,
     Location,
     Plan,
+    UnitStatus,
 )
 from planner.engine_config import EngineConfig
 from planner.errors import ConflictError, InputError, InvalidTransitionError, PlannerError
@@ -84,14 +86,35 @@ PLAN_AFFECTING_TYPES = frozenset(
         "unit_moved",
         "dispatch_accepted",
         "dispatch_overridden",
-        "unit_acknowledged",
         "unit_arrived",
         "incident_closed",
         "road_closure_on",
         "road_closure_off",
     }
 )
-"""Events after which the engine re-solves; the others cannot change the recommendation."""
+"""Events after which the engine may re-solve; the others cannot change the recommendation
+(an acknowledgement keeps a unit committed to the same incident)."""
+
+
+def affects_plan(event: Event, before: CentreState) -> bool:
+    """Whether ``event`` can change the recommendation, judged on the state before it.
+
+    An AVL report of a unit that is neither free nor divertible changes no recommendation.
+    """
+    if event.type not in PLAN_AFFECTING_TYPES:
+        return False
+    if isinstance(event, UnitMoved):
+        unit = before.units.get(event.unit_id)
+        config = before.config
+        divertible = (
+            config is not None
+            and config.solver.allow_preemption
+            and unit is not None
+            and unit.status in COMMITTED_STATUSES
+        )
+        return unit is None or unit.status == UnitStatus.AVAILABLE or divertible
+    return True
+
 
 MAX_ESCALATION_ROUNDS = 100
 """Safety bound on escalations triggered by one event (rules fire once per level anyway)."""
@@ -317,7 +340,8 @@ class Engine:
         pending: Plan | None = None
         for entry in entries:
             event = parse_event(entry.payload)
-            new_state = apply(engine._state, event, codes=engine.codes)
+            before = engine._state
+            new_state = apply(before, event, codes=engine.codes)
             engine._region = engine._region_for(event)
             engine._side_effects(event, new_state)
             engine._state = new_state
@@ -331,7 +355,7 @@ class Engine:
                         field="seq",
                     )
                 pending = None
-            elif resolve and event.type in PLAN_AFFECTING_TYPES:
+            elif resolve and affects_plan(event, before):
                 plan = engine._solve()
                 if plan_key(plan) != plan_key(engine._plan):
                     pending = plan
@@ -365,14 +389,15 @@ class Engine:
 
     def _process(self, event: Event, derived: list[Event]) -> tuple[int, Event]:
         """Validate, log, fold, and re-solve; append any recommendation to ``derived``."""
-        new_state = apply(self._state, event, codes=self.codes)
+        before = self._state
+        new_state = apply(before, event, codes=self.codes)
         self._check_locations(event)
         region = self._region_for(event)
         seq, stored = self._record(event, new_state)
         self._region = region
         self._side_effects(event, new_state)
         self._state = new_state
-        if event.type in PLAN_AFFECTING_TYPES:
+        if affects_plan(event, before):
             plan = self._solve()
             changed = plan_key(plan) != plan_key(self._plan)
             changes = plan_changes(self._plan, plan)
