@@ -42,7 +42,9 @@ VIEWPORT = {"width": 1440, "height": 900}
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-    pytest.skip(f"no Chromium at {CHROMIUM} (CI installs the Debian package)", allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM} (CI installs the Debian package)", allow_module_level=True
+    )
 
 
 @dataclass
@@ -74,8 +76,19 @@ def _free_port() -> int:
 
 def _create_key(db: str, role: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "planner", "keys", "create", "--role", role, "--name", f"{role}-1",
-         "--db", db],
+        [
+            sys.executable,
+            "-m",
+            "planner",
+            "keys",
+            "create",
+            "--role",
+            role,
+            "--name",
+            f"{role}-1",
+            "--db",
+            db,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -107,8 +120,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "planner", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--db", db, "--region", "harrisburg", "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "planner",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--db",
+                db,
+                "--region",
+                "harrisburg",
+                "--log-level",
+                "warning",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=PROJECT_ROOT,
@@ -138,8 +165,12 @@ def _register_fleet(srv: Server) -> list[dict[str, Any]]:
     for k, (call_sign, caps) in enumerate(fleet):
         s = 4 * ((k * 7 + 3) * n // (len(fleet) * 7 + 1))
         lon, lat = segments[s], segments[s + 1]
-        body = {"unit_id": call_sign, "call_sign": call_sign, "capabilities": caps,
-                "home": {"lat": lat, "lon": lon}}
+        body = {
+            "unit_id": call_sign,
+            "call_sign": call_sign,
+            "capabilities": caps,
+            "home": {"lat": lat, "lon": lon},
+        }
         srv.call("POST", "/v1/units", body)
         units.append(body)
     return units
@@ -234,3 +265,84 @@ def test_open_accept_and_close_an_incident_across_two_consoles(
     assert a.errors == [] and b.errors == [], (a.errors, b.errors)
     a.close()
     b.close()
+
+
+def test_a_wrong_key_is_refused_and_nothing_is_kept(browser: Any, server: Server) -> None:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(server.base + "/")
+    page.fill("#login-key", "dpk_00000000_not-a-real-key-at-all-000")
+    page.press("#login-key", "Enter")
+    page.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
+    assert "not valid" in page.inner_text("#login-error")
+    assert page.evaluate("sessionStorage.length") == 0
+    context.close()
+
+
+def test_planner_role_sees_the_picture_but_no_actions_or_personal_data(
+    browser: Any, server: Server
+) -> None:
+    incident_id = "INC-PLANNER-VIEW"
+    server.call(
+        "POST",
+        "/v1/incidents",
+        {
+            "incident_id": incident_id,
+            "code": "GAS_LEAK",
+            "location": server.units[0]["home"],
+            "address": "1 Secret Street",
+        },
+        role="dispatcher",
+    )
+    c = Console(browser, server, "planner")
+    page = c.page
+    assert page.inner_text("#whoami").endswith("planner")
+    assert page.is_disabled("#new-contact")
+    page.locator(f'#queue tr[data-id="{incident_id}"]').click()
+    page.locator("#detail .actions").wait_for()
+    for action in ("accept", "override", "escalate", "note", "complaint", "close"):
+        assert page.is_disabled(f'#detail button[data-act="{action}"]'), action
+    assert page.locator('#detail button[data-act="personal"]').count() == 0
+    assert page.locator("#units select").count() == 0
+    assert "Secret" not in page.content()
+    assert c.errors == [], c.errors
+    c.close()
+    server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})
+
+
+def test_pick_on_map_and_duplicate_contact_is_linked(browser: Any, server: Server) -> None:
+    c = Console(browser, server, "dispatcher")
+    page = c.page
+    page.keyboard.press("n")
+    page.select_option("#c-code", "FIRE_IN_BUILDING")
+    # Picking: the click lands inside the region's box and fills both fields.
+    page.click("#c-pick")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    lat = float(page.input_value("#c-lat"))
+    lon = float(page.input_value("#c-lon"))
+    west, south, east, north = page.evaluate("window.dispatchConsole.region.bbox")
+    assert south <= lat <= north and west <= lon <= east
+    # Open one at a road point, then take a second call about the same place: it is offered
+    # as a duplicate and linked instead of opening a second incident.
+    spot = server.units[2]["home"]
+    page.fill("#c-lat", f"{spot['lat']:.6f}")
+    page.fill("#c-lon", f"{spot['lon']:.6f}")
+    page.click("#contact-form button[type=submit]")
+    page.locator("#contact").wait_for(state="hidden")
+    incident_id = page.wait_for_function("window.dispatchConsole.selected()").json_value()
+    assert incident_id.startswith("INC-")
+    before = len(page.evaluate("[...window.dispatchConsole.store.incidents.keys()]"))
+    page.keyboard.press("n")
+    page.select_option("#c-code", "FIRE_IN_BUILDING")
+    page.fill("#c-lat", f"{spot['lat'] + 0.0005:.6f}")
+    page.fill("#c-lon", f"{spot['lon']:.6f}")
+    link = page.locator(f'#c-duplicates button[data-link="{incident_id}"]')
+    link.wait_for()
+    link.click()
+    page.locator("#contact").wait_for(state="hidden")
+    page.locator("#detail .timeline li", has_text="Contact linked").wait_for(timeout=15_000)
+    assert len(page.evaluate("[...window.dispatchConsole.store.incidents.keys()]")) == before
+    assert c.errors == [], c.errors
+    c.close()
+    server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})

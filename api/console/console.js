@@ -8,7 +8,7 @@ import { toast } from "./dialog.js";
 import { clock } from "./format.js";
 import { RegionMap } from "./map.js";
 import { renderQueue, renderUnits, tickQueue } from "./panels.js";
-import { OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store } from "./store.js";
+import { OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store, TIMELINE_ROLES } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -89,7 +89,13 @@ async function main() {
     $("region-name").textContent = `· ${region.name}`;
   }
 
-  const detail = new IncidentDetail({ store, api, canOperate, canSeePersonal });
+  const detail = new IncidentDetail({
+    store,
+    api,
+    canOperate,
+    canSeePersonal,
+    canReadTimeline: TIMELINE_ROLES.has(me.role),
+  });
   const contact = new ContactForm({
     store,
     api,
@@ -177,7 +183,7 @@ async function main() {
       if (unitId) changedUnits.add(unitId);
       for (const u of data.units ?? []) changedUnits.add(u);
       await store.scheduleRefresh();
-      const incidentId = data.incident_id ?? data.event?.incident_id;
+      const incidentId = data.incident ?? data.event?.incident_id;
       if (selected && (incidentId === selected || type === "recommendation_issued" || unitId)) {
         detail.loadTimeline();
       }
@@ -200,7 +206,7 @@ async function main() {
   bindKeys({ store, map, detail, contact, select, canOperate, getSelected: () => selected });
   $("new-contact").addEventListener("click", () => contact.show());
   $("help-button").addEventListener("click", () => $("help").showModal());
-  window.dispatchConsole = { store, map, select };
+  window.dispatchConsole = { store, map, region, select, selected: () => selected };
   document.body.dataset.ready = "true";
   window.consoleMetrics.readyMs = performance.now() - started;
 }

@@ -138,7 +138,7 @@ export class ContactForm {
 
   _contactBody() {
     const f = this.form.elements;
-    const body = { channel: "phone" };
+    const body = { contact_id: newId("CON"), channel: "phone" };
     if (this.canSeePersonal) {
       if (f.caller_name.value.trim()) body.caller_name = f.caller_name.value.trim();
       if (f.caller_phone.value.trim()) body.caller_phone = f.caller_phone.value.trim();
@@ -160,8 +160,9 @@ export class ContactForm {
   }
 
   async _newContact() {
-    const contact = await this.api.post(PATHS.contacts, this._contactBody());
-    return contact?.contact_id ?? contact?.id ?? contact?.contact?.id ?? null;
+    const body = this._contactBody();
+    await this.api.post(PATHS.contacts, body);
+    return body.contact_id;
   }
 
   /** Record this call as a further contact about an incident already open. */
@@ -192,14 +193,14 @@ export class ContactForm {
       return;
     }
     const f = this.form.elements;
-    const body = { code, location: p, methane: this._methane() };
+    const body = { incident_id: newId("INC"), code, location: p, methane: this._methane() };
     if (f.priority.value) body.priority = Number(f.priority.value);
     if (this.canSeePersonal && f.address.value.trim()) body.address = f.address.value.trim();
     try {
       const contactId = await this._newContact();
       if (contactId) body.contact_id = contactId;
       const opened = await this.api.post(PATHS.incidents, body);
-      const id = opened?.incident_id ?? opened?.id ?? opened?.incident?.id;
+      const id = opened?.incident_id ?? body.incident_id;
       toast(`Incident ${id} opened`);
       this.hide();
       this.onOpened(id);
@@ -207,4 +208,14 @@ export class ContactForm {
       this.error.textContent = err.field ? `${err.field}: ${err.message}` : err.message;
     }
   }
+}
+
+/**
+ * A new id for a contact or incident, made here so a retried request (same Idempotency-Key,
+ * same body) names the same record: PREFIX-YYMMDD-HHMMSS-xxxx (UTC, 4 random base-36 digits).
+ */
+export function newId(prefix) {
+  const t = new Date().toISOString().replace(/[-:]/g, "");
+  const random = crypto.getRandomValues(new Uint32Array(1))[0].toString(36).padStart(4, "0").slice(-4);
+  return `${prefix}-${t.slice(2, 8)}-${t.slice(9, 15)}-${random}`;
 }

@@ -6,7 +6,8 @@ import { PATHS } from "./store.js";
 import { UNIT_STATUS_STYLE } from "./styles.js";
 
 export class IncidentDetail {
-  constructor({ store, api, canOperate, canSeePersonal }) {
+  constructor({ store, api, canOperate, canSeePersonal, canReadTimeline }) {
+    this.canReadTimeline = canReadTimeline;
     this.store = store;
     this.api = api;
     this.canOperate = canOperate;
@@ -36,7 +37,7 @@ export class IncidentDetail {
    */
   async loadTimeline() {
     const id = this.id;
-    if (!id) return;
+    if (!id || !this.canReadTimeline) return;
     try {
       const body = await this.api.get(PATHS.timeline(id));
       if (id !== this.id) return;
@@ -126,7 +127,9 @@ export class IncidentDetail {
       <h3>METHANE</h3>
       ${this._methane(i, code, priv)}
       <h3>Timeline</h3>
-      <ol class="timeline" aria-live="polite">${this.timeline.map((e) => this._entry(e)).join("") || '<li class="muted">–</li>'}</ol>`;
+      ${this.canReadTimeline
+        ? `<ol class="timeline" aria-live="polite">${this.timeline.map((e) => this._entry(e)).join("") || '<li class="muted">–</li>'}</ol>`
+        : '<p class="muted">The timeline is not open to your role.</p>'}`;
     for (const btn of this.el.querySelectorAll("button[data-act]")) {
       btn.addEventListener("click", () =>
         btn.dataset.act === "personal" ? this.revealPersonal() : this.act(btn.dataset.act),

@@ -26,6 +26,8 @@ export const PATHS = {
 
 /** Roles that may see personal data (caller details, addresses, free text). */
 export const PERSONAL_DATA_ROLES = new Set(["dispatcher", "supervisor", "auditor"]);
+/** Roles that may read incident timelines (which can carry personal data on request). */
+export const TIMELINE_ROLES = new Set(["dispatcher", "supervisor", "auditor"]);
 /** Roles that handle incidents from the console. */
 export const OPERATOR_ROLES = new Set(["dispatcher", "supervisor"]);
 
@@ -41,6 +43,7 @@ export class Store {
     this.version = null;
     this.listeners = new Set();
     this._pending = null;
+    this._dirty = false;
   }
 
   onChange(fn) {
@@ -73,20 +76,27 @@ export class Store {
     this._emit("state");
   }
 
-  /** Coalesce bursts of events into one refresh (an accept emits several events at once). */
+  /**
+   * Coalesce bursts of events into few refreshes (an accept emits several events at once).
+   * The promise settles after a refresh that started after this call, so what the caller just
+   * wrote is in the picture when it resolves.
+   */
   scheduleRefresh() {
-    if (this._pending) return this._pending;
-    this._pending = new Promise((resolve) => {
-      setTimeout(async () => {
-        try {
-          await this.refresh();
-        } finally {
-          this._pending = null;
-          resolve();
-        }
-      }, 30);
-    });
+    this._dirty = true;
+    if (!this._pending) this._pending = this._refreshWhileDirty();
     return this._pending;
+  }
+
+  async _refreshWhileDirty() {
+    await new Promise((r) => setTimeout(r, 30));
+    try {
+      while (this._dirty) {
+        this._dirty = false;
+        await this.refresh();
+      }
+    } finally {
+      this._pending = null;
+    }
   }
 
   assignmentsFor(incidentId) {
