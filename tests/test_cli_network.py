@@ -73,6 +73,12 @@ def test_build_refuses_bad_arguments(tmp_path: Path) -> None:
     assert "does not exist" in _exit_2(
         "network", "build", "--osm", str(tmp_path / "nope.osm"), "-o", str(tmp_path / "x.npz")
     )
+    assert "WEST,SOUTH,EAST,NORTH" in _exit_2(
+        "network", "build", "--bbox", "1,2,3", "-o", str(tmp_path / "x.npz")
+    )
+    assert "west < east" in _exit_2(
+        "network", "build", "--bbox", "3,2,1,4", "-o", str(tmp_path / "x.npz")
+    )
     assert not list(tmp_path.iterdir())
 
 

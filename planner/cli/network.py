@@ -40,11 +40,16 @@ def build(
     place: str | None = typer.Option(
         None, "--place", help='Place to download from OpenStreetMap, e.g. "Harrisburg, PA, USA".'
     ),
+    bbox: str | None = typer.Option(
+        None, "--bbox", help="Box to download from OpenStreetMap: WEST,SOUTH,EAST,NORTH degrees."
+    ),
 ) -> None:
     """Build a drivable region with emergency travel times and write it (prints its summary)."""
     with _one_line_errors():
-        if (osm is None) == (place is None):
-            raise InputError("give exactly one of --osm FILE or --place NAME", field="--osm")
+        if sum(x is not None for x in (osm, place, bbox)) != 1:
+            raise InputError(
+                "give exactly one of --osm FILE, --place NAME or --bbox W,S,E,N", field="--osm"
+            )
         suffix = out.suffix.lower()
         if suffix not in (".graphml", ".npz"):
             raise InputError(f"{out}: the region file must end in .graphml or .npz", field="-o")
@@ -55,11 +60,12 @@ def build(
                 raise InputError(f"OSM file {osm} does not exist", field="--osm")
             graph = rn.graph_from_osm_file(osm)
         else:
-            assert place is not None
+            box = _parse_bbox(bbox) if bbox is not None else None
             try:
-                graph = rn.graph_from_place(place)
+                graph = rn.graph_from_bbox(box) if box else rn.graph_from_place(str(place))
             except Exception as exc:  # network failures and unknown places, from osmnx
-                raise InputError(f"cannot download {place!r}: {exc}", field="--place") from exc
+                what, field = (bbox, "--bbox") if box else (place, "--place")
+                raise InputError(f"cannot download {what!r}: {exc}", field=field) from exc
         if suffix == ".graphml":
             rn.save_graphml(graph, out)
             rn.prime_cache(graph, out)
@@ -173,6 +179,20 @@ def _parse_lat_lon(text: str, field: str) -> Location:
     except InputError as exc:
         raise InputError(exc.message, field=field) from None
     return Location(lat, lon)
+
+
+def _parse_bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(
+            f"expected WEST,SOUTH,EAST,NORTH degrees, got {text!r}", field="--bbox"
+        ) from None
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise InputError(
+            f"{text!r} is not a box with west < east and south < north", field="--bbox"
+        )
+    return west, south, east, north
 
 
 def _snap(region: Region, location: Location, field: str, max_snap_m: float | None) -> Any:
