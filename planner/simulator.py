@@ -598,7 +598,10 @@ class Simulation:
         unit = self.units[uid]
         if unit.trip != trip:
             return None
-        self._move(uid, hospital)
+        if self.world.scenario.service.return_to == "where_they_are":
+            self._move(uid, hospital)  # it will become available there
+        else:
+            unit.node = hospital  # busy until back at its station: no AVL report needed
         plan = self._set_status(uid, UnitStatus.AT_HOSPITAL)
         unit.trip += 1
         self._push(self.now + self._handover(uid), "handed_over", uid, unit.trip)

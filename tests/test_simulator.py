@@ -149,3 +149,22 @@ def test_t_interval_covers_the_mean() -> None:
     lo, hi = t_interval([0.1, 0.2, 0.3])
     assert lo < 0.2 < hi
     assert t_interval([0.5]) == (0.5, 0.5)
+
+
+def test_major_incident_and_road_closure_changes_run() -> None:
+    from planner.scenario import Change, MajorIncident, RoadClosure
+
+    base = load_scenario(FIXTURES / "tiny.yaml")
+    changes = [
+        Change(major_incident=MajorIncident(at_h=0.5, code="NL_A1", point="3584", casualties=4)),
+        Change(road_closure=RoadClosure(id="rc1", lat=52.09, lon=5.12, radius_m=2000, to_h=1.0)),
+    ]
+    scenario = base.model_copy(update={"changes": changes, "duration_h": 1.5})
+    world = prepare_world(scenario)
+    calls = generate_calls(world, 0)
+    major = [c for c in calls if c.casualties == 4]
+    assert len(major) == 1 and major[0].t_s == 1800.0
+    assert major[0].node == world.region.point_index("3584")
+    result = Simulation(world, calls, policy="coverage", replication=0).run()
+    assert len(result.incidents) == len(calls)
+    assert not world.region.closures  # lifted at the end of the run
