@@ -153,6 +153,7 @@ class IncidentLog:
         self.close()
 
     def _prepare(self, *, create: bool) -> None:
+        """Create the tables (once, under a lock) or, with ``create=False``, insist they exist."""
         database = self._engine.url.database
         sqlite_file = self._engine.dialect.name == "sqlite" and database not in (
             None,
@@ -162,13 +163,14 @@ class IncidentLog:
         if not create and sqlite_file and not Path(str(database)).is_file():
             raise DataMissingError(f"no incident log at {database}", field="db")
         try:
-            with self._write() as conn:
-                if not create:
+            if not create:
+                with self._read() as conn:
                     if not sa.inspect(conn).has_table(head_table.name):
                         raise DataMissingError(
                             f"no incident log in {self._engine.url!r}", field="db"
                         )
-                    return
+                return
+            with self._write() as conn:
                 if self._is_postgres:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
                 metadata.create_all(conn)

@@ -437,6 +437,7 @@ def test_concurrent_threads_never_lose_or_duplicate(url: str) -> None:
     _assert_all_there(url, THREADS, PER_THREAD)
 
 
+@pytest.mark.slow
 def test_concurrent_processes_never_lose_or_duplicate(url: str) -> None:
     context = multiprocessing.get_context("spawn")
     procs = [context.Process(target=_hammer, args=(url, w, PER_THREAD)) for w in range(3)]
