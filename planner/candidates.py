@@ -81,6 +81,8 @@ class Pools:
     order: IntArray
     start: IntArray
     end: IntArray
+    group_priority: IntArray
+    group_incident: IntArray
 
     def of(self, g: int) -> IntArray:
         return self.order[self.start[g] : self.end[g]]
@@ -99,6 +101,8 @@ def build_pools(cand: Candidates) -> Pools:
         order=order,
         start=np.searchsorted(groups, ids, side="left").astype(np.int64),
         end=np.searchsorted(groups, ids, side="right").astype(np.int64),
+        group_priority=np.array([g.priority for g in cand.groups], dtype=np.int64),
+        group_incident=np.array([g.incident for g in cand.groups], dtype=np.int64),
     )
 
 

@@ -12,10 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from planner.candidates import (
     ArcKind,
     Candidates,
+    IntArray,
     Pools,
     build_pools,
     filled_by_priority,
@@ -24,6 +26,7 @@ from planner.candidates import (
 from planner.domain import (
     Assignment,
     DispatchProblem,
+    FloatArray,
     Objective,
     Plan,
     SolveOptions,
@@ -41,25 +44,22 @@ _PREEMPT = int(ArcKind.PREEMPT)
 
 @dataclass(frozen=True, slots=True)
 class _Arcs:
-    """The candidate arrays as Python lists: per-arc lookups without NumPy scalar overhead."""
+    """The candidate arrays plus each movable arc's 0-based ETA rank within its group."""
 
-    unit: list[int]
-    group: list[int]
-    kind: list[int]
-    eta_s: list[float]
-    cost: list[float]
-    stable: list[bool]
+    unit: IntArray
+    group: IntArray
+    kind: IntArray
+    eta_s: FloatArray
+    cost: FloatArray
+    stable: npt.NDArray[np.bool_]
+    rank: IntArray
 
     @classmethod
-    def of(cls, cand: Candidates) -> _Arcs:
-        return cls(
-            cand.unit.tolist(),
-            cand.group.tolist(),
-            cand.kind.tolist(),
-            cand.eta_s.tolist(),
-            cand.cost.tolist(),
-            cand.stable.tolist(),
-        )
+    def of(cls, cand: Candidates, pools: Pools) -> _Arcs:
+        rank = np.full(cand.n_arcs, -1, dtype=np.int64)
+        starts = np.repeat(pools.start, pools.end - pools.start)
+        rank[pools.order] = np.arange(pools.order.shape[0]) - starts
+        return cls(cand.unit, cand.group, cand.kind, cand.eta_s, cand.cost, cand.stable, rank)
 
 
 def build_plan(
@@ -73,17 +73,18 @@ def build_plan(
 ) -> Plan:
     """Assemble the plan for the chosen arc indices (each unit at most once)."""
     chosen_arr = np.array(sorted(chosen), dtype=np.int64)
-    arcs = _Arcs.of(cand)
-    unit_arc = {arcs.unit[a]: a for a in chosen_arr.tolist()}
     pools = build_pools(cand)
-    new_arcs = [a for a in chosen_arr.tolist() if arcs.kind[a] != _COMMITTED]
+    arcs = _Arcs.of(cand, pools)
+    chosen_list = chosen_arr.tolist()
+    unit_arc = dict(zip(cand.unit[chosen_arr].tolist(), chosen_list, strict=True))
+    new_arcs = [a for a in chosen_list if arcs.kind[a] != _COMMITTED]
     lacking = _nearer_without(problem, cand, new_arcs)
     used_by = np.full(len(problem.units), -1, dtype=np.int64)
     used_by[cand.unit[chosen_arr]] = chosen_arr
-    fills = Counter(arcs.group[a] for a in chosen_arr.tolist())
+    fills = Counter(cand.group[chosen_arr].tolist())
     assignments: list[Assignment] = []
     committed: list[Assignment] = []
-    for arc in chosen_arr.tolist():
+    for arc in chosen_list:
         if arcs.kind[arc] == _COMMITTED:
             committed.append(_committed(problem, cand, arc))
         else:
@@ -171,7 +172,7 @@ def _describe_use(
     problem: DispatchProblem, cand: Candidates, arcs: _Arcs, arc: int, group_now: int
 ) -> str:
     """What a nearer unit is doing instead, as a short phrase."""
-    group = cand.groups[arcs.group[arc]]
+    group = cand.groups[int(arcs.group[arc])]
     incident = problem.incidents[group.incident]
     if arcs.kind[arc] == _COMMITTED:
         return f"stays committed to {incident.id} (priority {incident.priority})"
@@ -191,9 +192,10 @@ def _assignment(
     lacking: list[str],
 ) -> Assignment:
     """The recommendation with its explanation; ``pool`` is the group's arcs by ETA."""
-    u, g, kind, eta = arcs.unit[arc], arcs.group[arc], arcs.kind[arc], arcs.eta_s[arc]
+    u, g, kind = int(arcs.unit[arc]), int(arcs.group[arc]), int(arcs.kind[arc])
+    eta = float(arcs.eta_s[arc])
     group = cand.groups[g]
-    rank = int(np.flatnonzero(pool == arc)[0]) + 1
+    rank = int(arcs.rank[arc]) + 1
     head = pool[: rank + 1].tolist()
     others = [a for a in head if a != arc]
     notes: list[str] = []
@@ -204,15 +206,15 @@ def _assignment(
     next_unit: str | None = None
     next_eta: float | None = None
     if others:
-        next_unit = problem.units[arcs.unit[others[0]]].id
-        next_eta = arcs.eta_s[others[0]]
+        next_unit = problem.units[int(arcs.unit[others[0]])].id
+        next_eta = float(arcs.eta_s[others[0]])
         delta = next_eta - eta
         if delta >= 0:
             notes.append(f"{delta:.0f} s sooner than {next_unit}")
         else:
             notes.append(f"{-delta:.0f} s later than {next_unit}")
     for a in head[: min(rank - 1, MAX_NOTES)]:
-        v = arcs.unit[a]
+        v = int(arcs.unit[a])
         name = problem.units[v].id
         used = unit_arc.get(v)
         if used is not None:
@@ -220,7 +222,7 @@ def _assignment(
         elif arcs.kind[a] == _PREEMPT:
             notes.append(f"{name}: not diverted from {problem.units[v].incident}")
         else:
-            extra = arcs.cost[a] - arcs.cost[arc]
+            extra = float(arcs.cost[a] - arcs.cost[arc])
             notes.append(f"{name}: left free (costs {extra:.0f} weighted s more here)")
     if rank - 1 > MAX_NOTES:
         notes.append(f"and {rank - 1 - MAX_NOTES} more nearer units")
@@ -260,8 +262,9 @@ def _nearer_without(
     return out
 
 
-def _unmet_reason(cand: Candidates, g: int, used_by: np.ndarray, pools: Pools) -> str:
+def _unmet_reason(cand: Candidates, g: int, used_by: IntArray, pools: Pools) -> str:
     group = cand.groups[g]
+    group_priority, group_incident = pools.group_priority, pools.group_incident
     cap = group.capability
     with_cap = int(cand.capable[cap].sum())
     if not with_cap:
@@ -272,20 +275,24 @@ def _unmet_reason(cand: Candidates, g: int, used_by: np.ndarray, pools: Pools) -
         if not available:
             return f"no available unit with {cap} ({with_cap} busy or out of service)"
         return f"no available unit with {cap} can reach it"
-    urgency = Counter[str]()
-    for a, used in zip(pool.tolist(), used_by[cand.unit[pool]].tolist(), strict=True):
-        if used < 0:
-            urgency["not diverted" if cand.kind[a] == _PREEMPT else "free"] += 1
-            continue
-        other = cand.groups[int(cand.group[used])]
-        if cand.kind[used] == _COMMITTED or other.incident == group.incident:
-            urgency["this incident or its own"] += 1
-        elif other.priority < group.priority:
-            urgency["more urgent"] += 1
-        elif other.priority == group.priority:
-            urgency["equally urgent"] += 1
-        else:
-            urgency["less urgent"] += 1
+    used = used_by[cand.unit[pool]]
+    taken = used >= 0
+    free = ~taken
+    used_t = used[taken]
+    other_pri = group_priority[cand.group[used_t]]
+    same = (cand.kind[used_t] == _COMMITTED) | (
+        group_incident[cand.group[used_t]] == group.incident
+    )
+    urgency = Counter(
+        {
+            "free": int(np.sum(free & (cand.kind[pool] != _PREEMPT))),
+            "not diverted": int(np.sum(free & (cand.kind[pool] == _PREEMPT))),
+            "this incident or its own": int(np.sum(same)),
+            "more urgent": int(np.sum(~same & (other_pri < group.priority))),
+            "equally urgent": int(np.sum(~same & (other_pri == group.priority))),
+            "less urgent": int(np.sum(~same & (other_pri > group.priority))),
+        }
+    )
     n = int(pool.size)
     if urgency["more urgent"] == n:
         return f"all {n} capable units assigned to more urgent incidents"
