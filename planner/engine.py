@@ -383,9 +383,8 @@ class Engine:
 
     def _check(self, state: CentreState, event: Event) -> None:
         """Validate ``event`` on top of ``state`` without keeping the result."""
-        new_state = apply(state, self._normalise(event), codes=self.codes)
+        apply(state, self._normalise(event), codes=self.codes)
         self._check_locations(event)
-        del new_state
 
     def _process(self, event: Event, derived: list[Event]) -> tuple[int, Event]:
         """Validate, log, fold, and re-solve; append any recommendation to ``derived``."""
