@@ -248,14 +248,8 @@ class IncidentLog:
     def _append_locked(
         self, conn: Connection, entry: NewEntry, *, head_seq: int, head_hash: str
     ) -> LogEntry:
-        payload_json = canonical_json(dict(entry.payload), field="payload")
-        salt: str | None = None
-        personal_json: str | None = None
-        p_hash: str | None = None
-        if entry.personal is not None:
-            personal_json = canonical_json(dict(entry.personal), field="personal")
-            salt = new_salt()
-            p_hash = salted_personal_hash(personal_json, salt=salt)
+        """Write one entry under the lock already held by ``conn``'s transaction."""
+        payload_json, personal_json, salt, p_hash = _encode(entry)
         seq = head_seq + 1
         recorded_at = entry.recorded_at.astimezone(UTC)
         digest = entry_hash(
@@ -408,6 +402,16 @@ class IncidentLog:
         """Recompute the whole chain; report the first entry that was altered, removed or moved."""
         with self._read() as conn:
             return verify_chain(conn)
+
+
+def _encode(entry: NewEntry) -> tuple[str, str | None, str | None, str | None]:
+    """Canonical payload JSON and, if any, personal JSON with its salt and salted hash."""
+    payload_json = canonical_json(dict(entry.payload), field="payload")
+    if entry.personal is None:
+        return payload_json, None, None, None
+    personal_json = canonical_json(dict(entry.personal), field="personal")
+    salt = new_salt()
+    return payload_json, personal_json, salt, salted_personal_hash(personal_json, salt=salt)
 
 
 def _to_entry(row: Row[Any]) -> LogEntry:
