@@ -7,21 +7,39 @@ and written into its OpenAPI description and an ``x-roles`` extension.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ALL_ROLES, RoleGuard, current_key
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import codes, console, health, log, plan
+from api.routes import (
+    closures,
+    codes,
+    console,
+    contacts,
+    events,
+    exports,
+    health,
+    incidents,
+    log,
+    plan,
+    recommendations,
+    units,
+)
 from api.services import Services, build_services
 from api.settings import ApiSettings
+from planner.errors import PlannerError
 
 API_VERSION = "1"
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -31,8 +49,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        services.close()
+        ticker = asyncio.create_task(_tick_forever(services)) if settings.tick_s > 0 else None
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            services.close()
 
     app = FastAPI(
         title="dispatch-planner API",
@@ -47,10 +70,33 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, plan, codes, log, console):
+    for module in (
+        health,
+        plan,
+        contacts,
+        incidents,
+        units,
+        recommendations,
+        closures,
+        events,
+        log,
+        exports,
+        codes,
+        console,
+    ):
         _document_roles(module.router)
         app.include_router(module.router)
     return app
+
+
+async def _tick_forever(services: Services) -> None:
+    """Evaluate the time-based escalation rules every ``tick_s`` seconds while serving."""
+    while True:
+        await asyncio.sleep(services.settings.tick_s)
+        try:
+            await run_in_threadpool(services.engine.tick)
+        except PlannerError:
+            logger.exception("escalation tick refused")
 
 
 def services_of(app: FastAPI) -> Services:

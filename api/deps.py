@@ -88,6 +88,7 @@ SOLVE_ROLES = (Role.PLANNER, Role.DISPATCHER, Role.SUPERVISOR, Role.INTEGRATOR)
 TIMELINE_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR)
 AUDIT_ROLES = (Role.SUPERVISOR, Role.AUDITOR)
 EXPORT_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.INTEGRATOR)
+FLEET_ROLES = (Role.SUPERVISOR, Role.INTEGRATOR)
 
 Reader = Annotated[ApiKey, Depends(RoleGuard(ALL_ROLES))]
 """Any valid key: operational reads (no personal data unless the role allows it)."""
@@ -103,3 +104,5 @@ Auditor = Annotated[ApiKey, Depends(RoleGuard(AUDIT_ROLES))]
 """The whole log and its verification."""
 Exporter = Annotated[ApiKey, Depends(RoleGuard(EXPORT_ROLES))]
 """CAP and EIDO exports for partner agencies."""
+Fleet = Annotated[ApiKey, Depends(RoleGuard(FLEET_ROLES))]
+"""Supervisors and fleet systems: registering units."""

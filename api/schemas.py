@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from planner.centre_state import ClosureState, ContactState, IncidentState, UnitState
+from planner.events import RecommendationIssued, RecommendedAssignment, RecommendedUnmet
 from planner.incident_log import LogEntry
 
 
@@ -59,3 +61,43 @@ class VerifyOut(BaseModel):
     reason: str | None
     head_seq: int
     head_hash: str
+
+
+class IncidentList(BaseModel):
+    """The open incidents, with the state version they were read at."""
+
+    version: int
+    incidents: list[IncidentState]
+
+
+class IncidentDetail(BaseModel):
+    """One open incident, its committed units and what the recommendation adds."""
+
+    version: int
+    incident: IncidentState
+    label: str
+    units: list[UnitState] = Field(description="Units committed to it now.")
+    recommended: list[RecommendedAssignment]
+    unmet: list[RecommendedUnmet]
+
+
+class UnitList(BaseModel):
+    version: int
+    units: list[UnitState]
+
+
+class ContactList(BaseModel):
+    version: int
+    contacts: list[ContactState]
+
+
+class ClosureList(BaseModel):
+    version: int
+    closures: list[ClosureState]
+
+
+class RecommendationOut(BaseModel):
+    """The current recommendation (None before the first solve) and its latest changes."""
+
+    version: int
+    recommendation: RecommendationIssued | None

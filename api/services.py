@@ -11,14 +11,16 @@ from api.idempotency import IdempotencyStore
 from api.settings import ApiSettings
 from planner.api_keys import KeyStore
 from planner.codes import CodeTable
-from planner.incident_log import IncidentLog
+from planner.engine import Engine
+from planner.engine_config import EngineConfig
+from planner.incident_log import AUDIT_KINDS, IncidentLog
 from planner.log_schema import create_log_engine
 from planner.region import Region, load_region
 
 
 @dataclass
 class Services:
-    """Log, code table, region, key and idempotency stores of one API process.
+    """Log, engine, code table, region, key and idempotency stores of one API process.
 
     ``write_lock`` serialises the write path (idempotency check, engine submit, idempotency
     record) so that two retries of one request cannot both act.
@@ -31,6 +33,7 @@ class Services:
     idempotency: IdempotencyStore
     codes: CodeTable
     region: Region | None
+    engine: Engine
     write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def db_reachable(self) -> bool:
@@ -48,11 +51,17 @@ class Services:
 
 
 def build_services(settings: ApiSettings) -> Services:
-    """Open the log and stores, load the code table and region; errors name the setting."""
+    """Open the log and stores, load the code table and region, and start (or rebuild) the
+    engine: a log that already holds events is replayed from its logged recommendations."""
     log = IncidentLog(settings.db_url)
     db = create_log_engine(settings.db_url)
     codes = CodeTable.load(settings.codes_path)
-    region = load_region(settings.region) if settings.region else None
+    region = load_region(settings.region, fresh=True) if settings.region else None
+    if any(e.kind not in AUDIT_KINDS for e in log.entries(limit=50)):
+        engine = Engine.replay(log, codes=codes, region=region, resolve=False)
+    else:
+        config = EngineConfig(region=settings.region)
+        engine = Engine(codes=codes, region=region, log=log, config=config)
     return Services(
         settings=settings,
         db=db,
@@ -60,5 +69,6 @@ def build_services(settings: ApiSettings) -> Services:
         keys=KeyStore(db),
         idempotency=IdempotencyStore(db),
         codes=codes,
-        region=region,
+        region=engine.region,
+        engine=engine,
     )

@@ -37,5 +37,8 @@ class ApiSettings(BaseSettings):
     cap_sender: str = "dispatch-planner@localhost"
     """The ``sender`` of exported CAP alerts (an address that names this control room)."""
 
+    tick_s: float = Field(default=5.0, ge=0)
+    """Seconds between escalation-rule ticks while serving (0: no ticks)."""
+
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     """Seconds between keep-alive comments on an idle event stream."""

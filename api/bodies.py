@@ -1,0 +1,111 @@
+"""Request bodies of the live-centre writes, derived from the engine's event models.
+
+Each body is its event's model without ``type`` (the route decides it), ``at`` (the engine
+stamps it) and ``actor`` (the caller's API key names it), and without the ids the path carries.
+Deriving them keeps one source of truth for every field's limits; fields holding personal data
+keep their ``"personal": true`` marker in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+from planner.api_keys import ApiKey
+from planner.events import (
+    AgencyNotified,
+    ComplaintRecorded,
+    ContactLinked,
+    ContactReceived,
+    DispatchAccepted,
+    DispatchOverridden,
+    Event,
+    IncidentClosed,
+    IncidentDowngraded,
+    IncidentEscalated,
+    IncidentOpened,
+    IncidentUpdated,
+    NoteAdded,
+    QueryRecorded,
+    RoadClosureOn,
+    UnitAcknowledged,
+    UnitArrived,
+    UnitMoved,
+    UnitRegistered,
+    UnitStatusChanged,
+    parse_event,
+)
+
+ENGINE_FIELDS = frozenset({"type", "at", "actor"})
+
+
+def body_model(event: type[BaseModel], *, name: str, omit: tuple[str, ...] = ()) -> type[BaseModel]:
+    """The request body for ``event``: its fields minus the engine's and the path's."""
+    fields: dict[str, Any] = {
+        field: (info.annotation, copy.copy(info))
+        for field, info in event.model_fields.items()
+        if field not in ENGINE_FIELDS and field not in omit
+    }
+    model: type[BaseModel] = create_model(
+        name,
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=event.__doc__,
+        **fields,
+    )
+    return model
+
+
+def to_event(event: type[BaseModel], body: BaseModel | None, *, key: ApiKey, **path: str) -> Event:
+    """The engine event for a validated body, the path's ids and the caller as actor."""
+    data = body.model_dump(mode="json") if body is not None else {}
+    return parse_event(
+        {"type": event.model_fields["type"].default, **data, **path, "actor": key.actor}
+    )
+
+
+if TYPE_CHECKING:
+    ContactIn = BaseModel
+    IncidentIn = BaseModel
+    IncidentUpdateIn = BaseModel
+    EscalateIn = BaseModel
+    DowngradeIn = BaseModel
+    LinkContactIn = BaseModel
+    AcceptIn = BaseModel
+    OverrideIn = BaseModel
+    NoteIn = BaseModel
+    QueryIn = BaseModel
+    ComplaintIn = BaseModel
+    AgencyIn = BaseModel
+    CloseIn = BaseModel
+    UnitIn = BaseModel
+    UnitStatusIn = BaseModel
+    UnitPositionIn = BaseModel
+    UnitAckIn = BaseModel
+    UnitArriveIn = BaseModel
+    ClosureIn = BaseModel
+else:
+    _INC = ("incident_id",)
+    _UNIT = ("unit_id",)
+    ContactIn = body_model(ContactReceived, name="ContactIn")
+    IncidentIn = body_model(IncidentOpened, name="IncidentIn")
+    IncidentUpdateIn = body_model(IncidentUpdated, name="IncidentUpdateIn", omit=_INC)
+    EscalateIn = body_model(
+        IncidentEscalated, name="EscalateIn", omit=(*_INC, "rule", "from_level")
+    )
+    DowngradeIn = body_model(IncidentDowngraded, name="DowngradeIn", omit=_INC)
+    LinkContactIn = body_model(ContactLinked, name="LinkContactIn", omit=_INC)
+    AcceptIn = body_model(DispatchAccepted, name="AcceptIn", omit=_INC)
+    OverrideIn = body_model(DispatchOverridden, name="OverrideIn", omit=_INC)
+    NoteIn = body_model(NoteAdded, name="NoteIn", omit=_INC)
+    QueryIn = body_model(QueryRecorded, name="QueryIn", omit=_INC)
+    ComplaintIn = body_model(ComplaintRecorded, name="ComplaintIn", omit=_INC)
+    AgencyIn = body_model(AgencyNotified, name="AgencyIn", omit=_INC)
+    CloseIn = body_model(IncidentClosed, name="CloseIn", omit=_INC)
+    UnitIn = body_model(UnitRegistered, name="UnitIn")
+    UnitStatusIn = body_model(UnitStatusChanged, name="UnitStatusIn", omit=_UNIT)
+    UnitPositionIn = body_model(UnitMoved, name="UnitPositionIn", omit=_UNIT)
+    UnitAckIn = body_model(UnitAcknowledged, name="UnitAckIn", omit=_UNIT)
+    UnitArriveIn = body_model(UnitArrived, name="UnitArriveIn", omit=_UNIT)
+    ClosureIn = body_model(RoadClosureOn, name="ClosureIn")

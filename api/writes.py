@@ -1,0 +1,163 @@
+"""The write path every live-centre endpoint shares: idempotency, If-Match, one engine event.
+
+One request is one engine event. Under the services' write lock: a replayed
+``Idempotency-Key`` returns the stored first response (header ``Idempotent-Replayed: true``)
+without touching the engine; otherwise the event is submitted with ``If-Match`` as the
+expected state version (stale → ``ConflictError`` → 409, nothing logged), and a successful
+response is stored under the key. The response carries the new state version in its body and
+as the ``ETag`` header, ready for the next ``If-Match``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.idempotency import StoredResponse, check_key, fingerprint
+from api.services import Services
+from planner.api_keys import ApiKey
+from planner.engine import Outcome
+from planner.errors import ConflictError, InputError
+from planner.events import Event, RecommendationChanges, event_incident
+from planner.recommendations import recommendation_event
+
+
+class WriteResult(BaseModel):
+    """What one accepted write did: the new state version and what the engine derived."""
+
+    version: int = Field(description="State version after the write; send it as If-Match.")
+    seq: int = Field(description="The log sequence number of this event.")
+    type: str
+    incident_id: str | None
+    event: dict[str, Any] = Field(description="The event as logged, without personal data.")
+    derived: list[dict[str, Any]] = Field(
+        description="Events the engine emitted because of it (recommendations, escalations)."
+    )
+    recommendation_changed: bool
+    changes: RecommendationChanges
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> WriteResult:
+        changes = RecommendationChanges()
+        if outcome.plan is not None and not outcome.changes.empty:
+            changes = recommendation_event(outcome.plan, outcome.changes, at=None).changes
+        return cls(
+            version=outcome.version,
+            seq=outcome.seq,
+            type=outcome.event.type,
+            incident_id=event_incident(outcome.event),
+            event=outcome.event.model_dump(mode="json"),
+            derived=[e.model_dump(mode="json") for e in outcome.derived],
+            recommendation_changed=any(e.type == "recommendation_issued" for e in outcome.derived),
+            changes=changes,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WriteHeaders:
+    """The write-control headers of one request and where it was sent."""
+
+    method: str
+    path: str
+    idempotency_key: str | None
+    expected_version: int | None
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The state version in an ``If-Match`` header (``"12"``, ``12``, ``W/"12"``; ``*``: any)."""
+    if value is None or value.strip() == "*":
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 18:
+        raise InputError('must be a state version, e.g. "12"', field="If-Match")
+    return int(text)
+
+
+def write_headers(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="Any unique string; a retry with the same key returns the first "
+            "response and does not act twice.",
+        ),
+    ] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            max_length=64,
+            description="The state version the write is based on; stale → 409, nothing changes.",
+        ),
+    ] = None,
+) -> WriteHeaders:
+    return WriteHeaders(
+        method=request.method,
+        path=request.url.path,
+        idempotency_key=None if idempotency_key is None else check_key(idempotency_key),
+        expected_version=parse_if_match(if_match),
+    )
+
+
+WriteHeadersDep = Annotated[WriteHeaders, Depends(write_headers)]
+
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "Stale If-Match, or the current state forbids the event; nothing changed."
+    },
+    422: {"description": "Invalid input; the body names the field."},
+}
+
+
+def submit_event(
+    services: Services,
+    *,
+    key: ApiKey,
+    headers: WriteHeaders,
+    event: Event,
+    status_code: int = 200,
+) -> Response:
+    """Run one event through idempotency, If-Match and the engine (see the module docstring)."""
+    request_id = fingerprint(
+        method=headers.method, path=headers.path, body=event.model_dump_json().encode()
+    )
+    idem = headers.idempotency_key
+    with services.write_lock:
+        if idem is not None:
+            stored = services.idempotency.lookup(
+                owner=key.prefix, key=idem, request_fingerprint=request_id
+            )
+            if stored is not None:
+                return _response(stored, replayed=True)
+        try:
+            outcome = services.engine.submit(event, expected_version=headers.expected_version)
+        except ConflictError as exc:
+            raise ConflictError(exc.message, field="If-Match") from exc
+        response = StoredResponse(
+            status=status_code, body=WriteResult.of(outcome).model_dump_json()
+        )
+        if idem is not None:
+            services.idempotency.save(
+                owner=key.prefix, key=idem, request_fingerprint=request_id, response=response
+            )
+    return _response(response, replayed=False, version=outcome.version)
+
+
+def _response(stored: StoredResponse, *, replayed: bool, version: int | None = None) -> Response:
+    if version is None:
+        version = WriteResult.model_validate_json(stored.body).version
+    headers = {"ETag": f'"{version}"'}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        media_type="application/json",
+        headers=headers,
+    )
