@@ -346,3 +346,83 @@ def test_pick_on_map_and_duplicate_contact_is_linked(browser: Any, server: Serve
     assert c.errors == [], c.errors
     c.close()
     server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})
+
+
+DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "console.png"
+
+
+def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server) -> None:
+    """Several incidents, pending and accepted recommendations, a closure: the queue is in
+    priority-then-age order, every recommendation is a line with its ETA on the map. The
+    screenshot is the README's (written to docs/ with PLANNER_UPDATE_DOCS_SCREENSHOT=1)."""
+    segments = server.call("GET", "/v1/region/map", role="planner")["segments"]
+    n = len(segments) // 4
+
+    def spot(fraction: float) -> dict[str, float]:
+        s = 4 * int(fraction * (n - 1))
+        return {"lat": segments[s + 1], "lon": segments[s]}
+
+    for k, (unit_id, caps) in enumerate(
+        [
+            ("M3", ["ALS"]),
+            ("B3", ["BLS"]),
+            ("E2", ["ENGINE"]),
+            ("L1", ["LADDER"]),
+            ("BC1", ["BATTALION_CHIEF"]),
+            ("P7", ["POLICE"]),
+        ]
+    ):
+        server.call(
+            "POST",
+            "/v1/units",
+            {
+                "unit_id": unit_id,
+                "call_sign": unit_id,
+                "capabilities": caps,
+                "home": spot(0.12 + 0.13 * k),
+            },
+        )
+    scene = [
+        ("INC-BUSY-1", "CHEST_PAIN", 0.41),
+        ("INC-BUSY-2", "FIRE_IN_BUILDING", 0.55),
+        ("INC-BUSY-3", "FALL", 0.30),
+        ("INC-BUSY-4", "CARDIAC_ARREST", 0.72),
+    ]
+    for incident_id, code, where in scene:
+        server.call(
+            "POST",
+            "/v1/incidents",
+            {"incident_id": incident_id, "code": code, "location": spot(where)},
+        )
+    server.call("POST", "/v1/incidents/INC-BUSY-2/accept", {})
+    server.call(
+        "POST",
+        "/v1/closures",
+        {"closure_id": "flood-1", "centre": spot(0.47), "radius_m": 350, "reason": "flooding"},
+    )
+
+    c = Console(browser, server, "dispatcher")
+    page = c.page
+    page.locator('#queue tr[data-id="INC-BUSY-4"]').click()
+    page.locator("#recommendation .rec").first.wait_for()
+    priorities = [int(p.strip("P")) for p in page.locator("#queue .prio").all_inner_texts()]
+    assert priorities == sorted(priorities) and priorities[0] == 1
+    layers = page.evaluate("window.dispatchConsole.map.layers")
+    labelled = [line for line in layers["lines"] if line.get("label")]
+    rec = server.call("GET", "/v1/recommendations", role="planner")["recommendation"]
+    assert len(labelled) == len(rec["assignments"]) > 0
+    assert any(line.get("accepted") for line in layers["lines"])
+    assert [cl["id"] for cl in layers["closures"]] == ["flood-1"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "console-busy.png"
+    page.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
+    if os.environ.get("PLANNER_UPDATE_DOCS_SCREENSHOT") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, DOCS_SCREENSHOT)
+        print(f"README screenshot: {DOCS_SCREENSHOT}")
+    assert c.errors == [], c.errors
+    c.close()
+    for incident_id, _, _ in scene:
+        server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})
+    server.call("DELETE", "/v1/closures/flood-1")

@@ -153,6 +153,7 @@ export class RegionMap {
       ctx.stroke(this.roads);
     }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this._placed = []; // label boxes drawn so far: later labels that would overlap are skipped
     for (const c of this.layers.closures) this._closure(c);
     for (const l of this.layers.lines) this._line(l);
     for (const i of this.layers.incidents) this._incident(i);
@@ -210,7 +211,7 @@ export class RegionMap {
     if (l.label) {
       const mx = (a.x + b.x) / 2;
       const my = (a.y + b.y) / 2;
-      label(ctx, l.label, mx, my, "#ffffff", "#1b1b1b");
+      this._label(l.label, mx, my, "#ffffff", "#1b1b1b");
     }
     ctx.restore();
   }
@@ -239,7 +240,7 @@ export class RegionMap {
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     ctx.fillText(String(i.priority), p.x, p.y + 0.5);
-    if (i.label) label(ctx, i.label, p.x, p.y - r - 9, "#1b1b1b", "#ffffff");
+    if (i.label) this._label(i.label, p.x, p.y - r - 9, "#1b1b1b", "#ffffff", "center", true);
     ctx.restore();
   }
 
@@ -263,7 +264,7 @@ export class RegionMap {
     if (this.view.scale > 0.03 || sel) {
       ctx.textAlign = "left";
       ctx.font = "11px system-ui, sans-serif";
-      label(ctx, u.label, p.x + r + 2, p.y, "#1b1b1b", "rgba(255,255,255,0.85)", "left");
+      this._label(u.label, p.x + r + 2, p.y, "#1b1b1b", "rgba(255,255,255,0.85)", "left", sel);
     }
     ctx.restore();
   }
@@ -281,6 +282,28 @@ export class RegionMap {
     ctx.moveTo(s.x, s.y - 14);
     ctx.lineTo(s.x, s.y + 14);
     ctx.stroke();
+    ctx.restore();
+  }
+
+  /** Draw a boxed label unless it would cover one already drawn (``force`` draws it anyway). */
+  _label(text, x, y, fg, bg, align = "center", force = false) {
+    const ctx = this.ctx;
+    ctx.save();
+    ctx.font = "11px system-ui, sans-serif";
+    const w = ctx.measureText(text).width + 6;
+    const box = { x: align === "center" ? x - w / 2 : x, y: y - 8, w, h: 16 };
+    const overlaps = this._placed.some(
+      (b) => box.x < b.x + b.w && b.x < box.x + box.w && box.y < b.y + b.h && b.y < box.y + box.h,
+    );
+    if (!overlaps || force) {
+      this._placed.push(box);
+      ctx.fillStyle = bg;
+      ctx.fillRect(box.x, box.y, w, 16);
+      ctx.fillStyle = fg;
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      ctx.fillText(text, box.x + 3, y + 0.5);
+    }
     ctx.restore();
   }
 
@@ -367,16 +390,3 @@ function clamp(v, lo, hi) {
   return Math.min(hi, Math.max(lo, v));
 }
 
-function label(ctx, text, x, y, fg, bg, align = "center") {
-  ctx.save();
-  ctx.font = "11px system-ui, sans-serif";
-  const w = ctx.measureText(text).width + 6;
-  const left = align === "center" ? x - w / 2 : x;
-  ctx.fillStyle = bg;
-  ctx.fillRect(left, y - 8, w, 16);
-  ctx.fillStyle = fg;
-  ctx.textAlign = "left";
-  ctx.textBaseline = "middle";
-  ctx.fillText(text, left + 3, y + 0.5);
-  ctx.restore();
-}

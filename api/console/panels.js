@@ -12,16 +12,18 @@ export function renderQueue(store, selectedId, { onSelect }) {
     .map((i) => {
       const t = targetState(i, now);
       const unmet = store.unmetFor(i.id);
-      const unmetText = unmet.map((u) => `${u.capability}×${u.missing}`).join(" ");
+      const unmetAll = unmet.map((u) => `${u.capability}×${u.missing}`);
+      const short = unmet.reduce((n, u) => n + u.missing, 0);
+      const unmetText = `${short} short: ${unmetAll.slice(0, 3).join(" ")}${unmetAll.length > 3 ? ` +${unmetAll.length - 3} more` : ""}`;
       const sel = i.id === selectedId;
       return `<tr data-id="${esc(i.id)}" tabindex="0" aria-selected="${sel}"
           aria-label="${esc(`Priority ${i.priority} ${i.label}, ${i.id}`)}">
         <td><span class="prio p${esc(i.priority)}">P${esc(i.priority)}</span></td>
-        <td><strong>${esc(i.code)}</strong><br><span class="muted mono">${esc(i.id)}</span></td>
+        <td><strong>${esc(i.code)}</strong><div class="incident-id">${esc(i.id)}</div>
+          ${unmet.length ? `<div class="unmet" title="${esc(unmetAll.join(", "))}">✖ ${esc(unmetText)}</div>` : ""}</td>
         <td>${esc(i.level)}${i.major_incident ? ' <abbr title="major incident">MI</abbr>' : ""}</td>
         <td class="mono" data-age="${esc(i.opened_at)}">${clock(secondsSince(i.opened_at, now))}</td>
         <td class="mono ${t.cls}" data-target="${esc(i.id)}">${esc(t.text)}</td>
-        <td class="${unmet.length ? "unmet" : "muted"}">${unmet.length ? `✖ ${esc(unmetText)}` : "—"}</td>
       </tr>`;
     })
     .join("");
@@ -67,7 +69,7 @@ export function renderUnits(store, { canOperate, filter, changed, onStatus, onLo
   body.innerHTML = units
     .map((u) => {
       const st = UNIT_STATUS_STYLE[u.status] || UNIT_STATUS_STYLE.out_of_service;
-      const pos = u.location ? `${u.location.lat.toFixed(5)}, ${u.location.lon.toFixed(5)}` : "no position";
+      const pos = u.location ? `${u.location.lat.toFixed(4)}, ${u.location.lon.toFixed(4)}` : "no position";
       const caps = [...(u.capabilities ?? [])].join(", ");
       const options = UNIT_STATUSES.map(
         (s) => `<option value="${s}"${s === u.status ? " selected" : ""}>${esc(titleCase(s))}</option>`,
@@ -75,7 +77,8 @@ export function renderUnits(store, { canOperate, filter, changed, onStatus, onLo
       return `<tr data-id="${esc(u.id)}" class="${changed.has(u.id) ? "flash" : ""}">
         <td><button type="button" class="locate" title="${esc(`${caps} — ${pos}`)}"
               aria-label="${esc(`Show ${u.call_sign || u.id} on the map (${pos})`)}">${esc(u.call_sign || u.id)}</button>
-          <div class="muted mono" style="font-size:11px">${esc(caps)}</div></td>
+          <div class="unit-meta">${esc(caps)}</div>
+          <div class="unit-meta" data-pos>${esc(pos)}</div></td>
         <td><span class="status-chip st-${esc(u.status)}" data-status="${esc(u.status)}">${esc(st.letter)} ${esc(st.name)}</span></td>
         <td class="mono">${esc(u.incident ?? "")}</td>
         <td>${
