@@ -273,6 +273,12 @@ def _unmet_reason(cand: Candidates, g: int, used_by: IntArray, pools: Pools) -> 
     pool = pools.of(g)
     if pool.size == 0:
         if not available:
+            here = int(np.sum((cand.group == g) & (cand.kind == _COMMITTED)))
+            if here:
+                return (
+                    f"no available unit with {cap} ({here} already committed here, "
+                    f"{with_cap - here} busy elsewhere or out of service)"
+                )
             return f"no available unit with {cap} ({with_cap} busy or out of service)"
         return f"no available unit with {cap} can reach it"
     used = used_by[cand.unit[pool]]

@@ -323,6 +323,11 @@ def test_committed_units_count_first() -> None:
     assert [(a.unit, a.incident) for a in plan.committed] == [("E1", "I1")]
     assert [(a.unit, a.incident) for a in plan.assignments] == [("E3", "I1")]
     assert plan.objective.filled_by_priority[3] == 2
+    fire = DispatchProblem(problem.units[:1], problem.incidents, problem.travel_times_s[:1])
+    assert solve(fire, SolveOptions()).unmet[0].reason == (
+        "no available unit with ENGINE (1 already committed here, 0 busy elsewhere or out of "
+        "service)"
+    )
 
 
 def _preemption_problem(status: UnitStatus) -> DispatchProblem:
