@@ -39,3 +39,19 @@ def keys(app: FastAPI) -> dict[Role, dict[str, str]]:
         role: {"X-API-Key": store.create(name=f"test-{role.value}", role=role).token}
         for role in Role
     }
+
+
+UNITS = (
+    {"unit_id": "M1", "capabilities": ["ALS"], "home": {"lat": 40.270, "lon": -76.880}},
+    {"unit_id": "M2", "capabilities": ["ALS", "BLS"], "home": {"lat": 40.280, "lon": -76.870}},
+    {"unit_id": "E1", "capabilities": ["ENGINE"], "home": {"lat": 40.265, "lon": -76.890}},
+)
+
+
+@pytest.fixture
+def fleet(client: TestClient, keys: dict[Role, dict[str, str]]) -> TestClient:
+    """A centre with three registered units (crow-fly travel times, no region)."""
+    for unit in UNITS:
+        response = client.post("/v1/units", json=unit, headers=keys[Role.SUPERVISOR])
+        assert response.status_code == 201, response.text
+    return client
