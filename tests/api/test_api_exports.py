@@ -1,0 +1,122 @@
+"""CAP 1.2 and EIDO-style exports: the CAP alert validates against the project's CAP 1.2 XSD."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from lxml import etree
+
+from planner.api_keys import Role
+from planner.centre_state import IncidentState
+from planner.codes import CodeTable
+from planner.domain import Location
+from planner.errors import InputError
+from planner.exports import CAP_NAMESPACE, ExportContext, cap_time, incident_to_cap
+from planner.settings import PROJECT_DATA_DIR
+
+Keys = dict[Role, dict[str, str]]
+CAP = f"{{{CAP_NAMESPACE}}}"
+
+
+@pytest.fixture(scope="module")
+def cap_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(PROJECT_DATA_DIR / "schemas" / "CAP-v1.2.xsd")))
+
+
+def _open(client: TestClient, keys: Keys) -> None:
+    body = {
+        "incident_id": "F-7",
+        "code": "FIRE_IN_BUILDING",
+        "location": {"lat": 40.2712, "lon": -76.8843},
+        "address": "4 Mill Lane",
+        "details": "smoke from second floor, resident called Ann Smith",
+        "methane": {"major_incident": True, "casualties": 3, "hazards": ["gas cylinders"]},
+    }
+    assert client.post("/v1/incidents", json=body, headers=keys[Role.DISPATCHER]).status_code == 201
+
+
+def test_cap_export_is_valid_cap_1_2(
+    fleet: TestClient, keys: Keys, cap_schema: etree.XMLSchema
+) -> None:
+    _open(fleet, keys)
+    fleet.post("/v1/incidents/F-7/accept", json={}, headers=keys[Role.DISPATCHER])
+    response = fleet.get("/v1/incidents/F-7/cap", headers=keys[Role.INTEGRATOR])
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/cap+xml")
+    alert = etree.fromstring(response.content)
+    assert cap_schema.validate(alert), cap_schema.error_log
+    assert alert.findtext(f"{CAP}incidents") == "F-7"
+    info = alert.find(f"{CAP}info")
+    assert info is not None
+    assert info.findtext(f"{CAP}severity") == "Extreme"  # declared major incident
+    assert info.findtext(f"{CAP}urgency") == "Immediate"
+    assert [c.text for c in info.findall(f"{CAP}category")] == ["Fire", "Rescue"]
+    params = {
+        p.findtext(f"{CAP}valueName"): p.findtext(f"{CAP}value")
+        for p in info.findall(f"{CAP}parameter")
+    }
+    assert params["planner:casualties"] == "3"
+    assert params["planner:units_assigned"] != "none"
+    # no personal data leaves in an export
+    assert b"Mill Lane" not in response.content and b"Ann Smith" not in response.content
+
+
+def test_the_schema_rejects_what_cap_forbids(cap_schema: etree.XMLSchema) -> None:
+    """The XSD is a real check: a bad enumeration, a 'Z' time and a missing element all fail."""
+    incident = IncidentState(
+        id="I-9",
+        code="CARDIAC_ARREST",
+        priority=1,
+        level=1,
+        location=Location(40.27, -76.88),
+        opened_at=datetime(2026, 5, 1, 12, 0, tzinfo=UTC),
+    )
+    codes = CodeTable.load()
+    context = ExportContext(sender="control@county.example", sent=incident.opened_at, version=4)
+    good = incident_to_cap(incident, code=codes["CARDIAC_ARREST"], units=[], context=context)
+    assert cap_schema.validate(etree.fromstring(good))
+    for bad in (
+        good.replace(b"<urgency>Immediate<", b"<urgency>Now<"),
+        good.replace(b"2026-05-01T12:00:00+00:00", b"2026-05-01T12:00:00Z"),
+        good.replace(b"<scope>Restricted</scope>", b""),
+    ):
+        assert not cap_schema.validate(etree.fromstring(bad))
+
+
+def test_cap_time_has_an_explicit_offset() -> None:
+    assert cap_time(datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC)) == "2026-01-02T03:04:05+00:00"
+
+
+def test_export_context_refuses_a_sender_with_spaces() -> None:
+    with pytest.raises(InputError) as err:
+        ExportContext(sender="control room", sent=datetime.now(UTC), version=1)
+    assert err.value.field == "sender"
+
+
+def test_eido_export(fleet: TestClient, keys: Keys) -> None:
+    _open(fleet, keys)
+    fleet.post("/v1/incidents/F-7/accept", json={}, headers=keys[Role.DISPATCHER])
+    doc = fleet.get("/v1/incidents/F-7/eido", headers=keys[Role.SUPERVISOR]).json()
+    component = doc["incidentComponent"]
+    assert component["incidentTrackingIdentifier"] == "F-7"
+    assert component["incidentTypeLocalCode"] == "FIRE_IN_BUILDING"
+    location = doc["locationComponent"][0]
+    assert component["locationReference"] == location["componentIdentifier"]
+    assert location["locationByValue"]["coordinates"] == [-76.8843, 40.2712]
+    resources = doc["emergencyResourceComponent"]
+    assert resources and {r["resourceStatusText"] for r in resources} == {"dispatched"}
+    assert component["emergencyResourceReference"] == [r["componentIdentifier"] for r in resources]
+    assert doc["extensions"]["planner"]["majorIncident"] is True
+    assert "Mill Lane" not in str(doc) and "Ann Smith" not in str(doc)
+
+
+def test_export_of_closed_or_unknown_incident_is_404(fleet: TestClient, keys: Keys) -> None:
+    _open(fleet, keys)
+    fleet.post(
+        "/v1/incidents/F-7/close", json={"outcome": "false alarm"}, headers=keys[Role.DISPATCHER]
+    )
+    closed = fleet.get("/v1/incidents/F-7/cap", headers=keys[Role.DISPATCHER])
+    assert closed.status_code == 404 and "closed" in closed.json()["detail"]
+    assert fleet.get("/v1/incidents/NOPE/eido", headers=keys[Role.DISPATCHER]).status_code == 404
