@@ -26,9 +26,10 @@ from planner.demand import (
     read_call_log,
     replay_calls,
 )
+from planner.deployment import Deployment, apply_changes
 from planner.errors import InputError
 from planner.region import Region, load_region
-from planner.scenario import Deployment, Distribution, Place, Scenario, apply_changes, code_table
+from planner.scenario import Distribution, Place, Scenario, code_table
 from planner.settings import get_settings
 
 FloatArray = npt.NDArray[np.float64]

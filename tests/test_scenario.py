@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from planner.deployment import apply_changes
 from planner.errors import InputError
-from planner.scenario import apply_changes, code_table, load_scenario
+from planner.scenario import code_table, load_scenario
 from planner.settings import SCENARIOS_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scenarios"
@@ -20,6 +21,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "scenarios"
         ("manhattan-ems.yaml", 12, 8),
         ("harrisburg-demo.yaml", 8, 8),
         ("harrisburg-close-station.yaml", 8, 8),
+        ("utrecht-busy.yaml", 20, 9),
     ],
 )
 def test_shipped_scenarios_load(name: str, units: int, stations: int) -> None:
