@@ -168,3 +168,20 @@ def test_major_incident_and_road_closure_changes_run() -> None:
     result = Simulation(world, calls, policy="coverage", replication=0).run()
     assert len(result.incidents) == len(calls)
     assert not world.region.closures  # lifted at the end of the run
+
+
+def test_replay_uses_the_real_call_times() -> None:
+    from planner.demand import MONTGOMERY_CALLS, read_call_log, replay_calls
+    from planner.settings import get_settings
+
+    scenario = load_scenario(FIXTURES / "tiny-replay.yaml")
+    world = prepare_world(scenario)
+    calls = generate_calls(world, 0)
+    log = read_call_log(get_settings().data_dir / MONTGOMERY_CALLS)
+    replay = scenario.demand.replay
+    assert replay is not None
+    window = replay_calls(log, duration_s=3 * 3600.0, log_from=replay.start)
+    ems = window[window["service"] == "EMS"]
+    assert [c.t_s for c in calls] == sorted(ems["t_s"].tolist())
+    assert {c.code for c in calls} == {"NL_A1"}
+    assert calls == generate_calls(world, 0)
