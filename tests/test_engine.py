@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.codes import CodeTable
 from planner.domain import UnitStatus
@@ -341,3 +345,62 @@ def test_engine_refuses_a_log_that_already_has_events(tmp_path: Path) -> None:
         again = Engine.replay(log, codes=CODES)
         outcome = again.submit(unit("M2", "ALS", 40.27, -76.88))
         assert outcome.seq == log.head()
+
+
+ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("open"), st.sampled_from(["STROKE", "FALL", "CARDIAC_ARREST"]),
+                  st.integers(0, 5)),
+        st.tuples(st.just("accept"), st.integers(0, 5), st.just(0)),
+        st.tuples(st.just("ack"), st.sampled_from(["M1", "M2", "A1"]), st.just(0)),
+        st.tuples(st.just("arrive"), st.sampled_from(["M1", "M2", "A1"]), st.just(0)),
+        st.tuples(st.just("close"), st.integers(0, 5), st.just(0)),
+        st.tuples(st.just("wait"), st.integers(1, 400), st.just(0)),
+        st.tuples(st.just("casualties"), st.integers(0, 5), st.integers(0, 12)),
+    ),
+    max_size=25,
+)  # fmt: skip
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ACTIONS)
+def test_replay_equals_live_for_any_event_sequence(actions: list[tuple[str, Any, int]]) -> None:
+    config = EngineConfig(
+        solver=SolverConfig(allow_preemption=True),
+        escalation=EscalationConfig(
+            rules=[
+                EscalationRule(id="casualties", kind="casualties_over"),
+                EscalationRule(id="unmet", kind="unmet_for", seconds=300, raise_by=1),
+                EscalationRule(id="unack", kind="unacknowledged_for", seconds=120),
+            ]
+        ),
+    )
+    with tempfile.TemporaryDirectory() as tmp, IncidentLog(f"sqlite:///{tmp}/log.sqlite") as log:
+        live, clock = engine(config, log=log)
+        live.submit(unit("M1", "ALS", 40.27, -76.88))
+        live.submit(unit("M2", "ALS", 40.29, -76.84))
+        live.submit(unit("A1", "BLS", 40.25, -76.86))
+        for kind, a, b in actions:
+            event: dict[str, Any]
+            if kind == "wait":
+                clock.advance(a)
+                live.tick()
+                continue
+            if kind == "open":
+                event = incident(f"I{b}", a, 40.26 + b / 200, -76.87)
+            elif kind == "accept":
+                event = {"type": "dispatch_accepted", "incident_id": f"I{a}"}
+            elif kind == "ack":
+                event = {"type": "unit_acknowledged", "unit_id": a}
+            elif kind == "arrive":
+                event = {"type": "unit_arrived", "unit_id": a}
+            elif kind == "close":
+                event = {"type": "incident_closed", "incident_id": f"I{a}", "outcome": "x"}
+            else:
+                event = {"type": "incident_updated", "incident_id": f"I{a}",
+                         "methane": {"casualties": b}}  # fmt: skip
+            with contextlib.suppress(InvalidTransitionError, InputError):
+                live.submit(event)
+        replayed = Engine.replay(log, codes=CODES)
+    assert replayed.state == live.state
+    assert plan_key(replayed.plan) == plan_key(live.plan)
