@@ -137,7 +137,7 @@ def build_candidates(
     *,
     previous_pairs: Iterable[tuple[str, str]] = (),
 ) -> Candidates:
-    """Every eligible arc with its ETA and cost; deterministic order (group, then unit)."""
+    """Every eligible arc with its ETA and cost; deterministic order (kind, group, unit)."""
     groups = build_groups(problem)
     tt = np.asarray(problem.travel_times_s, dtype=np.float64)
     current = current_incident_index(problem)
@@ -180,11 +180,9 @@ def build_candidates(
         group_parts.append(g_idx.astype(np.int64))
         unit_parts.append(u_idx.astype(np.int64))
         kind_parts.append(np.full(g_idx.shape[0], int(arc_kind), dtype=np.int64))
-    group_all = np.concatenate(group_parts)
-    unit_all = np.concatenate(unit_parts)
-    kind_all = np.concatenate(kind_parts)
-    order = np.lexsort((unit_all, kind_all, group_all))
-    unit, group_of, kinds = unit_all[order], group_all[order], kind_all[order]
+    group_of = np.concatenate(group_parts)
+    unit = np.concatenate(unit_parts)
+    kinds = np.concatenate(kind_parts)
 
     group_weight = np.array([weight_of(options, g.priority) for g in groups], dtype=np.float64)
     target = np.array([inc.target_s for inc in problem.incidents], dtype=np.float64)

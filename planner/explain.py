@@ -253,7 +253,13 @@ def _nearer_without(
     nearer = (etas < cand.eta_s[idx][:, None]) & lacks & cand.available[None, :]
     masked = np.where(nearer, etas, np.inf)
     k = min(3, masked.shape[1])
-    nearest = np.argsort(masked, axis=1, kind="stable")[:, :k]
+    if masked.shape[1] > k:
+        masked_k = np.argpartition(masked, k - 1, axis=1)[:, :k]
+        masked_k.sort(axis=1)  # unit order first, so the stable sort below breaks ties by it
+        by_eta = np.argsort(np.take_along_axis(masked, masked_k, axis=1), axis=1, kind="stable")
+        nearest = np.take_along_axis(masked_k, by_eta, axis=1)
+    else:
+        nearest = np.argsort(masked, axis=1, kind="stable")[:, :k]
     out: dict[int, list[str]] = {}
     for row, arc in enumerate(arcs):
         out[arc] = [

@@ -445,3 +445,15 @@ def test_assignment_and_flow_methods_agree(seed: int, n_units: int, n_incidents:
     b = objective_of(problem, options, cand, by_flow)
     assert a.filled_by_priority == b.filled_by_priority
     assert a.cost == pytest.approx(b.cost, abs=1e-6)
+
+
+def test_explanation_names_nearer_units_without_the_capability() -> None:
+    problem = DispatchProblem(
+        (_unit("B1", "BLS"), _unit("A1", "ALS"), _unit("B2", "BLS")),
+        (_incident("I1", 2, {"ALS": 1}),),
+        np.array([[10.0], [50.0], [20.0]]),
+    )
+    (assignment,) = solve(problem, SolveOptions()).assignments
+    assert assignment.unit == "A1"
+    assert (assignment.why.rank, assignment.why.next_best_unit) == (1, None)
+    assert "nearer but without ALS: B1, B2" in assignment.why.notes
