@@ -8,13 +8,14 @@ works offline.
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, Response
 
 from api.deps import Reader, ServicesDep
@@ -77,30 +78,35 @@ def whoami(key: Reader) -> dict[str, Any]:
     summary="The region's roads to draw (any role)",
     responses={404: {"description": "The server runs without a region"}},
 )
-def region_map(_key: Reader, services: ServicesDep) -> Response:
+def region_map(request: Request, _key: Reader, services: ServicesDep) -> Response:
     """The served region as ``{name, bbox, segments}``: ``bbox`` is ``[west, south, east,
     north]`` and ``segments`` a flat list ``[lon1, lat1, lon2, lat2, …]`` with each street drawn
     once (the two directions of a two-way street are one segment). A matrix region has no
-    roads: its ``segments`` is empty and ``points`` lists its nodes instead."""
+    roads: its ``segments`` is empty and ``points`` lists its nodes instead. Sent gzipped to
+    clients that accept it (a city's map shrinks about threefold)."""
     region = services.region
     if region is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             detail="this server runs without a region (start it with `planner serve --region`)",
         )
-    body = _map_json(region)
-    return Response(content=body, media_type="application/json")
+    plain, packed = _map_json(region)
+    headers = {"Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(content=packed, media_type="application/json", headers=headers)
+    return Response(content=plain, media_type="application/json", headers=headers)
 
 
-_map_cache: dict[int, tuple[Region, bytes]] = {}
+_map_cache: dict[int, tuple[Region, bytes, bytes]] = {}
 
 
-def _map_json(region: Region) -> bytes:
-    """The encoded map of ``region``, built once: roads never change while a region is loaded
-    (closures change travel times, not geometry)."""
+def _map_json(region: Region) -> tuple[bytes, bytes]:
+    """The encoded map of ``region`` (plain and gzipped), built once: roads never change while
+    a region is loaded (closures change travel times, not geometry)."""
     cached = _map_cache.get(id(region))
     if cached is not None and cached[0] is region:
-        return cached[1]
+        return cached[1], cached[2]
     segments = unique_segments(region.road_segments(), decimals=MAP_DECIMALS)
     body: dict[str, Any] = {
         "name": region.name,
@@ -110,9 +116,10 @@ def _map_json(region: Region) -> bytes:
     }
     if len(segments) == 0:
         body["points"] = np.round(region.node_lonlat, MAP_DECIMALS).ravel().tolist()
-    encoded = json.dumps(body, separators=(",", ":")).encode()
-    _map_cache[id(region)] = (region, encoded)
-    return encoded
+    plain = json.dumps(body, separators=(",", ":")).encode()
+    packed = gzip.compress(plain, compresslevel=6, mtime=0)
+    _map_cache[id(region)] = (region, plain, packed)
+    return plain, packed
 
 
 def unique_segments(

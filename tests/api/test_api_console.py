@@ -82,7 +82,15 @@ def test_region_map_draws_each_street_once(region_app: FastAPI) -> None:
     services = services_of(region_app)
     token = services.keys.create(name="map-reader", role=Role.PLANNER).token
     assert client.get("/v1/region/map").status_code == 401
-    body = client.get("/v1/region/map", headers={"X-API-Key": token}).json()
+    packed = client.get("/v1/region/map", headers={"X-API-Key": token, "Accept-Encoding": "gzip"})
+    plain = client.get(
+        "/v1/region/map", headers={"X-API-Key": token, "Accept-Encoding": "identity"}
+    )
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert int(packed.headers["content-length"]) < int(plain.headers["content-length"]) / 2
+    body = plain.json()
+    assert packed.json() == body
     region = services.region
     assert region is not None
     assert body["name"] == region.name
