@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from planner import crow_fly
-from planner.centre_state import CentreState, apply, recommended_units
+from planner.centre_state import CentreState, ClosureState, apply, recommended_units
 from planner.closures import Closure
 from planner.codes import CodeTable
 from planner.domain import (
@@ -392,7 +392,13 @@ class Engine:
         new_state = apply(before, event, codes=self.codes)
         self._check_locations(event)
         region = self._region_for(event)
-        seq, stored = self._record(event, new_state)
+        closure = self._try_closure(event, new_state)
+        try:
+            seq, stored = self._record(event, new_state)
+        except BaseException:
+            if closure is not None and self._region is not None:
+                self._region.lift_closure(closure)
+            raise
         self._region = region
         self._side_effects(event, new_state)
         self._state = new_state
@@ -476,21 +482,27 @@ class Engine:
         if isinstance(event, CentreConfigured) and event.region != self._region_spec:
             self._region_spec = event.region
             self._node_cache.clear()
+            if self._region is not None:  # a new region: carry the closures over
+                for closure in new_state.closures.values():
+                    self._region.apply_closure(closure.id, _closure(closure))
         if self._region is None:
             return
-        if isinstance(event, RoadClosureOn):
+        if isinstance(event, RoadClosureOn) and event.closure_id not in self._region.closures:
             closure = new_state.closures[event.closure_id]
-            self._region.apply_closure(
-                event.closure_id,
-                Closure(
-                    centre=closure.centre,
-                    radius_m=closure.radius_m,
-                    polygon=closure.polygon,
-                    factor=closure.factor,
-                ),
-            )
+            self._region.apply_closure(event.closure_id, _closure(closure))
         elif isinstance(event, RoadClosureOff):
             self._region.lift_closure(event.closure_id)
+
+    def _try_closure(self, event: Event, new_state: CentreState) -> str | None:
+        """Put a new closure on the region before logging it, so bad geometry is refused
+        with nothing logged; returns its id for undoing if the log write fails."""
+        if not isinstance(event, RoadClosureOn):
+            return None
+        closure = _closure(new_state.closures[event.closure_id])
+        if self._region is None:
+            return None
+        self._region.apply_closure(event.closure_id, closure)
+        return event.closure_id
 
     def _check_locations(self, event: Event) -> None:
         """Refuse points off the region's roads before anything is logged."""
@@ -542,6 +554,16 @@ class Engine:
         )
         problem = replace(problem, travel_times_s=etas)
         return solve(problem, self.config.solver.to_options(), previous=self._plan)
+
+
+def _closure(closure: ClosureState) -> Closure:
+    """The region's closure object for a closure of the state (validates its geometry)."""
+    return Closure(
+        centre=closure.centre,
+        radius_m=closure.radius_m,
+        polygon=closure.polygon,
+        factor=closure.factor,
+    )
 
 
 def _unit_incident(event: Event, before: CentreState, after: CentreState) -> str | None:
