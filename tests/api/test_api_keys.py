@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from planner.api_keys import KeyStore, Role, keys_table
+from planner.cli import app
 from planner.errors import InputError
 
 
@@ -67,28 +69,9 @@ def test_cli_prints_the_key_once(tmp_path: Path) -> None:
     token = done.stdout.strip()
     key = KeyStore.from_url(url).authenticate(token)
     assert key is not None and key.role == Role.INTEGRATOR and key.name == "telephony"
-    listed = subprocess.run(
-        [sys.executable, "-m", "planner", "keys", "list", "--db", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert key.prefix in listed and token not in listed
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "planner",
-            "keys",
-            "create",
-            "--role",
-            "boss",
-            "--name",
-            "x",
-            "--db",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert bad.returncode == 2 and "role" in bad.stderr
+    runner = CliRunner()
+    listed = runner.invoke(app, ["keys", "list", "--db", url])
+    assert listed.exit_code == 0
+    assert key.prefix in listed.stdout and token not in listed.stdout
+    bad = runner.invoke(app, ["keys", "create", "--role", "boss", "--name", "x", "--db", url])
+    assert isinstance(bad.exception, InputError) and bad.exception.field == "role"
