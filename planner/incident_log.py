@@ -71,6 +71,21 @@ _HEAD_ID = 1
 _DDL_LOCK_KEY = 0x706C616E6E6572  # "planner": serialises table creation on PostgreSQL
 
 
+# Built once: appends are the hot path and these never change.
+_LOCK_HEAD = (
+    sa.select(head_table.c.seq, head_table.c.hash)
+    .where(head_table.c.id == _HEAD_ID)
+    .with_for_update()
+)
+_INSERT_ENTRY = entries_table.insert()
+_INSERT_PERSONAL = personal_table.insert()
+_MOVE_HEAD = (
+    head_table.update()
+    .where(head_table.c.id == _HEAD_ID)
+    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
@@ -238,11 +253,7 @@ class IncidentLog:
             return self._append_locked(conn, entry, head_seq=head_seq, head_hash=head_hash)
 
     def _lock_head(self, conn: Connection) -> tuple[int, str]:
-        row = conn.execute(
-            sa.select(head_table.c.seq, head_table.c.hash)
-            .where(head_table.c.id == _HEAD_ID)
-            .with_for_update()
-        ).one()
+        row = conn.execute(_LOCK_HEAD).one()
         return int(row.seq), str(row.hash)
 
     def _append_locked(
@@ -263,23 +274,22 @@ class IncidentLog:
             prev_hash=head_hash,
         )
         conn.execute(
-            entries_table.insert().values(
-                seq=seq,
-                kind=entry.kind,
-                payload=payload_json,
-                incident=entry.incident,
-                actor=entry.actor,
-                recorded_at=recorded_at,
-                personal_hash=p_hash,
-                prev_hash=head_hash,
-                hash=digest,
-            )
+            _INSERT_ENTRY,
+            {
+                "seq": seq,
+                "kind": entry.kind,
+                "payload": payload_json,
+                "incident": entry.incident,
+                "actor": entry.actor,
+                "recorded_at": recorded_at,
+                "personal_hash": p_hash,
+                "prev_hash": head_hash,
+                "hash": digest,
+            },
         )
         if personal_json is not None:
-            conn.execute(personal_table.insert().values(seq=seq, salt=salt, data=personal_json))
-        conn.execute(
-            head_table.update().where(head_table.c.id == _HEAD_ID).values(seq=seq, hash=digest)
-        )
+            conn.execute(_INSERT_PERSONAL, {"seq": seq, "salt": salt, "data": personal_json})
+        conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
         return LogEntry(
             seq=seq,
             kind=entry.kind,
