@@ -70,7 +70,8 @@ def previous_pairs(previous: Plan | None) -> list[tuple[str, str]]:
 
 
 def solve_optimal(problem: DispatchProblem, options: SolveOptions, previous: Plan | None) -> Plan:
-    """The exact lexicographic optimum by min-cost flow (status ``optimal``)."""
+    """The exact lexicographic optimum (status ``optimal``; ``fallback`` to closest-idle only if
+    the costs are too large to represent exactly)."""
     cand = build_candidates(problem, options, previous_pairs=previous_pairs(previous))
     chosen = optimal_selection(cand)
     status = "optimal"
