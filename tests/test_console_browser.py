@@ -211,6 +211,12 @@ def test_open_accept_and_close_an_incident_across_two_consoles(
     b = Console(browser, server, "supervisor")
     print(f"console ready in {a.load_s:.2f} s (sign-in included)")
     page = a.page
+    # The key is kept for the tab: a reload signs straight in.
+    b.page.reload()
+    b.page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    assert b.page.locator("#login[open]").count() == 0
+    ready_ms = b.page.evaluate("window.consoleMetrics.readyMs")
+    print(f"reload: console ready {ready_ms:.0f} ms after its script started (map, codes, state)")
 
     # Open an incident through the contact form, location typed at a unit's road point.
     target = server.units[1]["home"]
@@ -516,3 +522,34 @@ def test_override_escalate_note_complaint_and_unit_status_from_the_keyboard(
     assert a.errors == [] and b.errors == [], (a.errors, b.errors)
     a.close()
     b.close()
+
+
+def test_time_against_target_turns_amber_then_red_with_text_cues(
+    browser: Any, server: Server
+) -> None:
+    """The queue's target cell: green with time left, amber (⚠) in the last quarter or two
+    minutes, red (✖) once passed; met/late once a unit arrived. Checked on the page's own code."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server.base + "/console/index.html")
+    states = page.evaluate(
+        """async () => {
+            const { targetState } = await import('/console/format.js');
+            const now = Date.parse('2026-01-01T12:10:00Z');
+            const at = (min) => new Date(now - min * 60000).toISOString();
+            const open = (min, target_s, arrived) => targetState({
+                opened_at: at(min), target_s, first_arrival_at: arrived ? at(arrived) : null,
+            }, now);
+            return {
+                fresh: open(1, 480), near: open(6.5, 480), passed: open(9, 480),
+                long: open(40, 3600), met: open(10, 480, 4), late: open(20, 480, 5),
+            };
+        }"""
+    )
+    assert states["fresh"]["cls"] == "target-ok" and states["fresh"]["text"] == "7:00 left"
+    assert states["near"]["cls"] == "target-amber" and states["near"]["text"].startswith("⚠")
+    assert states["passed"]["cls"] == "target-red" and states["passed"]["text"] == "✖ 1:00 over"
+    assert states["long"]["cls"] == "target-ok"
+    assert states["met"]["text"] == "✓ met 6:00"
+    assert states["late"]["cls"] == "target-red" and states["late"]["text"] == "✖ late 15:00"
+    context.close()

@@ -7,7 +7,7 @@ import { IncidentDetail } from "./detail.js";
 import { toast } from "./dialog.js";
 import { clock } from "./format.js";
 import { RegionMap } from "./map.js";
-import { renderQueue, renderUnits, tickQueue } from "./panels.js";
+import { renderQueue, renderUnits, tickClocks } from "./panels.js";
 import { OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store, TIMELINE_ROLES } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -199,7 +199,7 @@ async function main() {
   });
 
   setInterval(() => {
-    tickQueue(store);
+    tickClocks(store);
     $("clock").textContent = new Date().toLocaleTimeString([], { hour12: false });
   }, 1000);
 

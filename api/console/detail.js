@@ -103,8 +103,8 @@ export class IncidentDetail {
         ${esc(i.label)} <span class="muted mono">${esc(i.id)}</span></h2>
       <dl>
         <dt>Code</dt><dd>${esc(i.code)} · level ${esc(i.level)}${i.command_level ? ` · ${esc(i.command_level)} command` : ""}${i.major_incident ? " · <strong>MAJOR INCIDENT</strong>" : ""}</dd>
-        <dt>Open</dt><dd class="mono">${clock(secondsSince(i.opened_at))} (since ${esc(timeOfDay(i.opened_at))})</dd>
-        <dt>Target</dt><dd class="mono ${t.cls}">${esc(t.text)} <span class="muted">of ${clock(i.target_s)}</span></dd>
+        <dt>Open</dt><dd class="mono"><span data-age="${esc(i.opened_at)}">${clock(secondsSince(i.opened_at))}</span> (since ${esc(timeOfDay(i.opened_at))})</dd>
+        <dt>Target</dt><dd><span class="mono ${t.cls}" data-target="${esc(i.id)}">${esc(t.text)}</span> <span class="muted mono">of ${clock(i.target_s)}</span></dd>
         <dt>Location</dt><dd class="mono">${i.location ? `${i.location.lat.toFixed(5)}, ${i.location.lon.toFixed(5)}` : "–"}</dd>
         ${priv.address ? `<dt>Address</dt><dd>${esc(priv.address)}</dd>` : ""}
         ${priv.details ? `<dt>Details</dt><dd>${esc(priv.details)}</dd>` : ""}

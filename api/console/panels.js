@@ -40,13 +40,14 @@ export function renderQueue(store, selectedId, { onSelect }) {
   }
 }
 
-/** Tick the time-open and time-against-target cells without rebuilding the table. */
-export function tickQueue(store) {
+/** Tick every time-open and time-against-target cell (queue and detail) in place, so focus
+ * and selection are never disturbed by the clock. */
+export function tickClocks(store) {
   const now = Date.now();
-  for (const td of document.querySelectorAll("#queue td[data-age]")) {
+  for (const td of document.querySelectorAll("[data-age]")) {
     td.textContent = clock(secondsSince(td.dataset.age, now));
   }
-  for (const td of document.querySelectorAll("#queue td[data-target]")) {
+  for (const td of document.querySelectorAll("[data-target]")) {
     const i = store.incidents.get(td.dataset.target);
     if (!i) continue;
     const t = targetState(i, now);
