@@ -121,7 +121,10 @@ class Service(_Model):
     on_scene_s: Distribution = Distribution(dist="exponential", mean=900.0)
     transport_probability: float = Field(default=0.7, ge=0, le=1)
     handover_s: Distribution = Distribution(dist="exponential", mean=900.0)
-    return_to: Literal["station", "where_they_are"] = "station"
+    return_to: Literal["station", "station_available", "where_they_are"] = "station"
+    """``station``: busy until back at base; ``station_available``: drives back to base but
+    can be dispatched on the way (from where it set off, as JEMSS does); ``where_they_are``:
+    available on the spot."""
 
 
 class MixEntry(_Model):

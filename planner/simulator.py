@@ -315,7 +315,7 @@ class Simulation:
         unit = self.units[uid]
         if unit.trip != trip:
             return None
-        if self.world.scenario.service.return_to == "where_they_are":
+        if self.world.scenario.service.return_to != "station":
             self._move(uid, hospital)  # it will become available there
         else:
             unit.node = hospital  # busy until back at its station: no AVL report needed
@@ -334,24 +334,29 @@ class Simulation:
         return self._go_home(uid)
 
     def _go_home(self, uid: str) -> Plan | None:
+        """Back to base: ``station`` (busy until there), ``station_available`` (dispatchable
+        on the way, from where it left), or ``where_they_are`` (available on the spot)."""
         unit = self.units[uid]
         unit.incident = None
+        mode = self.world.scenario.service.return_to
         base = unit.station or unit.spec.station
-        if (
-            self.world.scenario.service.return_to == "where_they_are"
-            or unit.node == self.world.station_node[base]
-        ):
+        if mode == "where_they_are" or unit.node == self.world.station_node[base]:
             return self._free(uid, unit.node)
+        seconds = self.world.seconds_to_station(unit.node, base)
+        if mode == "station_available":
+            plan = self._free(uid, unit.node)
+            unit.trip += 1
+            self._push(self.now + seconds, "home", uid, unit.trip)
+            return plan
         plan = self._set_status(uid, UnitStatus.RETURNING)
         unit.trip += 1
-        seconds = self.world.seconds_to_station(unit.node, base)
         self._push(self.now + seconds, "home", uid, unit.trip)
         return plan
 
     def _on_home(self, uid: str, trip: int) -> Plan | None:
         unit = self.units[uid]
         if unit.trip != trip:
-            return None
+            return None  # dispatched again on the way
         base = unit.station or unit.spec.station
         return self._free(uid, self.world.station_node[base])
 
@@ -361,14 +366,13 @@ class Simulation:
         if unit.busy_since is not None:
             unit.busy_s += max(0.0, min(self.now, self.duration_s) - unit.busy_since)
             unit.busy_since = None
-        if unit.node != node:
-            self._move(uid, node)
-        if unit.off_after_job or unit.station is None:
-            unit.off_after_job = False
-            return self._set_status(uid, UnitStatus.OUT_OF_SERVICE)
-        if unit.status == UnitStatus.AVAILABLE:
-            return self.engine.plan
-        return self._set_status(uid, UnitStatus.AVAILABLE)
+        plan = self._move(uid, node) if unit.node != node else self.engine.plan
+        off = unit.off_after_job or unit.station is None
+        unit.off_after_job = False
+        wanted = UnitStatus.OUT_OF_SERVICE if off else UnitStatus.AVAILABLE
+        if unit.status == wanted:
+            return plan
+        return self._set_status(uid, wanted)
 
     def _on_duty(self) -> Plan | None:
         self._account(self.now)

@@ -185,3 +185,31 @@ def test_replay_uses_the_real_call_times() -> None:
     assert [c.t_s for c in calls] == sorted(ems["t_s"].tolist())
     assert {c.code for c in calls} == {"NL_A1"}
     assert calls == generate_calls(world, 0)
+
+
+def test_units_returning_to_station_can_be_dispatched_on_the_way(world: World) -> None:
+    """``station_available``: A1 leaves the first scene and is sent on from there."""
+    scenario = world.scenario.model_copy(
+        update={
+            "service": world.scenario.service.model_copy(update={"return_to": "station_available"})
+        }
+    )
+    on_the_way = prepare_world(scenario)
+    region = on_the_way.region
+    a1 = on_the_way.station_node["B3582"]
+    n1 = region.point_index("3581")
+    n2 = region.point_index("3584")
+    to_scene = region.travel_time_matrix(np.array([a1]), np.array([n1]))[0, 0]
+    cleared = 100.0 + 60.0 + to_scene + 600.0
+    calls = [
+        Call(0, 100.0, n1, "NL_A1", 1, 60.0, 600.0, False, 0.0),
+        Call(1, cleared + 1.0, n2, "NL_A1", 1, 30.0, 600.0, False, 0.0),
+    ]
+    result = Simulation(on_the_way, calls, policy="closest_idle", replication=0).run()
+    second = max(result.incidents, key=lambda i: i.call)
+    from_scene = region.travel_time_matrix(np.array([n1]), np.array([n2]))[0, 0]
+    from_a2 = region.travel_time_matrix(
+        np.array([on_the_way.station_node["B3812"]]), np.array([n2])
+    )[0, 0]
+    assert from_scene < from_a2
+    assert second.response_s == pytest.approx(30.0 + from_scene)
