@@ -11,8 +11,9 @@ wiped after the retention period without breaking the chain.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.pool import StaticPool
 
 from planner.errors import ConflictError, DataMissingError, InputError
 from planner.log_chain import (
@@ -149,6 +151,9 @@ class IncidentLog:
         self._clock = clock
         self._engine = create_log_engine(url)
         self._is_postgres = self._engine.dialect.name == "postgresql"
+        # An in-memory SQLite log is one shared connection: take turns on it in Python.
+        shared = isinstance(self._engine.pool, StaticPool)
+        self._turn: AbstractContextManager[Any] = threading.RLock() if shared else nullcontext()
         try:
             self._prepare(create=create)
         except BaseException:
@@ -199,7 +204,7 @@ class IncidentLog:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction: exclusive on SQLite from its first statement."""
-        with self._engine.connect() as conn:
+        with self._turn, self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
@@ -207,7 +212,7 @@ class IncidentLog:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction that sees one consistent snapshot."""
-        with self._engine.connect() as conn:
+        with self._turn, self._engine.connect() as conn:
             if self._is_postgres:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():

@@ -437,6 +437,23 @@ def test_concurrent_threads_never_lose_or_duplicate(url: str) -> None:
     _assert_all_there(url, THREADS, PER_THREAD)
 
 
+def test_threads_share_an_in_memory_log() -> None:
+    with IncidentLog("sqlite://") as log:
+
+        def run(writer: int) -> None:
+            for i in range(PER_THREAD):
+                log.append(NewEntry("note.added", {"writer": writer, "i": i}))
+                log.entries(after_seq=log.head() - 1)
+
+        threads = [threading.Thread(target=run, args=(w,)) for w in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [e.seq for e in log.entries()] == list(range(1, THREADS * PER_THREAD + 1))
+        assert log.verify().ok
+
+
 @pytest.mark.slow
 def test_concurrent_processes_never_lose_or_duplicate(url: str) -> None:
     context = multiprocessing.get_context("spawn")
