@@ -111,17 +111,19 @@ def optimal_selection(cand: Candidates, *, method: str = "assignment") -> list[i
         raise ValueError(f"unknown method {method!r}")
     if cand.n_arcs == 0:
         return []
+    n_units = int(cand.unit.max()) + 1
+    n_slots = sum(g.capacity for g in cand.groups)
+    n_nodes = 2 + n_units + len(cand.groups)
+    max_abs = float(np.abs(cand.cost).max())
     resolution = 100.0  # centiseconds: integer costs
-    while resolution >= 1e-6:
-        icost = np.rint(cand.cost * resolution).astype(np.int64)
-        n_units = int(cand.unit.max()) + 1
-        big = 2 * n_units * int(np.abs(icost).max()) + 1
-        n_slots = sum(g.capacity for g in cand.groups)
-        exact_in_float = n_slots * (8 * big) < _MAX_FLOAT_INT
-        if method == "assignment" and exact_in_float:
-            return _run_assignment(cand, icost, big, n_units)
-        n_nodes = 2 + n_units + len(cand.groups)
-        if 5 * big * (n_nodes + 1) < _MAX_COST:
+    while resolution >= 1.0:  # never coarser than whole weighted seconds
+        big_estimate = 2.0 * n_units * max_abs * resolution + 2.0
+        use_assignment = method == "assignment" and n_slots * 8 * big_estimate < _MAX_FLOAT_INT
+        if use_assignment or 5 * big_estimate * (n_nodes + 1) < _MAX_COST:
+            icost = np.rint(cand.cost * resolution).astype(np.int64)
+            big = 2 * n_units * int(np.abs(icost).max()) + 1
+            if use_assignment:
+                return _run_assignment(cand, icost, big, n_units)
             return _run_flow(cand, icost, big, n_units)
         resolution /= 10.0
     return None

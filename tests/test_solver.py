@@ -457,3 +457,14 @@ def test_explanation_names_nearer_units_without_the_capability() -> None:
     assert assignment.unit == "A1"
     assert (assignment.why.rank, assignment.why.next_best_unit) == (1, None)
     assert "nearer but without ALS: B1, B2" in assignment.why.notes
+
+
+def test_costs_too_large_to_be_exact_fall_back_to_closest_idle() -> None:
+    problem = DispatchProblem(
+        (_unit("A", "ALS"), _unit("B", "ALS")),
+        (_incident("I1", 1, {"ALS": 1}),),
+        np.array([[3e17], [1e17]]),
+    )
+    plan = solve(problem, SolveOptions())
+    assert plan.status == "fallback"
+    assert [a.unit for a in plan.assignments] == ["B"]
