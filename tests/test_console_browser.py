@@ -553,3 +553,38 @@ def test_time_against_target_turns_amber_then_red_with_text_cues(
     assert states["met"]["text"] == "✓ met 6:00"
     assert states["late"]["cls"] == "target-red" and states["late"]["text"] == "✖ late 15:00"
     context.close()
+
+
+def test_keyboard_walks_the_queue_in_priority_order(browser: Any, server: Server) -> None:
+    ids = {"INC-KEYS-P3": ("FALL", 0), "INC-KEYS-P1": ("CARDIAC_ARREST", 4)}
+    for incident_id, (code, unit) in ids.items():
+        server.call(
+            "POST",
+            "/v1/incidents",
+            {"incident_id": incident_id, "code": code, "location": server.units[unit]["home"]},
+        )
+    c = Console(browser, server, "dispatcher")
+    page = c.page
+    page.locator('#queue tr[data-id="INC-KEYS-P3"]').wait_for()
+    page.keyboard.press("j")
+    assert page.evaluate("window.dispatchConsole.selected()") == "INC-KEYS-P1"
+    page.keyboard.press("j")
+    assert page.evaluate("window.dispatchConsole.selected()") == "INC-KEYS-P3"
+    assert page.evaluate("document.activeElement.dataset.id") == "INC-KEYS-P3"
+    assert page.locator('#queue tr[aria-current="true"]').get_attribute("data-id") == "INC-KEYS-P3"
+    page.keyboard.press("k")
+    assert page.evaluate("window.dispatchConsole.selected()") == "INC-KEYS-P1"
+    assert "INC-KEYS-P1" in page.inner_text("#detail-title")
+    page.keyboard.press("?")
+    page.locator("#help[open]").wait_for()
+    page.keyboard.press("Escape")
+    page.locator("#help[open]").wait_for(state="detached")
+    page.keyboard.press("m")
+    assert page.evaluate("document.activeElement.id") == "map"
+    before = page.evaluate("window.dispatchConsole.map.view.scale")
+    page.keyboard.press("+")
+    assert page.evaluate("window.dispatchConsole.map.view.scale") > before
+    assert c.errors == [], c.errors
+    c.close()
+    for incident_id in ids:
+        server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})

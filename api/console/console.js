@@ -108,7 +108,9 @@ async function main() {
     selected = id;
     map.setSelected(id ? { kind: "incident", id } : null);
     const i = id && store.incidents.get(id);
-    if (i?.location) map.draw();
+    if (i?.location && !map.isVisible(i.location.lat, i.location.lon)) {
+      map.centreOn(i.location.lat, i.location.lon);
+    }
     detail.select(id);
     renderQueue(store, selected, { onSelect: select });
   }
@@ -170,6 +172,7 @@ async function main() {
   }
 
   store.onChange(renderAll);
+  store.onError = (err) => toast(`Could not refresh: ${err.message}`, { bad: true });
   $("units-filter").addEventListener("input", renderAll);
   await store.refresh();
 

@@ -95,6 +95,13 @@ export class RegionMap {
     this.draw();
   }
 
+  /** Whether a point is inside the canvas as the view stands (with a small margin). */
+  isVisible(lat, lon) {
+    const p = this.toScreen(lat, lon);
+    const m = 20;
+    return p.x >= m && p.y >= m && p.x <= this.canvas.clientWidth - m && p.y <= this.canvas.clientHeight - m;
+  }
+
   /** Centre the view on a point without changing the zoom. */
   centreOn(lat, lon) {
     const p = this.project(lat, lon);

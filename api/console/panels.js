@@ -3,7 +3,8 @@
 import { clock, esc, secondsSince, targetState, titleCase } from "./format.js";
 import { UNIT_STATUSES, UNIT_STATUS_STYLE } from "./styles.js";
 
-/** Render the queue; rows are buttons in the tab order and carry aria-selected. */
+/** Render the queue; rows are in the tab order (Enter selects) and the selected one is marked
+ * with aria-current. */
 export function renderQueue(store, selectedId, { onSelect }) {
   const body = document.querySelector("#queue tbody");
   const rows = store.queue();
@@ -16,7 +17,7 @@ export function renderQueue(store, selectedId, { onSelect }) {
       const short = unmet.reduce((n, u) => n + u.missing, 0);
       const unmetText = `${short} short: ${unmetAll.slice(0, 3).join(" ")}${unmetAll.length > 3 ? ` +${unmetAll.length - 3} more` : ""}`;
       const sel = i.id === selectedId;
-      return `<tr data-id="${esc(i.id)}" tabindex="0" aria-selected="${sel}"
+      return `<tr data-id="${esc(i.id)}" tabindex="0"${sel ? ' aria-current="true"' : ""}
           aria-label="${esc(`Priority ${i.priority} ${i.label}, ${i.id}`)}">
         <td><span class="prio p${esc(i.priority)}">P${esc(i.priority)}</span></td>
         <td><strong>${esc(i.code)}</strong><div class="incident-id">${esc(i.id)}</div>

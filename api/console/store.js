@@ -44,6 +44,7 @@ export class Store {
     this.listeners = new Set();
     this._pending = null;
     this._dirty = false;
+    this.onError = null;
   }
 
   onChange(fn) {
@@ -92,7 +93,12 @@ export class Store {
     try {
       while (this._dirty) {
         this._dirty = false;
-        await this.refresh();
+        try {
+          await this.refresh();
+        } catch (err) {
+          // Keep the last good picture; the stream's reconnect asks for a refresh again.
+          this.onError?.(err);
+        }
       }
     } finally {
       this._pending = null;
