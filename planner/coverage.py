@@ -53,7 +53,7 @@ class CoverageModel:
 
     def covered_by(self, node: int) -> BoolArray:
         """Demand points a unit at ``node`` reaches within the target (cached per node)."""
-        version = getattr(self.region, "weights_version", None)
+        version = (getattr(self.region, "weights_version", None), tuple(self.region.closures))
         if version != self._version:
             self._rows.clear()
             self._version = version

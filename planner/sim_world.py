@@ -81,7 +81,7 @@ class World:
         return int(self.hospital_nodes[k]), float(col[k])
 
     def _refresh(self) -> None:
-        version = (getattr(self.region, "weights_version", None), len(self.region.closures))
+        version = (getattr(self.region, "weights_version", None), tuple(self.region.closures))
         if version != self._version:
             self._to_station.clear()
             self._to_hospital = None
