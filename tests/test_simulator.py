@@ -106,6 +106,7 @@ def test_responses_match_a_hand_computed_case(world: World) -> None:
     )
 
 
+@pytest.mark.slow
 def test_parallel_replications_equal_serial_ones() -> None:
     scenario = load_scenario(FIXTURES / "tiny.yaml").model_copy(update={"duration_h": 1.5})
     serial = simulate(scenario, policies=["optimal"], replications=2, workers=1)
