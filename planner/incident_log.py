@@ -413,10 +413,14 @@ class IncidentLog:
 
     # -- verification ----------------------------------------------------------------------
 
-    def verify(self) -> VerifyReport:
-        """Recompute the whole chain; report the first entry that was altered, removed or moved."""
+    def verify(self, *, anchors: Mapping[int, str] | None = None) -> VerifyReport:
+        """Recompute the whole chain; report the first entry that was altered, removed or moved.
+
+        ``anchors`` maps seqs to hashes recorded earlier outside the database (e.g. the head
+        hash at the end of each shift): they also catch a chain rewritten with fresh hashes.
+        """
         with self._read() as conn:
-            return verify_chain(conn)
+            return verify_chain(conn, anchors=anchors)
 
 
 def _encode(entry: NewEntry) -> tuple[str, str | None, str | None, str | None]:

@@ -6,16 +6,20 @@ streamed in seq order, so a log of millions of entries is checked in constant me
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from planner.errors import InputError
 from planner.log_chain import GENESIS_HASH, entry_hash, salted_personal_hash
 from planner.log_schema import entries_table, head_table, personal_table
 
 BATCH = 1000
+MIN_ANCHOR_HEX = 16
+HEX = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +34,19 @@ class VerifyReport:
     head_hash: str = GENESIS_HASH
 
 
-def verify_chain(conn: Connection) -> VerifyReport:
+def verify_chain(conn: Connection, *, anchors: Mapping[int, str] | None = None) -> VerifyReport:
     """Recompute every hash and link; stop at the first entry that was altered, removed or moved.
 
     Catches: an edited field (its hash no longer matches), an edit with a recomputed hash (the
     next entry no longer chains to it), a deleted or reordered row (a gap or a broken link),
     rows cut off the end (the head row still names the last seq), and personal data that was
     altered, deleted or wiped without a redaction record.
+
+    A chain rewritten wholesale (every hash recomputed from some entry on, head row included)
+    verifies on its own; ``anchors`` (seq → hash or a prefix of at least 16 hex digits, taken
+    earlier, e.g. the head hash printed at the end of each shift and kept elsewhere) catch it.
     """
+    pending = _check_anchors(anchors or {})
     query = (
         sa.select(
             entries_table,
@@ -54,10 +63,23 @@ def verify_chain(conn: Connection) -> VerifyReport:
     prev_seq, prev_hash, checked = 0, GENESIS_HASH, 0
     for row in conn.execution_options(yield_per=BATCH).execute(query):
         problem = check_row(row, expected_seq=prev_seq + 1, prev_hash=prev_hash)
+        anchor = pending.pop(int(row.seq), None)
+        if problem is None and anchor is not None and not str(row.hash).startswith(anchor):
+            problem = (
+                int(row.seq),
+                (
+                    f"entry {row.seq} does not match the anchor {anchor[:16]}… recorded earlier "
+                    "(the chain was rewritten from this entry or before)"
+                ),
+            )
         if problem is not None:
             bad_seq, reason = problem
             return VerifyReport(False, checked, bad_seq, reason, head_seq, head_hash)
         prev_seq, prev_hash, checked = int(row.seq), str(row.hash), checked + 1
+    if pending:
+        missing = min(pending)
+        reason = f"entry {missing} named by an anchor is not in the log"
+        return VerifyReport(False, checked, missing, reason, head_seq, head_hash)
     if head_seq > prev_seq:
         reason = f"entries {prev_seq + 1}..{head_seq} are missing (the log head is {head_seq})"
         return VerifyReport(False, checked, prev_seq + 1, reason, head_seq, head_hash)
@@ -65,6 +87,21 @@ def verify_chain(conn: Connection) -> VerifyReport:
         reason = f"the log head (seq {head_seq}) does not match the last entry {prev_seq}"
         return VerifyReport(False, checked, prev_seq, reason, head_seq, head_hash)
     return VerifyReport(True, checked, None, None, head_seq, head_hash)
+
+
+def _check_anchors(anchors: Mapping[int, str]) -> dict[int, str]:
+    checked: dict[int, str] = {}
+    for seq, digest in anchors.items():
+        text = digest.strip().lower()
+        if seq < 1:
+            raise InputError("anchor seq must be 1 or more", field="anchor")
+        if len(text) < MIN_ANCHOR_HEX or len(text) > 64 or any(c not in HEX for c in text):
+            raise InputError(
+                f"anchor hash must be {MIN_ANCHOR_HEX}-64 hex digits, got {digest!r}",
+                field="anchor",
+            )
+        checked[seq] = text
+    return checked
 
 
 def check_row(row: Row[Any], *, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:

@@ -65,7 +65,15 @@ def test_verify_ok_exits_zero_with_a_summary(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
     assert run(monkeypatch, "log", "verify", "--db", db) == 0
-    assert capsys.readouterr().out.startswith("ok: 3 entries verified, head seq 3")
+    out = capsys.readouterr().out
+    assert out.startswith("ok: 3 entries verified, 0 anchors matched, head seq 3")
+    anchor = out.split("--anchor ")[1].strip()
+    assert run(monkeypatch, "log", "verify", "--db", db, "--anchor", anchor) == 0
+    assert "1 anchors matched" in capsys.readouterr().out
+    assert run(monkeypatch, "log", "verify", "--db", db, "--anchor", "2:" + "0" * 16) == 1
+    assert "anchor" in capsys.readouterr().err
+    assert run(monkeypatch, "log", "verify", "--db", db, "--anchor", "two:abc") == 2
+    assert "anchor" in capsys.readouterr().err
 
 
 def test_verify_tampered_exits_one_and_names_the_entry(

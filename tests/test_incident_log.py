@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import tempfile
@@ -270,6 +271,50 @@ def test_database_guards_refuse_changes_to_written_rows(url: str, statement: str
     with pytest.raises(sa.exc.DatabaseError, match=r"append-only|only be redacted"):
         _raw(url, statement)
     assert _verify(url)[0]
+
+
+def test_wholesale_rewrite_passes_the_chain_but_not_an_anchor(url: str) -> None:
+    """Someone rewrites entry 2 and recomputes every later hash and the head row."""
+    _five(url, personal=False)
+    with IncidentLog(url) as log:
+        original = log.entries()
+    anchor = {3: original[2].hash}
+    prev = original[0].hash
+    for e in original[1:]:
+        payload = (
+            '{"n":2,"text":"forged"}'
+            if e.seq == 2
+            else json.dumps(e.payload, sort_keys=True, separators=(",", ":"))
+        )
+        digest = entry_hash(
+            seq=e.seq,
+            kind=e.kind,
+            payload_json=payload,
+            incident=e.incident,
+            actor=e.actor,
+            recorded_at=e.recorded_at,
+            personal_hash=None,
+            prev_hash=prev,
+        )
+        _tamper(
+            url,
+            "UPDATE log_entries SET payload = :p, prev_hash = :ph, hash = :h WHERE seq = :s",
+            p=payload,
+            ph=prev,
+            h=digest,
+            s=e.seq,
+        )
+        prev = digest
+    _raw(url, "UPDATE log_head SET hash = :h", h=prev)
+    with IncidentLog(url) as log:
+        assert log.verify().ok  # a hash chain alone cannot see this
+        report = log.verify(anchors={3: anchor[3][:16]})
+        assert not report.ok and report.first_bad_seq == 3 and "anchor" in (report.reason or "")
+        assert log.verify(anchors={1: original[0].hash}).ok
+        missing = log.verify(anchors={9: "ab" * 8})
+        assert not missing.ok and missing.first_bad_seq == 9
+        with pytest.raises(InputError):
+            log.verify(anchors={1: "xyz"})
 
 
 # -- personal data -----------------------------------------------------------------------------

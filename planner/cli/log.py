@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from planner.errors import InputError
 from planner.incident_log import DEFAULT_RETENTION_DAYS, IncidentLog, LogEntry, utc_now
 from planner.settings import get_settings
 
@@ -30,14 +31,24 @@ def _open(db: str | None) -> IncidentLog:
 
 
 @app.command()
-def verify(db: str | None = _db_option()) -> None:
+def verify(
+    db: str | None = _db_option(),
+    anchor: list[str] | None = typer.Option(
+        None,
+        "--anchor",
+        help="SEQ:HASH recorded earlier (e.g. a shift's head hash); repeatable. "
+        "Catches a chain rewritten with recomputed hashes.",
+    ),
+) -> None:
     """Recompute the hash chain; exit 1 and name the first bad entry if anything was altered."""
+    anchors = parse_anchors(anchor or [])
     with _open(db) as log:
-        report = log.verify()
+        report = log.verify(anchors=anchors)
     if report.ok:
         typer.echo(
-            f"ok: {report.checked} entries verified, head seq {report.head_seq}, "
-            f"head hash {report.head_hash[:16]}"
+            f"ok: {report.checked} entries verified, {len(anchors)} anchors matched, "
+            f"head seq {report.head_seq}\n"
+            f"anchor for later checks: --anchor {report.head_seq}:{report.head_hash}"
         )
         return
     typer.echo(
@@ -46,6 +57,17 @@ def verify(db: str | None = _db_option()) -> None:
         err=True,
     )
     raise typer.Exit(code=EXIT_TAMPERED)
+
+
+def parse_anchors(values: list[str]) -> dict[int, str]:
+    """``SEQ:HASH`` strings as a mapping; a malformed one is an InputError naming ``anchor``."""
+    anchors: dict[int, str] = {}
+    for value in values:
+        seq_text, sep, digest = value.partition(":")
+        if not sep or not seq_text.strip().isdigit():
+            raise InputError(f"expected SEQ:HASH, got {value!r}", field="anchor")
+        anchors[int(seq_text)] = digest
+    return anchors
 
 
 @app.command()
