@@ -100,7 +100,7 @@ export class IncidentDetail {
     const priv = this._incidentPersonal();
     this.el.innerHTML = `
       <h2 id="detail-title"><span class="prio p${esc(i.priority)}">P${esc(i.priority)}</span>
-        ${esc(i.label)} <span class="muted mono">${esc(i.id)}</span></h2>
+        ${esc(i.label)}<div class="incident-id">${esc(i.id)}</div></h2>
       <dl>
         <dt>Code</dt><dd>${esc(i.code)} · level ${esc(i.level)}${i.command_level ? ` · ${esc(i.command_level)} command` : ""}${i.major_incident ? " · <strong>MAJOR INCIDENT</strong>" : ""}</dd>
         <dt>Open</dt><dd class="mono"><span data-age="${esc(i.opened_at)}">${clock(secondsSince(i.opened_at))}</span> (since ${esc(timeOfDay(i.opened_at))})</dd>

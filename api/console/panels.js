@@ -81,8 +81,8 @@ export function renderUnits(store, { canOperate, filter, changed, onStatus, onLo
               aria-label="${esc(`Show ${u.call_sign || u.id} on the map (${pos})`)}">${esc(u.call_sign || u.id)}</button>
           <div class="unit-meta">${esc(caps)}</div>
           <div class="unit-meta" data-pos>${esc(pos)}</div></td>
-        <td><span class="status-chip st-${esc(u.status)}" data-status="${esc(u.status)}">${esc(st.letter)} ${esc(st.name)}</span></td>
-        <td class="mono">${esc(u.incident ?? "")}</td>
+        <td><span class="status-chip st-${esc(u.status)}" data-status="${esc(u.status)}">${esc(st.letter)} ${esc(st.name)}</span>
+          ${u.incident ? `<div class="incident-id">→ ${esc(u.incident)}</div>` : ""}</td>
         <td>${
           canOperate
             ? `<label class="visually-hidden" for="st-${esc(u.id)}">Status of ${esc(u.call_sign || u.id)}</label>
