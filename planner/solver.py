@@ -8,8 +8,9 @@ simulator's coverage policy) can add policies with :func:`register_policy`. Buil
   matching. Fillable slot sets form a (transversal) matroid, so maximising these strictly
   decreasing rewards fills slots lexicographically by priority, and the cost is minimised
   among those: the lexicographic objective in one exact solve (checked against a
-  level-by-level HiGHS MIP in the tests). Solved as a sparse assignment problem (SciPy
-  LAPJVsp, ~5x faster here) or, equivalently, an OR-Tools min-cost flow.
+  level-by-level HiGHS MIP in the tests). Solved as an OR-Tools min-cost flow (the
+  project's solver library); the same model as a sparse assignment problem (SciPy LAPJVsp)
+  is kept as an independent cross-check that the tests compare against.
 - ``closest_idle``: the greedy baseline (:mod:`planner.closest_idle`).
 """
 
@@ -98,14 +99,14 @@ def incident_order(problem: DispatchProblem) -> list[int]:
     )
 
 
-def optimal_selection(cand: Candidates, *, method: str = "assignment") -> list[int] | None:
+def optimal_selection(cand: Candidates, *, method: str = "flow") -> list[int] | None:
     """Chosen arc indices of the lexicographic optimum, or ``None`` if no exact method could
     run (costs too large to represent exactly).
 
-    ``method="assignment"`` (default, fastest by measurement, see ``bench/bench_solver.py``)
-    expands each group into its slots and solves a sparse min-weight full bipartite matching
-    (SciPy's LAPJVsp) in which every slot may instead take its own zero-cost dummy column;
-    ``method="flow"`` solves the same model as an OR-Tools min-cost flow. Both are exact.
+    ``method="flow"`` (default) solves it as an OR-Tools min-cost flow;
+    ``method="assignment"`` expands each group into its slots and solves a sparse min-weight
+    full bipartite matching (SciPy's LAPJVsp) in which every slot may instead take its own
+    zero-cost dummy column. Both are exact; ``bench/bench_solver.py`` times them side by side.
     """
     if method not in ("assignment", "flow"):
         raise ValueError(f"unknown method {method!r}")
