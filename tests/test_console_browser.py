@@ -50,6 +50,7 @@ if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
 @dataclass
 class Server:
     base: str
+    db: str
     keys: dict[str, str]
     units: list[dict[str, Any]] = field(default_factory=list)
     log_path: Path | None = None
@@ -74,7 +75,7 @@ def _free_port() -> int:
         return port
 
 
-def _create_key(db: str, role: str) -> str:
+def _create_key(db: str, role: str, name: str | None = None) -> str:
     done = subprocess.run(
         [
             sys.executable,
@@ -85,7 +86,7 @@ def _create_key(db: str, role: str) -> str:
             "--role",
             role,
             "--name",
-            f"{role}-1",
+            name or f"{role}-1",
             "--db",
             db,
         ],
@@ -143,7 +144,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, proc, log, timeout_s=180)
-        srv = Server(base=base, keys=keys, log_path=log)
+        srv = Server(base=base, db=db, keys=keys, log_path=log)
         srv.units = _register_fleet(srv)
         yield srv
     finally:
@@ -588,3 +589,22 @@ def test_keyboard_walks_the_queue_in_priority_order(browser: Any, server: Server
     c.close()
     for incident_id in ids:
         server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})
+
+
+def test_a_key_revoked_mid_shift_signs_the_console_out(browser: Any, server: Server) -> None:
+    token = _create_key(server.db, "dispatcher", "leaver")
+    server.keys["leaver"] = token
+    c = Console(browser, server, "leaver")
+    prefix = token.split("_")[1]
+    subprocess.run(
+        [sys.executable, "-m", "planner", "keys", "revoke", prefix, "--db", server.db],
+        capture_output=True,
+        check=True,
+    )
+    # The next event makes the page refresh with its key: 401, so it forgets the key and asks.
+    unit = server.units[0]["unit_id"]
+    server.call("POST", f"/v1/units/{unit}/status", {"status": "out_of_service"})
+    c.page.locator("#login[open]").wait_for(timeout=15_000)
+    assert c.page.evaluate("sessionStorage.length") == 0
+    server.call("POST", f"/v1/units/{unit}/status", {"status": "available"})
+    c.close()

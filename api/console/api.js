@@ -32,6 +32,7 @@ export function newIdempotencyKey() {
 export class Api {
   constructor(key) {
     this.key = key;
+    this.onUnauthorized = null; // called when the key stops working (revoked mid-shift)
   }
 
   async request(method, path, { body, query, headers = {}, signal } = {}) {
@@ -57,6 +58,7 @@ export class Api {
         data = text;
       }
     }
+    if (response.status === 401 && this.onUnauthorized) this.onUnauthorized();
     if (!response.ok) {
       throw new ApiError(response.status, errorDetail(data, response), errorField(data));
     }
@@ -91,6 +93,7 @@ export class Api {
             cache: "no-store",
           });
           if (response.status === 401 || response.status === 403) {
+            if (response.status === 401) this.onUnauthorized?.();
             onState("denied");
             return;
           }

@@ -65,6 +65,10 @@ async function main() {
     window.location.reload();
   });
 
+  api.onUnauthorized = () => {
+    storeKey(null);
+    window.location.reload();
+  };
   const store = new Store(api);
   let selected = null;
   const changedUnits = new Set();

@@ -138,7 +138,7 @@ export class ContactForm {
 
   _contactBody() {
     const f = this.form.elements;
-    const body = { contact_id: newId("CON"), channel: "phone" };
+    const body = { contact_id: newId("CON"), channel: f.channel.value || "phone" };
     if (this.canSeePersonal) {
       if (f.caller_name.value.trim()) body.caller_name = f.caller_name.value.trim();
       if (f.caller_phone.value.trim()) body.caller_phone = f.caller_phone.value.trim();
