@@ -81,16 +81,22 @@ async function main() {
     },
   });
 
+  // /ready says (without a key) whether the server has a region to draw at all.
+  const served = await fetch("/ready").then((r) => r.json()).catch(() => ({}));
   const [region] = await Promise.all([
-    api.get(PATHS.map).catch((err) => {
-      toast(`Map: ${err.message}`, { bad: true });
-      return null;
-    }),
+    served.region
+      ? api.get(PATHS.map).catch((err) => {
+          toast(`Map: ${err.message}`, { bad: true });
+          return null;
+        })
+      : null,
     store.loadCodes(),
   ]);
   if (region) {
     map.setRegion(region);
     $("region-name").textContent = `· ${region.name}`;
+  } else {
+    $("region-name").textContent = "· no region (straight-line ETAs, no map)";
   }
 
   const detail = new IncidentDetail({

@@ -45,6 +45,13 @@ export class RegionMap {
       path.moveTo(a.x, a.y);
       path.lineTo(b.x, b.y);
     }
+    // A matrix region (travel times between points, no road geometry) is drawn as its points.
+    const pts = region.points || [];
+    for (let i = 0; i + 1 < pts.length; i += 2) {
+      const a = this.project(pts[i + 1], pts[i]);
+      path.moveTo(a.x + 120, a.y);
+      path.arc(a.x, a.y, 120, 0, 2 * Math.PI);
+    }
     this.roads = path;
     this.bounds = { a: this.project(maxLat, minLon), b: this.project(minLat, maxLon) };
     this.fit();
