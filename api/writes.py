@@ -41,7 +41,8 @@ class WriteResult(BaseModel):
     changes: RecommendationChanges
 
     @classmethod
-    def of(cls, outcome: Outcome) -> WriteResult:
+    def of(cls, outcome: Outcome, *, incident_id: str | None = None) -> WriteResult:
+        """The result of ``outcome``; ``incident_id`` names the incident of a unit event."""
         changes = RecommendationChanges()
         if outcome.plan is not None and not outcome.changes.empty:
             changes = recommendation_event(outcome.plan, outcome.changes, at=None).changes
@@ -49,7 +50,7 @@ class WriteResult(BaseModel):
             version=outcome.version,
             seq=outcome.seq,
             type=outcome.event.type,
-            incident_id=event_incident(outcome.event),
+            incident_id=event_incident(outcome.event) or incident_id,
             event=outcome.event.model_dump(mode="json"),
             derived=[e.model_dump(mode="json") for e in outcome.derived],
             recommendation_changed=any(e.type == "recommendation_issued" for e in outcome.derived),
@@ -139,9 +140,9 @@ def submit_event(
             outcome = services.engine.submit(event, expected_version=headers.expected_version)
         except ConflictError as exc:
             raise ConflictError(exc.message, field="If-Match") from exc
-        response = StoredResponse(
-            status=status_code, body=WriteResult.of(outcome).model_dump_json()
-        )
+        unit = services.engine.state.units.get(getattr(outcome.event, "unit_id", ""))
+        result = WriteResult.of(outcome, incident_id=unit.incident if unit else None)
+        response = StoredResponse(status=status_code, body=result.model_dump_json())
         if idem is not None:
             services.idempotency.save(
                 owner=key.prefix, key=idem, request_fingerprint=request_id, response=response

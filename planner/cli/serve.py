@@ -16,6 +16,8 @@ from planner.api_keys import KeyStore, Role, parse_role
 from planner.settings import get_settings
 
 APP_FACTORY = "api.app:create_app"
+GRACEFUL_SHUTDOWN_S = 5
+"""Open event streams are cut after this long on shutdown (they never end by themselves)."""
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -39,7 +41,14 @@ def serve_command(
         os.environ["PLANNER_REGION"] = region
     if codes is not None:
         os.environ["PLANNER_CODES_PATH"] = str(codes)
-    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
 
 
 @keys_app.command("create")

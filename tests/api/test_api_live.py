@@ -50,7 +50,9 @@ def test_a_whole_incident(fleet: TestClient, keys: Keys) -> None:
     assert (
         fleet.post(f"/v1/units/{unit}/status", json=en_route, headers=dispatcher).status_code == 200
     )
-    assert fleet.post(f"/v1/units/{unit}/arrive", headers=keys[Role.INTEGRATOR]).status_code == 200
+    arrived = fleet.post(f"/v1/units/{unit}/arrive", headers=keys[Role.INTEGRATOR])
+    assert arrived.status_code == 200
+    assert arrived.json()["incident_id"] == "I1"
     detail = fleet.get("/v1/incidents/I1", headers=dispatcher).json()
     assert detail["incident"]["first_arrival_at"] is not None
     assert {u["id"]: u["status"] for u in detail["units"]}[unit] == "on_scene"
