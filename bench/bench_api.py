@@ -78,8 +78,7 @@ def _write(
     result: dict[str, Any] = response.json()
     tally.seqs.append(result["seq"])
     tally.derived += len(result["derived"])
-    event = dict(result["event"])
-    tally.bodies.append(event)
+    tally.bodies.append({"seq": result["seq"], "event": result["event"]})
     return result
 
 
@@ -153,12 +152,15 @@ def _start_server(db: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("server not ready in 120 s")
 
 
-def _in_process_rate(bodies: list[dict[str, Any]], tmp: Path) -> float:
-    """The same client events through an in-process engine with a SQLite log (no HTTP)."""
+def _in_process_rate(setup: list[dict[str, Any]], load: list[dict[str, Any]], tmp: Path) -> float:
+    """The same events, in log order and with their logged times, through an in-process engine
+    with its own SQLite log (no HTTP); the rate counts the load's events only."""
     codes = CodeTable.load()
     with IncidentLog(f"sqlite:///{tmp / 'plain.sqlite'}") as log:
         engine = Engine(codes=codes, region=load_region(REGION, fresh=True), log=log)
-        events = [parse_event({**b, "at": None}) for b in bodies]
+        for item in sorted(setup, key=lambda b: int(b["seq"])):
+            engine.submit(parse_event(item["event"]))
+        events = [parse_event(b["event"]) for b in sorted(load, key=lambda b: int(b["seq"]))]
         begin = time.perf_counter()
         for event in events:
             engine.submit(event)
@@ -223,7 +225,7 @@ def main() -> None:
         lost = [s for s in all_seqs if s not in logged]
         expected_entries = len(all_seqs) + derived
         latencies = sorted(x * 1000 for t in tallies for x in t.latencies_s)
-        plain = _in_process_rate([b for t in tallies for b in t.bodies], tmp)
+        plain = _in_process_rate(setup.bodies, [b for t in tallies for b in t.bodies], tmp)
 
     rate = accepted / wall
     entry_rate = (sum(len(t.seqs) + t.derived for t in tallies)) / wall
