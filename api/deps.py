@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader
 
 from api.services import Services
 from planner.api_keys import ApiKey, Role
+from planner.engine import Engine
 from planner.incident_log import IncidentLog
 
 API_KEY_HEADER = "X-API-Key"
@@ -40,6 +41,13 @@ def get_log(services: ServicesDep) -> IncidentLog:
 
 
 LogDep = Annotated[IncidentLog, Depends(get_log)]
+
+
+def get_engine(services: ServicesDep) -> Engine:
+    return services.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 def current_key(

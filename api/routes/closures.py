@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.bodies import ClosureIn, to_event
-from api.deps import Feed, Reader, ServicesDep
+from api.deps import EngineDep, Feed, Reader, ServicesDep
 from api.schemas import ClosureList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
 from planner.events import RoadClosureOff, RoadClosureOn
@@ -17,9 +17,9 @@ ClosureId = Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._
 
 
 @router.get("", summary="Active road closures", response_model=ClosureList)
-def list_closures(_key: Reader, services: ServicesDep) -> ClosureList:
-    version = services.engine.version
-    closures = sorted(services.engine.state.closures.values(), key=lambda c: c.id)
+def list_closures(_key: Reader, engine: EngineDep) -> ClosureList:
+    version = engine.version
+    closures = sorted(engine.state.closures.values(), key=lambda c: c.id)
     return ClosureList(version=version, closures=closures)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.bodies import ContactIn, to_event
-from api.deps import Feed, Reader, ServicesDep
+from api.deps import EngineDep, Feed, Reader, ServicesDep
 from api.schemas import ContactList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
 from planner.events import ContactReceived
@@ -15,11 +15,11 @@ router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
 
 @router.get("", summary="Contacts received", response_model=ContactList)
-def list_contacts(_key: Reader, services: ServicesDep) -> ContactList:
+def list_contacts(_key: Reader, engine: EngineDep) -> ContactList:
     """Every contact with its channel and incident (caller details are personal data: they
     are in the log, readable through the timeline by allowed roles)."""
-    version = services.engine.version
-    contacts = sorted(services.engine.state.contacts.values(), key=lambda c: c.received_at)
+    version = engine.version
+    contacts = sorted(engine.state.contacts.values(), key=lambda c: c.received_at)
     return ContactList(version=version, contacts=contacts)
 
 

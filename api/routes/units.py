@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.bodies import UnitAckIn, UnitArriveIn, UnitIn, UnitPositionIn, UnitStatusIn, to_event
-from api.deps import Feed, Fleet, Reader, ServicesDep
+from api.deps import EngineDep, Feed, Fleet, Reader, ServicesDep
 from api.schemas import UnitList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
 from planner.events import (
@@ -23,10 +23,10 @@ UnitId = Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-
 
 
 @router.get("", summary="The fleet", response_model=UnitList)
-def list_units(_key: Reader, services: ServicesDep) -> UnitList:
+def list_units(_key: Reader, engine: EngineDep) -> UnitList:
     """Every unit with its status, position and current incident."""
-    version = services.engine.version
-    units = sorted(services.engine.state.units.values(), key=lambda u: u.id)
+    version = engine.version
+    units = sorted(engine.state.units.values(), key=lambda u: u.id)
     return UnitList(version=version, units=units)
 
 
