@@ -185,6 +185,17 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+@pytest.fixture
+def say(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Print to the test log even when output is captured (screenshot paths, timings)."""
+
+    def _say(message: str) -> None:
+        with capsys.disabled():
+            print(f"\n[console] {message}")
+
+    return _say
+
+
 class Console:
     """One signed-in console page, collecting console errors as it goes."""
 
@@ -206,18 +217,18 @@ class Console:
 
 
 def test_open_accept_and_close_an_incident_across_two_consoles(
-    browser: Any, server: Server
+    browser: Any, server: Server, say: Any
 ) -> None:
     a = Console(browser, server, "dispatcher")
     b = Console(browser, server, "supervisor")
-    print(f"console ready in {a.load_s:.2f} s (sign-in included)")
+    say(f"console ready in {a.load_s:.2f} s (sign-in included)")
     page = a.page
     # The key is kept for the tab: a reload signs straight in.
     b.page.reload()
     b.page.wait_for_selector("body[data-ready=true]", timeout=30_000)
     assert b.page.locator("#login[open]").count() == 0
     ready_ms = b.page.evaluate("window.consoleMetrics.readyMs")
-    print(f"reload: console ready {ready_ms:.0f} ms after its script started (map, codes, state)")
+    say(f"reload: console ready {ready_ms:.0f} ms after its script started (map, codes, state)")
 
     # Open an incident through the contact form, location typed at a unit's road point.
     target = server.units[1]["home"]
@@ -252,13 +263,13 @@ def test_open_accept_and_close_an_incident_across_two_consoles(
             ?.dataset.status === 'dispatched'""",
         timeout=15_000,
     )
-    print(f"accept → second console shows dispatched in {time.perf_counter() - started:.3f} s")
+    say(f"accept → second console shows dispatched in {time.perf_counter() - started:.3f} s")
     assert "dispatched" in chip.inner_text()
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "console.png"
     page.screenshot(path=str(shot))
-    print(f"screenshot: {shot}")
+    say(f"screenshot: {shot}")
 
     # Close it; both queues empty out and the unit is free again.
     page.keyboard.press("x")
@@ -358,7 +369,7 @@ def test_pick_on_map_and_duplicate_contact_is_linked(browser: Any, server: Serve
 DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "console.png"
 
 
-def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server) -> None:
+def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server, say: Any) -> None:
     """Several incidents, pending and accepted recommendations, a closure: the queue is in
     priority-then-age order, every recommendation is a line with its ETA on the map. The
     screenshot is the README's (written to docs/ with PLANNER_UPDATE_DOCS_SCREENSHOT=1)."""
@@ -423,7 +434,7 @@ def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "console-busy.png"
     page.screenshot(path=str(shot))
-    print(f"screenshot: {shot}")
+    say(f"screenshot: {shot}")
     if os.environ.get("PLANNER_UPDATE_DOCS_SCREENSHOT") == "1":
         from PIL import Image  # Pillow comes with matplotlib
 
@@ -431,7 +442,7 @@ def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server) -> None:
         with Image.open(shot) as image:  # a 255-colour palette: a third of the bytes
             palette = image.convert("RGB").quantize(255, method=Image.Quantize.FASTOCTREE)
             palette.save(DOCS_SCREENSHOT, optimize=True)
-        print(f"README screenshot: {DOCS_SCREENSHOT}")
+        say(f"README screenshot: {DOCS_SCREENSHOT}")
     assert c.errors == [], c.errors
     c.close()
     for incident_id, _, _ in scene:
@@ -455,7 +466,7 @@ def _answer(page: Any, values: dict[str, str], *, check: tuple[str, ...] = ()) -
 
 
 def test_override_escalate_note_complaint_and_unit_status_from_the_keyboard(
-    browser: Any, server: Server
+    browser: Any, server: Server, say: Any
 ) -> None:
     incident_id = "INC-ACTIONS-1"
     server.call(
@@ -517,7 +528,7 @@ def test_override_escalate_note_complaint_and_unit_status_from_the_keyboard(
             ?.dataset.status === 'out_of_service'""",
         timeout=15_000,
     )
-    print(f"status change → second console in {time.perf_counter() - started:.3f} s")
+    say(f"status change → second console in {time.perf_counter() - started:.3f} s")
     server.call("POST", f"/v1/units/{free}/status", {"status": "available"})
     server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})
     assert a.errors == [] and b.errors == [], (a.errors, b.errors)
