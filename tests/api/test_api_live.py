@@ -3,6 +3,7 @@ and personal data only for allowed roles, with every read logged."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -293,3 +294,25 @@ def test_roles(
             assert response.status_code in (200, 201, 409), (role, response.text)
         else:
             assert response.status_code == 403, (role, response.text)
+
+
+def test_concurrent_retries_with_one_key_open_one_incident(
+    fleet: TestClient, keys: Keys, app: FastAPI
+) -> None:
+    """Eight simultaneous retries of one request: one incident, eight identical answers."""
+    headers = {**keys[Role.DISPATCHER], "Idempotency-Key": "storm"}
+    answers: list[tuple[int, str]] = []
+
+    def retry() -> None:
+        response = TestClient(app).post("/v1/incidents", json=INCIDENT, headers=headers)
+        answers.append((response.status_code, response.text))
+
+    threads = [threading.Thread(target=retry) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {status for status, _ in answers} == {201}
+    assert len({text for _, text in answers}) == 1
+    opened = [e for e in services_of(app).log.entries() if e.kind == "incident_opened"]
+    assert len(opened) == 1
