@@ -7,9 +7,9 @@ codes' target times; per incident an after-action timeline; and coaching suggest
 from the figures. The log is folded with the engine's own state function, so unit positions
 (and thus override ETAs) are exactly what the dispatcher saw.
 
-ETA cost of an override: the fastest ETA among the units sent minus the fastest recommended
-ETA, both from the positions at the moment of the override (road network of the log's region,
-or crow-fly when it has none).
+ETA cost of an override: the mean ETA of the units sent in place of recommended ones minus the
+mean ETA of the recommended units they replaced, from the positions at the moment of the
+override (road network of the log's region, or crow-fly when it has none).
 """
 
 from __future__ import annotations
@@ -227,17 +227,29 @@ def _detail(event: Event) -> dict[str, Any]:
 def _override_cost(
     event: DispatchOverridden, state: CentreState, region: Region | None
 ) -> float | None:
-    """Fastest sent ETA minus fastest recommended ETA, from positions at the override."""
+    """Mean ETA of the units sent instead of recommended ones minus the mean ETA of the
+    recommended units they replaced, from the positions at the override (when nothing was
+    swapped one for one: fastest sent minus fastest recommended)."""
     incident = state.incidents.get(event.incident_id)
     rec = state.recommendation
     if incident is None or rec is None:
         return None
-    recommended = [a.eta_s for a in rec.assignments if a.incident == event.incident_id]
-    sent = [state.units[u].location for u in event.units if u in state.units]
-    if not recommended or not sent:
+    recommended = {a.unit: a.eta_s for a in rec.assignments if a.incident == event.incident_id}
+    units = [u for u in event.units if u in state.units]
+    if not recommended or not units:
         return None
-    etas = _etas(sent, incident.location, region)
-    return float(np.min(etas) - min(recommended))
+    etas = dict(
+        zip(
+            units,
+            _etas([state.units[u].location for u in units], incident.location, region),
+            strict=True,
+        )
+    )
+    swapped_in = [etas[u] for u in units if u not in recommended]
+    swapped_out = [eta for u, eta in recommended.items() if u not in etas]
+    if swapped_in and swapped_out:
+        return float(statistics.fmean(swapped_in) - statistics.fmean(swapped_out))
+    return float(min(etas.values()) - min(recommended.values()))
 
 
 def _etas(origins: list[Location], destination: Location, region: Region | None) -> np.ndarray:

@@ -51,6 +51,8 @@ def test_dispatcher_figures(shift_log: str, roster: dict[str, str]) -> None:
     assert alice["override_rate"] == pytest.approx(1 / alice["dispatches"], abs=1e-3)
     assert alice["override_reasons"] == ["weapon reported: sergeant attends with the first car"]
     assert alice["override_eta_cost_s"]["n"] == 1
+    # The sergeant sent instead of car P3 was at the station next door: the override was faster.
+    assert alice["override_eta_cost_s"]["mean_s"] < 0
     assert alice["complaints_on_handled"] == 1
     # I-0701: contact at 07:02, incident opened 07:03, dispatched 07:03:30.
     assert alice["contact_to_dispatch_by_code"]["CARDIAC_ARREST"]["mean_s"] == 90.0
