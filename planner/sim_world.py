@@ -115,7 +115,15 @@ def prepare_world(scenario: Scenario) -> World:
         demand_weights=weights,
         target_s=target,
         busy_fraction=scenario.options.busy_fraction
-        or _busy_estimate(scenario, deployment, target),
+        or busy_estimate(
+            scenario,
+            region,
+            stations=np.array(sorted(set(station_node.values())), dtype=np.int64),
+            hospitals=np.array(hospitals, dtype=np.int64),
+            demand=(nodes, weights),
+            units=len(deployment.units),
+            surge=_mean_surge(scenario, deployment),
+        ),
         weight_s=scenario.options.coverage_weight_s,
     )
     install(coverage)
@@ -169,17 +177,49 @@ def _demand_points(
     return nodes[keep], weights[keep] / weights[keep].sum()
 
 
-def _busy_estimate(scenario: Scenario, deployment: Deployment, target_s: float) -> float:
-    """Offered load per unit: calls/h × mean hours a call keeps a unit busy, over the fleet."""
+def busy_estimate(
+    scenario: Scenario,
+    region: Region,
+    *,
+    stations: IntArray,
+    hospitals: IntArray,
+    demand: tuple[IntArray, FloatArray],
+    units: int,
+    surge: float = 1.0,
+) -> float:
+    """MEXCLP's busy fraction q from the offered load: calls/h × busy hours per call / units.
+
+    A call keeps a unit busy for the drive from the nearest station, the time on scene, and
+    then either the drive back or (with the transport probability) the drive to the nearest
+    hospital, the hand-over and the drive from there to the nearest station; all averaged
+    over the demand weights on the region's travel times.
+    """
+    nodes, weights = demand
     svc = scenario.service
-    busy_s = (
-        target_s / 2
-        + svc.on_scene_s.mean
-        + svc.transport_probability * (svc.handover_s.mean + target_s)
-        + target_s
-    )
-    q = scenario.demand.rate_per_h * busy_s / 3600.0 / max(len(deployment.units), 1)
+    drive = region.travel_time_matrix(stations, nodes).min(axis=0)
+    busy = drive + svc.on_scene_s.mean
+    if hospitals.size and svc.transport_probability > 0:
+        to_hospital = np.vstack([region.etas_to(int(h)) for h in hospitals])[:, nodes]
+        nearest = np.argmin(to_hospital, axis=0)
+        back = region.travel_time_matrix(hospitals, stations).min(axis=1)[nearest]
+        transported = to_hospital.min(axis=0) + svc.handover_s.mean + back
+        p = svc.transport_probability
+        busy = busy + p * transported + (1.0 - p) * drive
+    else:
+        busy = busy + drive
+    finite = np.isfinite(busy)
+    mean_busy_s = float(np.sum(weights[finite] * busy[finite]) / np.sum(weights[finite]))
+    q = scenario.demand.rate_per_h * surge * mean_busy_s / 3600.0 / max(units, 1)
     return float(min(max(q, 0.02), 0.95))
+
+
+def _mean_surge(scenario: Scenario, deployment: Deployment) -> float:
+    """The average rate factor of the surges over the horizon."""
+    horizon = scenario.duration_h
+    extra = sum(
+        (s.factor - 1.0) * max(0.0, min(s.to_h, horizon) - s.from_h) for s in deployment.surges
+    )
+    return 1.0 + extra / horizon
 
 
 @dataclass(frozen=True, slots=True)

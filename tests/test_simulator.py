@@ -214,3 +214,12 @@ def test_units_returning_to_station_can_be_dispatched_on_the_way(world: World) -
     )[0, 0]
     assert from_scene < from_a2
     assert second.response_s == pytest.approx(30.0 + from_scene)
+
+
+def test_busy_fraction_follows_the_offered_load() -> None:
+    from planner.settings import SCENARIOS_DIR
+
+    normal = prepare_world(load_scenario(SCENARIOS_DIR / "utrecht.yaml"))
+    busy = prepare_world(load_scenario(SCENARIOS_DIR / "utrecht-busy.yaml"))
+    assert 0.1 < normal.coverage.busy_fraction < 0.5
+    assert busy.coverage.busy_fraction == pytest.approx(1.6 * normal.coverage.busy_fraction)
