@@ -104,15 +104,12 @@ class Simulation:
     def _clock(self) -> datetime:
         return self.start + timedelta(seconds=self.now)
 
-    def _at(self) -> datetime:
-        return self._clock()
-
     def _push(self, t: float, kind: str, *args: Any) -> None:
         self._seq += 1
         heapq.heappush(self.heap, (t, self._seq, kind, args))
 
     def _submit(self, event: dict[str, Any]) -> Plan | None:
-        event.setdefault("at", self._at())
+        event.setdefault("at", self._clock())
         outcome = self.engine.submit(event)
         self.events += 1
         plan: Plan | None = outcome.plan
