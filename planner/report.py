@@ -177,6 +177,9 @@ def _markdown(scenario: Scenario, summary: Mapping[str, Any], plots: list[str]) 
             "",
             "## Against closest-idle (paired by replication)",
             "",
+            "Averages of the per-replication values (so they can differ slightly from the "
+            "pooled figures above); differences are alternative minus closest-idle.",
+            "",
             *_difference_table(summary["vs_closest_idle"]),
         ]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
