@@ -6,15 +6,18 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from planner.cli._common import fail
 from planner.errors import InputError, PlannerError
-from planner.scenario import Scenario, load_scenario
-from planner.sim_metrics import ReplicationResult
+from planner.scenario import load_scenario
+
+if TYPE_CHECKING:  # the simulator stack (pandas, scipy.stats) loads only when a command runs
+    from planner.scenario import Scenario
+    from planner.sim_metrics import ReplicationResult
 
 P = ParamSpec("P")
 R = TypeVar("R")

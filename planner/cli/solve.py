@@ -7,8 +7,6 @@ from pathlib import Path
 import typer
 
 from planner.cli._common import write_json
-from planner.problem_io import load_problem, plan_to_json
-from planner.solver import solve
 
 
 def solve_command(
@@ -18,6 +16,9 @@ def solve_command(
     ),
 ) -> None:
     """Recommend which units go where, now, and why (see README: the objective)."""
+    from planner.problem_io import load_problem, plan_to_json  # solver stack: load on use
+    from planner.solver import solve
+
     parsed = load_problem(problem)
     plan = solve(parsed.problem, parsed.options, previous=parsed.previous)
     write_json(plan_to_json(plan), out)
