@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,13 +68,6 @@ class Server:
         return json.loads(text) if text else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _create_key(db: str, role: str, name: str | None = None) -> str:
     done = subprocess.run(
         [
@@ -97,63 +90,19 @@ def _create_key(db: str, role: str, name: str | None = None) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(base + "/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"server not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+    serve_planner: Callable[..., AbstractContextManager[str]],
+) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("console")
     db = f"sqlite:///{tmp / 'centre.sqlite'}"
     keys = {role: _create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
-    port = _free_port()
     log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "planner",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--db",
-                db,
-                "--region",
-                "harrisburg",
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=PROJECT_ROOT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, proc, log, timeout_s=180)
+    with serve_planner(db=db, region="harrisburg", log=log, ready_s=180) as base:
         srv = Server(base=base, db=db, keys=keys, log_path=log)
         srv.units = _register_fleet(srv)
         yield srv
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _register_fleet(srv: Server) -> list[dict[str, Any]]:

@@ -4,13 +4,9 @@ over HTTP while a second client listens on the SSE stream and sees every step.""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -30,64 +26,24 @@ STEPS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+    serve_planner: Callable[..., AbstractContextManager[str]],
+) -> Iterator[tuple[str, dict[str, str]]]:
     """A served API on loopback (aguascalientes region, temp SQLite) and a dispatcher key."""
-    db = f"sqlite:///{tmp_path_factory.mktemp('server') / 'live.sqlite'}"
+    tmp = tmp_path_factory.mktemp("server")
+    db = f"sqlite:///{tmp / 'live.sqlite'}"
     token = KeyStore.from_url(db).create(name="console", role=Role.DISPATCHER).token
     supervisor = KeyStore.from_url(db).create(name="fleet", role=Role.SUPERVISOR).token
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "planner",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--db",
-            db,
-            "--region",
-            "aguascalientes",
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "PLANNER_TICK_S": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                out = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"server exited with {process.returncode}: {out[-2000:]}")
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not become ready in 90 s")
-            time.sleep(0.3)
+    with serve_planner(
+        db=db,
+        region="aguascalientes",
+        log=tmp / "server.log",
+        ready_s=90,
+        env={"PLANNER_TICK_S": "1"},
+    ) as base:
         yield base, {"dispatcher": token, "supervisor": supervisor}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def listen(base: str, token: str, seen: list[dict[str, Any]], ready: threading.Event) -> None:
