@@ -53,6 +53,12 @@ class LocalProjection:
         return np.column_stack((xy[:, 0] / self._kx + self.lon0, xy[:, 1] / self._ky + self.lat0))
 
 
+def lonlat_bbox(lonlat: FloatArray) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` in degrees of ``(n, 2)`` lon, lat points."""
+    lo, hi = lonlat.min(axis=0), lonlat.max(axis=0)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+
 class PointSnapper:
     """Nearest of a fixed set of points, refusing anything farther than the allowed distance."""
 

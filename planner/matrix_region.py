@@ -25,7 +25,7 @@ import numpy as np
 
 from planner.closures import Closure, points_in_area
 from planner.errors import DataMissingError, InputError
-from planner.geo import PointSnapper
+from planner.geo import PointSnapper, lonlat_bbox
 from planner.region import FloatArray, IntArray, Route, Snap
 
 DEFAULT_MATRIX_SNAP_M = 5_000.0
@@ -95,8 +95,7 @@ class MatrixRegion:
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
-        lo, hi = self._lonlat.min(axis=0), self._lonlat.max(axis=0)
-        return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+        return lonlat_bbox(self._lonlat)
 
     @property
     def seconds(self) -> FloatArray:

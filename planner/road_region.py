@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from planner.closures import Closure, segments_in_area, strongest
 from planner.errors import InputError
-from planner.geo import PointSnapper
+from planner.geo import PointSnapper, lonlat_bbox
 from planner.region import FloatArray, IntArray, Route, Snap
 from planner.road_network import RoadArrays, arrays_from_graph
 from planner.settings import get_settings
@@ -87,8 +87,7 @@ class RoadRegion:
     @property
     def bbox(self) -> tuple[float, float, float, float]:
         """``(west, south, east, north)`` in degrees."""
-        lo, hi = self._lonlat.min(axis=0), self._lonlat.max(axis=0)
-        return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+        return lonlat_bbox(self._lonlat)
 
     def snap(self, lat: float, lon: float, *, max_snap_m: float | None = None) -> Snap:
         limit = self.max_snap_m if max_snap_m is None else max_snap_m
