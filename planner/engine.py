@@ -260,16 +260,7 @@ class Engine:
             stamped = self._normalise(stamped)
             seq, stored = self._process(stamped, derived)
             self._escalate(stamped.at or self._clock(), derived)
-            outcome = Outcome(
-                version=self._version,
-                seq=seq,
-                event=stored,
-                plan=self._plan,
-                changes=plan_changes(plan_before, self._plan),
-                derived=tuple(derived),
-            )
-            self._notify(outcome)
-            return outcome
+            return self._publish(seq, stored, plan_before=plan_before, derived=derived)
 
     def tick(self, now: datetime | None = None) -> list[Outcome]:
         """Evaluate the time-based escalation rules at ``now`` (default: the engine clock)."""
@@ -294,16 +285,9 @@ class Engine:
                     plan_before = self._plan
                     derived: list[Event] = []
                     seq, stored = self._process(escalation, derived)
-                    outcome = Outcome(
-                        version=self._version,
-                        seq=seq,
-                        event=stored,
-                        plan=self._plan,
-                        changes=plan_changes(plan_before, self._plan),
-                        derived=tuple(derived),
+                    outcomes.append(
+                        self._publish(seq, stored, plan_before=plan_before, derived=derived)
                     )
-                    outcomes.append(outcome)
-                    self._notify(outcome)
             return outcomes
 
     # -- replay --------------------------------------------------------------------------------
@@ -462,12 +446,24 @@ class Engine:
                 )
             self._version = entry.seq
 
-    def _notify(self, outcome: Outcome) -> None:
+    def _publish(
+        self, seq: int, stored: Event, *, plan_before: Plan | None, derived: list[Event]
+    ) -> Outcome:
+        """The outcome of the event just processed, passed to every subscriber."""
+        outcome = Outcome(
+            version=self._version,
+            seq=seq,
+            event=stored,
+            plan=self._plan,
+            changes=plan_changes(plan_before, self._plan),
+            derived=tuple(derived),
+        )
         for callback in list(self._subscribers):
             try:
                 callback(outcome)
             except Exception:
                 logger.exception("engine subscriber failed")
+        return outcome
 
     # -- region and ETAs -----------------------------------------------------------------------
 
