@@ -17,12 +17,13 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.bodies import to_event
 from api.idempotency import StoredResponse, check_key, fingerprint
 from api.services import Services
 from planner.api_keys import ApiKey
 from planner.engine import Outcome
 from planner.errors import ConflictError, InputError
-from planner.events import Event, RecommendationChanges, event_incident
+from planner.events import RecommendationChanges, event_incident
 from planner.recommendations import recommendation_event
 
 
@@ -118,13 +119,18 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def submit_event(
     services: Services,
+    event_type: type[BaseModel],
+    body: BaseModel | None,
     *,
     key: ApiKey,
     headers: WriteHeaders,
-    event: Event,
     status_code: int = 200,
+    **path: str,
 ) -> Response:
-    """Run one event through idempotency, If-Match and the engine (see the module docstring)."""
+    """The whole work of a write route: ``body``, the path's ids and the caller as one
+    ``event_type`` event, run through idempotency, If-Match and the engine (see the module
+    docstring)."""
+    event = to_event(event_type, body, key=key, **path)
     request_id = fingerprint(
         method=headers.method, path=headers.path, body=event.model_dump_json().encode()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.bodies import ClosureIn, to_event
+from api.bodies import ClosureIn
 from api.deps import EngineDep, Feed, Reader, ServicesDep
 from api.schemas import ClosureList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
@@ -35,8 +35,7 @@ def close_roads(
 ) -> Response:
     """A circle (``centre`` + ``radius_m``) or ``polygon``; ``factor`` > 1 slows instead of
     closing."""
-    event = to_event(RoadClosureOn, body, key=key)
-    return submit_event(services, key=key, headers=headers, event=event, status_code=201)
+    return submit_event(services, RoadClosureOn, body, key=key, headers=headers, status_code=201)
 
 
 @router.delete(
@@ -49,5 +48,6 @@ def lift_closure(
     key: Feed, services: ServicesDep, headers: WriteHeadersDep, closure_id: str = ClosureId
 ) -> Response:
     """Travel times return exactly to what they were; 409 if no such closure is active."""
-    event = to_event(RoadClosureOff, None, key=key, closure_id=closure_id)
-    return submit_event(services, key=key, headers=headers, event=event)
+    return submit_event(
+        services, RoadClosureOff, None, key=key, headers=headers, closure_id=closure_id
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.bodies import ContactIn, to_event
+from api.bodies import ContactIn
 from api.deps import EngineDep, Feed, Reader, ServicesDep
 from api.schemas import ContactList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
@@ -35,5 +35,4 @@ def receive_contact(
 ) -> Response:
     """A contact arrived (caller name, phone, address and summary are personal data, stored
     apart from the operational record). Open an incident from it or link it to one."""
-    event = to_event(ContactReceived, body, key=key)
-    return submit_event(services, key=key, headers=headers, event=event, status_code=201)
+    return submit_event(services, ContactReceived, body, key=key, headers=headers, status_code=201)

@@ -23,7 +23,6 @@ from api.bodies import (
     NoteIn,
     OverrideIn,
     QueryIn,
-    to_event,
 )
 from api.deps import Feed, Operator, Reader, ServicesDep
 from api.schemas import IncidentDetail, IncidentList
@@ -105,8 +104,7 @@ def open_incident(
     body: IncidentIn, key: Operator, services: ServicesDep, headers: WriteHeadersDep
 ) -> Response:
     """Open an incident (optionally from a contact); the engine re-solves at once."""
-    event = to_event(IncidentOpened, body, key=key)
-    return submit_event(services, key=key, headers=headers, event=event, status_code=201)
+    return submit_event(services, IncidentOpened, body, key=key, headers=headers, status_code=201)
 
 
 @router.patch(
@@ -123,8 +121,9 @@ def update_incident(
     incident_id: str = IncidentId,
 ) -> Response:
     """Change location, code, priority or details; omitted fields stay as they are."""
-    event = to_event(IncidentUpdated, body, key=key, incident_id=incident_id)
-    return submit_event(services, key=key, headers=headers, event=event)
+    return submit_event(
+        services, IncidentUpdated, body, key=key, headers=headers, incident_id=incident_id
+    )
 
 
 def _incident_write(
@@ -155,9 +154,14 @@ def _incident_write(
         headers: WriteHeadersDep,
         incident_id: str = IncidentId,
     ) -> Response:
-        event = to_event(event_type, body, key=key, incident_id=incident_id)
         return submit_event(
-            services, key=key, headers=headers, event=event, status_code=status_code
+            services,
+            event_type,
+            body,
+            key=key,
+            headers=headers,
+            status_code=status_code,
+            incident_id=incident_id,
         )
 
     handler.__name__ = f"{path}_incident"

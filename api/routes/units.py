@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.bodies import UnitAckIn, UnitArriveIn, UnitIn, UnitPositionIn, UnitStatusIn, to_event
+from api.bodies import UnitAckIn, UnitArriveIn, UnitIn, UnitPositionIn, UnitStatusIn
 from api.deps import EngineDep, Feed, Fleet, Reader, ServicesDep
 from api.schemas import UnitList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
@@ -41,8 +41,7 @@ def register_unit(
     body: UnitIn, key: Fleet, services: ServicesDep, headers: WriteHeadersDep
 ) -> Response:
     """Add a unit to the fleet (capabilities must be in the code table)."""
-    event = to_event(UnitRegistered, body, key=key)
-    return submit_event(services, key=key, headers=headers, event=event, status_code=201)
+    return submit_event(services, UnitRegistered, body, key=key, headers=headers, status_code=201)
 
 
 @router.post(
@@ -60,8 +59,9 @@ def change_status(
 ) -> Response:
     """E.g. ``en_route`` after dispatch, ``on_scene``, ``available``, ``out_of_service``; the
     engine refuses transitions the state forbids (409)."""
-    event = to_event(UnitStatusChanged, body, key=key, unit_id=unit_id)
-    return submit_event(services, key=key, headers=headers, event=event)
+    return submit_event(
+        services, UnitStatusChanged, body, key=key, headers=headers, unit_id=unit_id
+    )
 
 
 @router.post(
@@ -78,8 +78,7 @@ def report_position(
     unit_id: str = UnitId,
 ) -> Response:
     """A position report; the engine re-solves with the new ETAs."""
-    event = to_event(UnitMoved, body, key=key, unit_id=unit_id)
-    return submit_event(services, key=key, headers=headers, event=event)
+    return submit_event(services, UnitMoved, body, key=key, headers=headers, unit_id=unit_id)
 
 
 @router.post(
@@ -96,8 +95,7 @@ def acknowledge(
     unit_id: str = UnitId,
 ) -> Response:
     """The crew confirms the dispatch (stops the not-acknowledged escalation clock)."""
-    event = to_event(UnitAcknowledged, body, key=key, unit_id=unit_id)
-    return submit_event(services, key=key, headers=headers, event=event)
+    return submit_event(services, UnitAcknowledged, body, key=key, headers=headers, unit_id=unit_id)
 
 
 @router.post(
@@ -114,5 +112,4 @@ def arrive(
     unit_id: str = UnitId,
 ) -> Response:
     """The unit is on scene at its incident (409 if it was not dispatched)."""
-    event = to_event(UnitArrived, body, key=key, unit_id=unit_id)
-    return submit_event(services, key=key, headers=headers, event=event)
+    return submit_event(services, UnitArrived, body, key=key, headers=headers, unit_id=unit_id)
