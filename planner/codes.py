@@ -367,10 +367,6 @@ class CodeTable:
         """Every capability name the table declares (a superset of those its plans use)."""
         return frozenset(self._capabilities)
 
-    @property
-    def capability_descriptions(self) -> Mapping[str, str]:
-        return self._capabilities
-
     def for_service(self, service: Service) -> tuple[IncidentCode, ...]:
         return tuple(c for c in self if c.service == service)
 

@@ -11,7 +11,6 @@ payload or the state (:func:`split_personal`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -469,10 +468,3 @@ def event_incident(event: Event) -> str | None:
     """The incident an event is about, when it names one."""
     incident = getattr(event, "incident_id", None)
     return incident if isinstance(incident, str) else None
-
-
-def event_time(event: Event) -> datetime:
-    """The event's time; only valid once the engine has stamped it."""
-    if event.at is None:
-        raise InputError("the event has no time", field="at")
-    return event.at

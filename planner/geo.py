@@ -48,10 +48,6 @@ class LocalProjection:
         """``(n, 2)`` metres east and north of the centre."""
         return np.column_stack(((lon - self.lon0) * self._kx, (lat - self.lat0) * self._ky))
 
-    def to_lonlat(self, xy: FloatArray) -> FloatArray:
-        """Inverse of :meth:`to_xy`: ``(n, 2)`` lon, lat."""
-        return np.column_stack((xy[:, 0] / self._kx + self.lon0, xy[:, 1] / self._ky + self.lat0))
-
 
 def lonlat_bbox(lonlat: FloatArray) -> tuple[float, float, float, float]:
     """``(west, south, east, north)`` in degrees of ``(n, 2)`` lon, lat points."""

@@ -151,13 +151,6 @@ class RoadRegion:
         """``(n_edges, 4)`` lon1, lat1, lon2, lat2 of every directed edge (for drawing a map)."""
         return np.hstack((self._lonlat[self.edge_u], self._lonlat[self.edge_v]))
 
-    def node_index(self, osm_id: int) -> int:
-        """Index of an OSM node id."""
-        hits = np.flatnonzero(self.osm_ids == osm_id)
-        if len(hits) == 0:
-            raise InputError(f"OSM node {osm_id} is not in region {self.name}", field="node")
-        return int(hits[0])
-
     # -- closures ----------------------------------------------------------------------------
 
     @property

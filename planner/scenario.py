@@ -287,16 +287,6 @@ def load_scenario(path: Path | str) -> Scenario:
     return scenario
 
 
-def scenario_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Scenario:
-    """Validate a scenario given as a dict (no ``base``)."""
-    try:
-        scenario = Scenario.model_validate({**data, "source": source})
-    except ValidationError as exc:
-        raise _input_error(exc, source=source) from None
-    _check_references(scenario)
-    return scenario
-
-
 def _read_raw(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"scenario file {path} not found", field="scenario")
