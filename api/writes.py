@@ -24,7 +24,7 @@ from planner.api_keys import ApiKey
 from planner.engine import Outcome
 from planner.errors import ConflictError, InputError
 from planner.events import RecommendationChanges, event_incident
-from planner.recommendations import recommendation_event
+from planner.recommendations import recommendation_changes
 
 
 class WriteResult(BaseModel):
@@ -46,7 +46,7 @@ class WriteResult(BaseModel):
         """The result of ``outcome``; ``incident_id`` names the incident of a unit event."""
         changes = RecommendationChanges()
         if outcome.plan is not None and not outcome.changes.empty:
-            changes = recommendation_event(outcome.plan, outcome.changes, at=None).changes
+            changes = recommendation_changes(outcome.changes)
         return cls(
             version=outcome.version,
             seq=outcome.seq,

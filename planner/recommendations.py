@@ -145,11 +145,16 @@ def recommendation_event(
             for u in plan.unmet
         ],
         cost=plan.objective.cost,
-        changes=RecommendationChanges(
-            added=[_recommended(a) for a in changes.added],
-            removed=[_recommended(a) for a in changes.removed],
-            changed=[_recommended(a) for a in changes.changed],
-        ),
+        changes=recommendation_changes(changes),
+    )
+
+
+def recommendation_changes(changes: PlanChanges) -> RecommendationChanges:
+    """What changed between two plans, as the events and the API carry it."""
+    return RecommendationChanges(
+        added=[_recommended(a) for a in changes.added],
+        removed=[_recommended(a) for a in changes.removed],
+        changed=[_recommended(a) for a in changes.changed],
     )
 
 
