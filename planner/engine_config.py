@@ -7,6 +7,7 @@ because this is an edge (JSON from the API, YAML from users); the engine convert
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -35,7 +36,7 @@ class SolverConfig(_Config):
 
     def to_options(self) -> SolveOptions:
         """The solver's options; unset priority weights keep the solver's defaults."""
-        base = SolveOptions(
+        options = SolveOptions(
             policy=self.policy,
             late_penalty_s=self.late_penalty_s,
             time_limit_s=self.time_limit_s,
@@ -45,17 +46,8 @@ class SolverConfig(_Config):
             stability_bonus_s=self.stability_bonus_s,
         )
         if self.priority_weights is None:
-            return base
-        return SolveOptions(
-            policy=base.policy,
-            priority_weights=dict(self.priority_weights),
-            late_penalty_s=base.late_penalty_s,
-            time_limit_s=base.time_limit_s,
-            allow_preemption=base.allow_preemption,
-            preemption_gap=base.preemption_gap,
-            preemption_cost_s=base.preemption_cost_s,
-            stability_bonus_s=base.stability_bonus_s,
-        )
+            return options
+        return replace(options, priority_weights=dict(self.priority_weights))
 
 
 class CrowFlyConfig(_Config):
