@@ -53,7 +53,6 @@ class Server:
     db: str
     keys: dict[str, str]
     units: list[dict[str, Any]] = field(default_factory=list)
-    log_path: Path | None = None
 
     def call(self, method: str, path: str, body: Any = None, *, role: str = "supervisor") -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -98,9 +97,8 @@ def server(
     tmp = tmp_path_factory.mktemp("console")
     db = f"sqlite:///{tmp / 'centre.sqlite'}"
     keys = {role: _create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
-    log = tmp / "server.log"
-    with serve_planner(db=db, region="harrisburg", log=log, ready_s=180) as base:
-        srv = Server(base=base, db=db, keys=keys, log_path=log)
+    with serve_planner(db=db, region="harrisburg", log=tmp / "server.log", ready_s=180) as base:
+        srv = Server(base=base, db=db, keys=keys)
         srv.units = _register_fleet(srv)
         yield srv
 
