@@ -65,7 +65,6 @@ from planner.recommendations import (
     plan_from_recommendation,
     plan_key,
     recommendation_event,
-    recommendation_key,
 )
 from planner.region import Region, load_region
 from planner.settings import get_settings
@@ -332,7 +331,7 @@ class Engine:
             if isinstance(event, RecommendationIssued):
                 if not resolve:
                     engine._plan = plan_from_recommendation(event, engine.config)
-                elif pending is None or plan_key(pending) != recommendation_key(event):
+                elif pending is None or plan_key(pending) != plan_key(event):
                     raise ReplayMismatchError(
                         f"entry {entry.seq}: the logged recommendation differs from the "
                         "replayed one",

@@ -194,9 +194,10 @@ RecommendationKey = tuple[
 ]
 
 
-def plan_key(plan: Plan | None) -> RecommendationKey:
+def plan_key(plan: Plan | RecommendationIssued | None) -> RecommendationKey:
     """What makes a recommendation different: who goes where for what, and what is short.
-    ETAs alone (a unit moved) do not make a new recommendation."""
+    ETAs alone (a unit moved) do not make a new recommendation. A logged
+    ``recommendation_issued`` has the same key as the plan it stands for."""
     if plan is None:
         return ((), ())
     return (
@@ -204,15 +205,6 @@ def plan_key(plan: Plan | None) -> RecommendationKey:
             sorted((a.unit, a.incident, a.capability, a.preempted_from) for a in plan.assignments)
         ),
         tuple(sorted((u.incident, u.capability, u.missing) for u in plan.unmet)),
-    )
-
-
-def recommendation_key(event: RecommendationIssued) -> RecommendationKey:
-    return (
-        tuple(
-            sorted((a.unit, a.incident, a.capability, a.preempted_from) for a in event.assignments)
-        ),
-        tuple(sorted((u.incident, u.capability, u.missing) for u in event.unmet)),
     )
 
 
