@@ -23,7 +23,7 @@ from api.services import Services
 from planner.api_keys import ApiKey
 from planner.engine import Outcome
 from planner.errors import ConflictError, InputError
-from planner.events import RecommendationChanges, event_incident
+from planner.events import RecommendationChanges
 from planner.recommendations import recommendation_changes
 
 
@@ -42,8 +42,8 @@ class WriteResult(BaseModel):
     changes: RecommendationChanges
 
     @classmethod
-    def of(cls, outcome: Outcome, *, incident_id: str | None = None) -> WriteResult:
-        """The result of ``outcome``; ``incident_id`` names the incident of a unit event."""
+    def of(cls, outcome: Outcome) -> WriteResult:
+        """The result of ``outcome``, naming the incident the log recorded it under."""
         changes = RecommendationChanges()
         if outcome.plan is not None and not outcome.changes.empty:
             changes = recommendation_changes(outcome.changes)
@@ -51,7 +51,7 @@ class WriteResult(BaseModel):
             version=outcome.version,
             seq=outcome.seq,
             type=outcome.event.type,
-            incident_id=event_incident(outcome.event) or incident_id,
+            incident_id=outcome.incident,
             event=outcome.event.model_dump(mode="json"),
             derived=[e.model_dump(mode="json") for e in outcome.derived],
             recommendation_changed=any(e.type == "recommendation_issued" for e in outcome.derived),
@@ -146,8 +146,7 @@ def submit_event(
             outcome = services.engine.submit(event, expected_version=headers.expected_version)
         except ConflictError as exc:
             raise ConflictError(exc.message, field="If-Match") from exc
-        unit = services.engine.state.units.get(getattr(outcome.event, "unit_id", ""))
-        result = WriteResult.of(outcome, incident_id=unit.incident if unit else None)
+        result = WriteResult.of(outcome)
         response = StoredResponse(status=status_code, body=result.model_dump_json())
         if idem is not None:
             services.idempotency.save(

@@ -138,6 +138,8 @@ class Outcome:
     """The recommendation changes since before the event (derived events included)."""
     derived: tuple[Event, ...] = ()
     """Events the engine emitted because of it: escalations and recommendations."""
+    incident: str | None = None
+    """The incident the event concerns, as logged (for a unit event: its unit's incident)."""
 
 
 Subscriber = Callable[[Outcome], None]
@@ -254,12 +256,14 @@ class Engine:
                     self._config, at=stamped.at, codes_source=self.codes.source
                 )
                 self._check(apply(self._state, configure, codes=self.codes), stamped)
-                _, stored_configure = self._process(configure, derived)
+                _, stored_configure, _ = self._process(configure, derived)
                 derived.insert(0, stored_configure)
             stamped = self._normalise(stamped)
-            seq, stored = self._process(stamped, derived)
+            seq, stored, incident = self._process(stamped, derived)
             self._escalate(stamped.at or self._clock(), derived)
-            return self._publish(seq, stored, plan_before=plan_before, derived=derived)
+            return self._publish(
+                seq, stored, incident=incident, plan_before=plan_before, derived=derived
+            )
 
     def tick(self, now: datetime | None = None) -> list[Outcome]:
         """Evaluate the time-based escalation rules at ``now`` (default: the engine clock)."""
@@ -283,9 +287,11 @@ class Engine:
                 for escalation in due:
                     plan_before = self._plan
                     derived: list[Event] = []
-                    seq, stored = self._process(escalation, derived)
+                    seq, stored, incident = self._process(escalation, derived)
                     outcomes.append(
-                        self._publish(seq, stored, plan_before=plan_before, derived=derived)
+                        self._publish(
+                            seq, stored, incident=incident, plan_before=plan_before, derived=derived
+                        )
                     )
             return outcomes
 
@@ -369,7 +375,7 @@ class Engine:
         apply(state, self._normalise(event), codes=self.codes)
         self._check_locations(event)
 
-    def _process(self, event: Event, derived: list[Event]) -> tuple[int, Event]:
+    def _process(self, event: Event, derived: list[Event]) -> tuple[int, Event, str | None]:
         """Validate, log, fold, and re-solve; append any recommendation to ``derived``."""
         before = self._state
         new_state = apply(before, event, codes=self.codes)
@@ -377,7 +383,7 @@ class Engine:
         region = self._region_for(event)
         closure = self._try_closure(event, new_state)
         try:
-            seq, stored = self._record(event, new_state)
+            seq, stored, incident = self._record(event, new_state)
         except BaseException:
             if closure is not None and self._region is not None:
                 self._region.lift_closure(closure)
@@ -393,11 +399,11 @@ class Engine:
             if changed:
                 recommendation = recommendation_event(plan, changes, at=new_state.last_at)
                 self._record_derived(recommendation, derived)
-        return seq, stored
+        return seq, stored, incident
 
     def _record_derived(self, event: Event, derived: list[Event]) -> None:
         new_state = apply(self._state, event, codes=self.codes)
-        _, stored = self._record(event, new_state)
+        _, stored, _ = self._record(event, new_state)
         self._state = new_state
         derived.append(stored)
 
@@ -407,46 +413,49 @@ class Engine:
             if not due:
                 return
             for escalation in due:
-                _, stored = self._process(escalation, derived)
+                _, stored, _ = self._process(escalation, derived)
                 derived.append(stored)
 
-    def _record(self, event: Event, new_state: CentreState) -> tuple[int, Event]:
-        """Append to the log (if any) in one transaction; returns the seq and stored event."""
+    def _record(self, event: Event, new_state: CentreState) -> tuple[int, Event, str | None]:
+        """Append to the log (if any) in one transaction; returns the seq, the stored event and
+        the incident it concerns."""
         payload, private = split_personal(event)
         stored = without_personal(event)
+        incident = event_incident(event) or _unit_incident(event, self._state, new_state)
         if self._log is None:
             self._version += 1
-            return self._version, stored
+            return self._version, stored, incident
         entry = NewEntry(
             kind=event.type,
             payload=payload,
             personal=private,
-            incident=event_incident(event) or _unit_incident(event, self._state, new_state),
+            incident=incident,
             actor=event.actor,
             recorded_at=event.at or self._clock(),
         )
         try:
-            appended = self._log.append(entry, expected_seq=self._version)
-        except ConflictError:
-            self._skip_audit_entries()
-            appended = self._log.append(entry, expected_seq=self._version)
+            # The log's own audit entries (personal-data reads) may have moved the head; any
+            # other writer's entry is a conflict, checked under the log's write lock.
+            appended = self._log.append(
+                entry, expected_seq=self._version, ignore_audit_entries=True
+            )
+        except ConflictError as exc:
+            raise ConflictError(
+                f"{exc.message}; another writer appended to the log: rebuild the engine with "
+                "Engine.replay",
+                field="expected_version",
+            ) from exc
         self._version = appended.seq
-        return appended.seq, stored
-
-    def _skip_audit_entries(self) -> None:
-        """Move past the log's own audit entries (personal-data reads); refuse foreign events."""
-        assert self._log is not None
-        for entry in self._log.entries(after_seq=self._version):
-            if entry.kind not in AUDIT_KINDS:
-                raise ConflictError(
-                    f"another writer appended entry {entry.seq} ({entry.kind}); "
-                    "rebuild the engine with Engine.replay",
-                    field="expected_version",
-                )
-            self._version = entry.seq
+        return appended.seq, stored, incident
 
     def _publish(
-        self, seq: int, stored: Event, *, plan_before: Plan | None, derived: list[Event]
+        self,
+        seq: int,
+        stored: Event,
+        *,
+        incident: str | None,
+        plan_before: Plan | None,
+        derived: list[Event],
     ) -> Outcome:
         """The outcome of the event just processed, passed to every subscriber."""
         outcome = Outcome(
@@ -456,6 +465,7 @@ class Engine:
             plan=self._plan,
             changes=plan_changes(plan_before, self._plan),
             derived=tuple(derived),
+            incident=incident,
         )
         for callback in list(self._subscribers):
             try:

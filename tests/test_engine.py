@@ -105,6 +105,19 @@ def test_events_that_cannot_change_the_plan_do_not_resolve() -> None:
     assert note.plan is plan and note.derived == ()
 
 
+def test_a_unit_event_names_the_incident_it_was_logged_under() -> None:
+    with tempfile.TemporaryDirectory() as tmp, IncidentLog(f"sqlite:///{tmp}/log.db") as log:
+        eng, _ = engine(log=log)
+        eng.submit(unit("M1", "ALS", 40.27, -76.88))
+        eng.submit(incident("I1", "STROKE", 40.265, -76.87))
+        eng.submit({"type": "dispatch_accepted", "incident_id": "I1"})
+        # released before arrival: the unit no longer has an incident, the event still concerns I1
+        freed = eng.submit({"type": "unit_status_changed", "unit_id": "M1", "status": "available"})
+        assert eng.state.units["M1"].incident is None
+        assert freed.incident == "I1"
+        assert log.entries(after_seq=freed.seq - 1, limit=1)[0].incident == "I1"
+
+
 def test_stability_keeps_the_previous_recommendation_until_the_gain_is_worth_it() -> None:
     eng, _ = engine()
     eng.submit(unit("M1", "ALS", 40.2700, -76.8800))
