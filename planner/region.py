@@ -108,11 +108,16 @@ _loaded_lock = threading.Lock()
 
 
 def resolve_region_path(spec: str | Path) -> Path:
-    """The file or directory a region name or path stands for (it may not exist)."""
+    """The file or directory a region name or path stands for (it may not exist).
+
+    A bare known name (``harrisburg``, no separator or extension) always means the shipped
+    region, even when the working directory holds a folder of that name: which map a scenario
+    runs on must not depend on where the command is started. Write ``./harrisburg`` for the folder.
+    """
     from planner.settings import get_settings
 
     text = str(spec)
-    if text.lower() in REGION_NAMES and not Path(text).exists():
+    if text.lower() in REGION_NAMES:
         data_dir = get_settings().data_dir
         if text.lower() == "utrecht":
             return data_dir / "regions" / "utrecht"

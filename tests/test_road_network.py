@@ -236,6 +236,18 @@ def test_region_names_resolve_to_the_shared_data() -> None:
     assert resolve_region_path("some/file.graphml") == Path("some/file.graphml")
 
 
+def test_region_name_is_not_shadowed_by_a_folder_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = get_settings().data_dir
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "harrisburg").mkdir()
+    (tmp_path / "utrecht").mkdir()
+    assert resolve_region_path("harrisburg") == data / "osm" / "harrisburg.drive.osm.bz2"
+    assert resolve_region_path("utrecht") == data / "regions" / "utrecht"
+    assert resolve_region_path("./utrecht") == Path("./utrecht")
+
+
 def test_edge_closure_and_bad_closures_change_nothing(agua: RoadRegion) -> None:
     u, v = int(agua.edge_u[0]), int(agua.edge_v[0])
     before = agua.etas_to(v).copy()
