@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer import TyperException
+from typer._click.exceptions import UsageError  # Typer 0.29 bundles its own click
 
 from planner.errors import PlannerError
 
@@ -19,7 +21,7 @@ def fail(message: str) -> typer.Exit:
 
 
 def run_app(app: typer.Typer) -> None:
-    """Run a Typer app, turning planner errors into exit 2 with a one-line message."""
+    """Run a Typer app: planner errors and usage errors exit 2 with a one-line message."""
     try:
         code = app(standalone_mode=False)  # returns (not raises) a command's typer.Exit code
         if isinstance(code, int) and code:
@@ -31,13 +33,17 @@ def run_app(app: typer.Typer) -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors arrive as ClickException subclasses
-        from click import ClickException
+    except TyperException as exc:  # Typer's bundled click: usage errors, bad values, files
+        typer.echo(f"error: {usage_message(exc)}", err=True)
+        sys.exit(2)
 
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+
+def usage_message(exc: TyperException) -> str:
+    """Click's multi-line usage error as one line, with the help hint when there is one."""
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, UsageError) and exc.ctx is not None:
+        message += f" (try '{exc.ctx.command_path} --help')"
+    return message
 
 
 def write_json(data: Any, out: Path | None) -> None:
