@@ -1,11 +1,12 @@
 """How planner errors and validation failures become HTTP responses.
 
 Every ``PlannerError`` means "nothing was changed", so each maps to a 4xx:
-``InputError``/``OutsideRegionError``/``DataMissingError`` → 422 (the request named something
-wrong or absent; 404 for a lookup error such as an unknown code in the path),
-``InvalidTransitionError`` → 409 (well-formed, but the current state forbids it: retry after
-the state changes), ``ConflictError`` → 409 (stale ``If-Match``), ``LogIntegrityError`` → 503
-(the log failed verification; writes must stop). The body always names the field where there is one.
+``NotFoundError`` → 404 (the request names a unit, incident, contact or code that does not
+exist), ``InputError``/``OutsideRegionError``/``DataMissingError`` → 422 (the request named
+something wrong or absent, e.g. an unknown ``code`` in a body), ``InvalidTransitionError`` → 409
+(well-formed, but the current state forbids it, e.g. a closed incident: retry after the state
+changes), ``ConflictError`` → 409 (stale ``If-Match``), ``LogIntegrityError`` → 503 (the log
+failed verification; writes must stop). The body always names the field where there is one.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from planner.errors import (
     ConflictError,
     InvalidTransitionError,
     LogIntegrityError,
+    NotFoundError,
     PlannerError,
 )
 
 
 def status_for(exc: PlannerError) -> int:
     """The HTTP status of a planner error (see the module docstring)."""
+    if isinstance(exc, NotFoundError):  # before its base, InvalidTransitionError
+        return 404
     if isinstance(exc, ConflictError | InvalidTransitionError):
         return 409
     if isinstance(exc, LogIntegrityError):
         return 503
-    if isinstance(exc, KeyError):  # e.g. UnknownCodeError: a named resource that is not there
-        return 404
     return 422
 
 

@@ -110,6 +110,7 @@ def write_headers(
 WriteHeadersDep = Annotated[WriteHeaders, Depends(write_headers)]
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "The unit, incident or contact named does not exist; nothing changed."},
     409: {
         "description": "Stale If-Match, or the current state forbids the event; nothing changed."
     },

@@ -16,7 +16,7 @@ from typing import Any
 from planner.codes import COMMAND_LEVELS, CodeTable, CommandLevel, IncidentCode
 from planner.domain import BUSY_AT_INCIDENT_STATUSES, COMMITTED_STATUSES, Location, UnitStatus
 from planner.engine_config import EngineConfig
-from planner.errors import InvalidTransitionError
+from planner.errors import InvalidTransitionError, NotFoundError
 from planner.events import (
     AgencyNotified,
     CentreConfigured,
@@ -127,7 +127,12 @@ class CentreState:
 
 
 def apply(state: CentreState, event: Event, *, codes: CodeTable) -> CentreState:
-    """The state after ``event``; raises :class:`InvalidTransitionError` and changes nothing."""
+    """The state after ``event``; raises and changes nothing when the event is forbidden.
+
+    :class:`InvalidTransitionError` when the state forbids it, :class:`NotFoundError` (a
+    subclass) when it names a unit, incident or contact that never existed, and
+    ``UnknownCodeError`` (an ``InputError``) for a code not in the table.
+    """
     at = event.at
     if at is None:
         raise InvalidTransitionError("the event has no time; the engine stamps it", field="at")
@@ -154,7 +159,7 @@ def apply(state: CentreState, event: Event, *, codes: CodeTable) -> CentreState:
 def _unit(state: CentreState, unit_id: str, name: str = "unit_id") -> UnitState:
     unit = state.units.get(unit_id)
     if unit is None:
-        raise InvalidTransitionError(f"unknown unit {unit_id!r}", field=name)
+        raise NotFoundError(f"unknown unit {unit_id!r}", field=name)
     return unit
 
 
@@ -166,7 +171,7 @@ def _open_incident(state: CentreState, incident_id: str, *, action: str) -> Inci
         raise InvalidTransitionError(
             f"incident {incident_id!r} is closed and cannot be {action}", field="incident_id"
         )
-    raise InvalidTransitionError(f"unknown incident {incident_id!r}", field="incident_id")
+    raise NotFoundError(f"unknown incident {incident_id!r}", field="incident_id")
 
 
 def _known_incident(state: CentreState, incident_id: str) -> IncidentState | None:
@@ -177,10 +182,8 @@ def _known_incident(state: CentreState, incident_id: str) -> IncidentState | Non
 
 
 def _code(codes: CodeTable, code: str) -> IncidentCode:
-    found = codes.get(code)
-    if found is None:
-        raise InvalidTransitionError(f"unknown incident code {code!r}", field="code")
-    return found
+    """The code's entry; an unknown code is bad input (``UnknownCodeError``, field ``code``)."""
+    return codes[code]
 
 
 def _with_unit(state: CentreState, unit: UnitState) -> CentreState:
@@ -251,7 +254,7 @@ def _contact_received(
 def _free_contact(state: CentreState, contact_id: str) -> ContactState:
     contact = state.contacts.get(contact_id)
     if contact is None:
-        raise InvalidTransitionError(f"unknown contact {contact_id!r}", field="contact_id")
+        raise NotFoundError(f"unknown contact {contact_id!r}", field="contact_id")
     if contact.incident is not None:
         raise InvalidTransitionError(
             f"contact {contact_id!r} is already linked to incident {contact.incident!r}",
@@ -577,7 +580,7 @@ def _closed(state: CentreState, e: IncidentClosed, at: datetime, c: CodeTable) -
 
 def _check_contact(state: CentreState, contact_id: str | None) -> None:
     if contact_id is not None and contact_id not in state.contacts:
-        raise InvalidTransitionError(f"unknown contact {contact_id!r}", field="contact_id")
+        raise NotFoundError(f"unknown contact {contact_id!r}", field="contact_id")
 
 
 def _counted(state: CentreState, incident_id: str, counter: str) -> CentreState:

@@ -36,6 +36,15 @@ class InvalidTransitionError(PlannerError):
     """An event that the current state forbids (e.g. on_scene without a dispatch)."""
 
 
+class NotFoundError(InvalidTransitionError):
+    """An event names a unit, incident or contact that does not exist at all (never did).
+
+    A subclass of :class:`InvalidTransitionError` so callers that reject any forbidden event
+    keep working; the API tells it apart (404, not 409). One that exists but is closed is a
+    plain ``InvalidTransitionError``: the state forbids the request.
+    """
+
+
 class ConflictError(PlannerError):
     """A write based on a stale state version."""
 

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.centre_state import CentreState, apply
-from planner.codes import CodeTable
+from planner.codes import CodeTable, UnknownCodeError
 from planner.domain import BUSY_AT_INCIDENT_STATUSES, UnitStatus
-from planner.errors import InvalidTransitionError
+from planner.errors import InvalidTransitionError, NotFoundError
 from planner.events import (
     RecommendationIssued,
     RecommendedAssignment,
@@ -166,7 +166,6 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("reopened closed incident", incident("I9", "FALL"), "incident_id"),
     ("incident from a linked contact", incident("I3", "FALL", "C1"), "contact_id"),
     ("incident from an unknown contact", incident("I3", "FALL", "C404"), "contact_id"),
-    ("unknown code", incident("I3", "NOT_A_CODE"), "code"),
     (
         "dispatch status by status change",
         {"type": "unit_status_changed", "unit_id": "A1", "status": "dispatched"},
@@ -234,11 +233,6 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         "incident_id",
     ),
     ("update a closed incident", {"type": "incident_updated", "incident_id": "I9"}, "incident_id"),
-    (
-        "update to an unknown code",
-        {"type": "incident_updated", "incident_id": "I2", "code": "NOPE"},
-        "code",
-    ),
     ("remove a committed unit", {"type": "unit_removed", "unit_id": "M1"}, "unit_id"),
     (
         "out of service while on scene",
@@ -289,6 +283,27 @@ def test_invalid_transition_is_rejected_and_changes_nothing(
     with pytest.raises(InvalidTransitionError) as info:
         step(base, event)
     assert info.value.field == field, f"{name}: {info.value}"
+    # an id that never existed is "not found"; a closed incident is a refused transition
+    assert isinstance(info.value, NotFoundError) == ("unknown" in name), f"{name}: {info.value!r}"
+    assert base == snapshot
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        incident("I3", "NOT_A_CODE"),
+        {"type": "incident_updated", "incident_id": "I2", "code": "NOPE"},
+    ],
+    ids=["open", "update"],
+)
+def test_unknown_code_is_bad_input_naming_code_and_changes_nothing(
+    base: CentreState, event: dict[str, Any]
+) -> None:
+    snapshot = copy.deepcopy(base)
+    with pytest.raises(UnknownCodeError) as info:
+        step(base, event)
+    assert info.value.field == "code"
+    assert not isinstance(info.value, InvalidTransitionError)
     assert base == snapshot
 
 

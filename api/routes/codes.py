@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import Reader, ServicesDep
+from planner.codes import UnknownCodeError
+from planner.errors import NotFoundError
 
 router = APIRouter(prefix="/v1/codes", tags=["codes"])
 
@@ -19,5 +21,8 @@ def all_codes(_key: Reader, services: ServicesDep) -> dict[str, Any]:
 
 @router.get("/{code}", summary="One incident code")
 def one_code(code: str, _key: Reader, services: ServicesDep) -> dict[str, Any]:
-    """One code; 422 naming ``code`` (with close matches) when it is not in the table."""
-    return services.codes[code].to_json()
+    """One code; 404 naming ``code`` (with close matches) when it is not in the table."""
+    try:
+        return services.codes[code].to_json()
+    except UnknownCodeError as exc:  # the resource in the path is not there, not bad input
+        raise NotFoundError(exc.message, field="code") from None

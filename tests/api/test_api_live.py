@@ -175,13 +175,23 @@ def test_bad_input_is_422_naming_the_field(
     assert services_of(app).log.head() == head
 
 
-def test_unknown_code_and_unknown_unit_name_their_field(fleet: TestClient, keys: Keys) -> None:
+def test_unknown_code_is_422_and_unknown_ids_are_404_naming_their_field(
+    fleet: TestClient, keys: Keys, app: FastAPI
+) -> None:
+    head = services_of(app).log.head()
     bad_code = fleet.post(
         "/v1/incidents", json={**INCIDENT, "code": "NOPE"}, headers=keys[Role.DISPATCHER]
     )
-    assert bad_code.status_code == 409 and bad_code.json()["field"] == "code"
+    assert bad_code.status_code == 422 and bad_code.json()["field"] == "code"
     ghost = fleet.post("/v1/units/GHOST/arrive", headers=keys[Role.DISPATCHER])
-    assert ghost.status_code == 409 and ghost.json()["field"] == "unit_id"
+    assert ghost.status_code == 404 and ghost.json()["field"] == "unit_id"
+    nope = fleet.post(
+        "/v1/incidents/NOPE/escalate",
+        json={"level": 2, "cause": "more"},
+        headers=keys[Role.DISPATCHER],
+    )
+    assert nope.status_code == 404 and nope.json()["field"] == "incident_id"
+    assert services_of(app).log.head() == head
 
 
 def test_arrival_without_dispatch_is_409(fleet: TestClient, keys: Keys) -> None:
