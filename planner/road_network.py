@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from planner.atomic_write import atomic_open
 from planner.errors import DataMissingError, InputError
 from planner.settings import get_settings
 from planner.speed_profile import SpeedProfile
@@ -175,23 +175,17 @@ def save_arrays(arrays: RoadArrays, path: Path) -> None:
     """Write the compressed array form, atomically (a crash never leaves half a cache)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {**arrays.meta, "name": arrays.name, "format": CACHE_FORMAT}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                osm_ids=arrays.osm_ids,
-                lonlat=arrays.lonlat,
-                edge_u=arrays.edge_u,
-                edge_v=arrays.edge_v,
-                edge_seconds=arrays.edge_seconds,
-                edge_metres=arrays.edge_metres,
-                meta=np.array(json.dumps(meta)),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            osm_ids=arrays.osm_ids,
+            lonlat=arrays.lonlat,
+            edge_u=arrays.edge_u,
+            edge_v=arrays.edge_v,
+            edge_seconds=arrays.edge_seconds,
+            edge_metres=arrays.edge_metres,
+            meta=np.array(json.dumps(meta)),
+        )
 
 
 def load_arrays(path: Path) -> RoadArrays:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -184,3 +186,27 @@ def test_console_script_exits_2_with_one_line() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "LAT,LON" in result.stderr
+
+
+def test_matrix_output_gets_the_mode_of_a_plain_file(tmp_path: Path) -> None:
+    arrays = RoadArrays(
+        name="pair",
+        osm_ids=np.array([10, 20]),
+        lonlat=np.array([[5.0, 52.0], [5.001, 52.0]]),
+        edge_u=np.array([0]),
+        edge_v=np.array([1]),
+        edge_seconds=np.array([3.0]),
+        edge_metres=np.array([68.0]),
+    )
+    save_arrays(arrays, tmp_path / "pair.npz")
+    points = _points(tmp_path / "p.csv", [("a", 52.0, 5.0)])
+    out = tmp_path / "m.csv"
+    old = os.umask(0o022)
+    try:
+        _ok(
+            *("matrix", "--region", str(tmp_path / "pair.npz"), "--origins", str(points)),
+            *("--destinations", str(points), "--out", str(out)),
+        )
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644

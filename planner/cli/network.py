@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 import numpy as np
 import typer
 
+from planner.atomic_write import atomic_open
 from planner.cli._common import fail, write_json
 from planner.domain import Location
 from planner.errors import InputError, PlannerError
@@ -235,18 +234,10 @@ def _read_points(path: Path, field: str) -> tuple[list[str], list[tuple[int, Loc
 def _write_matrix(out: Path, o_ids: list[str], d_ids: list[str], seconds: np.ndarray) -> None:
     """Write atomically: a failed run never leaves a half-written matrix behind."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["origin", "destination", "seconds"])
-            for i, origin in enumerate(o_ids):
-                for j, destination in enumerate(d_ids):
-                    value = seconds[i, j]
-                    writer.writerow(
-                        [origin, destination, f"{value:.3f}" if np.isfinite(value) else ""]
-                    )
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["origin", "destination", "seconds"])
+        for i, origin in enumerate(o_ids):
+            for j, destination in enumerate(d_ids):
+                value = seconds[i, j]
+                writer.writerow([origin, destination, f"{value:.3f}" if np.isfinite(value) else ""])
