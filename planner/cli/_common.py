@@ -11,7 +11,8 @@ import typer
 from typer import TyperException
 from typer._click.exceptions import UsageError  # Typer 0.29 bundles its own click
 
-from planner.errors import PlannerError
+from planner.atomic_write import write_text_atomic
+from planner.errors import InputError, PlannerError
 
 
 def fail(message: str) -> typer.Exit:
@@ -46,10 +47,18 @@ def usage_message(exc: TyperException) -> str:
     return message
 
 
-def write_json(data: Any, out: Path | None) -> None:
-    """Write JSON to a file, or to stdout when no file is given."""
+def write_file(path: Path, text: str, *, field: str) -> None:
+    """Write a command's output atomically; an unwritable path is bad input naming ``field``."""
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}", field=field) from None
+
+
+def write_json(data: Any, out: Path | None, *, field: str = "-o") -> None:
+    """Write JSON to a file (atomically), or to stdout when no file is given."""
     text = json.dumps(data, indent=2, sort_keys=False)
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text + "\n")
+        write_file(out, text + "\n", field=field)

@@ -233,11 +233,15 @@ def _read_points(path: Path, field: str) -> tuple[list[str], list[tuple[int, Loc
 
 def _write_matrix(out: Path, o_ids: list[str], d_ids: list[str], seconds: np.ndarray) -> None:
     """Write atomically: a failed run never leaves a half-written matrix behind."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["origin", "destination", "seconds"])
-        for i, origin in enumerate(o_ids):
-            for j, destination in enumerate(d_ids):
-                value = seconds[i, j]
-                writer.writerow([origin, destination, f"{value:.3f}" if np.isfinite(value) else ""])
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(out, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["origin", "destination", "seconds"])
+            for i, origin in enumerate(o_ids):
+                for j, destination in enumerate(d_ids):
+                    value = seconds[i, j]
+                    cell = f"{value:.3f}" if np.isfinite(value) else ""
+                    writer.writerow([origin, destination, cell])
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}", field="--out") from None

@@ -179,7 +179,7 @@ def review_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown."),
 ) -> None:
     """Performance review of dispatchers and teams from the incident log."""
-    from planner.cli._common import write_json
+    from planner.cli._common import write_file, write_json
     from planner.review import build_review, load_roster, review_markdown
     from planner.settings import get_settings
 
@@ -192,9 +192,12 @@ def review_command(
         url, start=start, end=stop, roster=load_roster(roster) if roster else None
     )
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(review_markdown(review))
-        write_json(review, out.with_suffix(".json"))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write {out}: {exc.strerror or exc}", field="--out") from None
+        write_file(out, review_markdown(review), field="--out")
+        write_json(review, out.with_suffix(".json"), field="--out")
         typer.echo(f"review: {out}")
     elif json_out:
         write_json(review, None)
