@@ -196,7 +196,7 @@ class IncidentLog:
                 metadata.create_all(conn)
                 if conn.execute(sa.select(head_table.c.id)).first() is None:
                     conn.execute(head_table.insert().values(id=_HEAD_ID, seq=0, hash=GENESIS_HASH))
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DatabaseError as exc:  # unreachable server, locked, or not a database
             raise DataMissingError(
                 f"cannot open the incident log at {self._engine.url!r}: {exc.orig}", field="db"
             ) from exc

@@ -107,6 +107,16 @@ def test_missing_database_exits_two(
     assert run(monkeypatch, "log", "show", "--db", "nonsense://") == 2
 
 
+def test_a_file_that_is_not_a_database_exits_two_not_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database\n" * 100)
+    assert run(monkeypatch, "log", "verify", "--db", f"sqlite:///{junk}") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: db: ") and "not a database" in err and "\n" not in err
+
+
 def test_show_prints_the_timeline_without_personal_data(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db: str
 ) -> None:

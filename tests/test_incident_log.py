@@ -436,6 +436,16 @@ def test_unreachable_server_names_the_database() -> None:
     assert info.value.field == "db" and "secret" not in str(info.value)
 
 
+@pytest.mark.parametrize("create", [True, False])
+def test_a_file_that_is_not_a_database_names_the_field(tmp_path: Path, create: bool) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database, just text\n" * 100)
+    with pytest.raises(DataMissingError) as info:
+        IncidentLog(f"sqlite:///{junk}", create=create)
+    assert info.value.field == "db" and "not a database" in str(info.value)
+    assert junk.read_text() == "not a database, just text\n" * 100
+
+
 def test_naive_timestamp_is_refused() -> None:
     with pytest.raises(InputError) as info:
         NewEntry("note.added", {}, recorded_at=datetime(2026, 1, 1))
