@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from planner.errors import InputError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The repository root (where ``data/`` and ``scenarios/`` live)."""
@@ -34,10 +38,18 @@ class Settings(BaseSettings):
     db_url: str = f"sqlite:///{PROJECT_ROOT / 'planner.sqlite'}"
     """Incident log database (SQLite by default, PostgreSQL by URL)."""
 
-    max_snap_m: float = 500.0
+    max_snap_m: Annotated[float, Field(gt=0)] = 500.0
     """Farthest a coordinate may lie from the road network before it is refused."""
 
 
 def get_settings() -> Settings:
-    """Fresh settings from the environment (cheap; tests change the environment)."""
-    return Settings()
+    """Fresh settings from the environment (cheap; tests change the environment).
+
+    A bad value is an :class:`InputError` naming the environment variable to fix.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "PLANNER_" + "_".join(str(part) for part in problem["loc"]).upper()
+        raise InputError(problem["msg"], field=name) from None
