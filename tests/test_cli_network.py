@@ -170,6 +170,8 @@ def test_matrix_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert "bad_row.csv line 2" in run(bad_row)
     assert "header must be id,lat,lon" in run(bad_header)
     assert "does not exist" in run(tmp_path / "missing.csv")
+    twice = _points(tmp_path / "twice.csv", [("X1", 21.87, -102.27), ("X1", 21.88, -102.27)])
+    assert run(twice) == f"error: --origins: {twice} line 3: duplicate id 'X1'"
     assert not out.exists()
 
 

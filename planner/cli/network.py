@@ -206,6 +206,7 @@ def _read_points(path: Path, field: str) -> tuple[list[str], list[tuple[int, Loc
         raise InputError(f"{path} does not exist", field=field)
     ids: list[str] = []
     points: list[tuple[int, Location]] = []
+    seen: set[str] = set()
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         missing = {"id", "lat", "lon"} - set(reader.fieldnames or ())
@@ -224,6 +225,9 @@ def _read_points(path: Path, field: str) -> tuple[list[str], list[tuple[int, Loc
                     f"{path} line {line}: bad coordinates lat={row['lat']!r} lon={row['lon']!r}",
                     field=field,
                 ) from None
+            if row["id"] in seen:
+                raise InputError(f"{path} line {line}: duplicate id {row['id']!r}", field=field)
+            seen.add(row["id"])
             ids.append(row["id"])
             points.append((line, location))
     if not points:
