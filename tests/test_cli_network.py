@@ -110,6 +110,10 @@ def test_eta_prints_seconds_metres_and_snap_distances() -> None:
 
 
 def test_eta_bad_input_exits_2_naming_the_problem(tmp_path: Path) -> None:
+    assert "--max-snap-m" in _exit_2(
+        *("eta", "--region", "aguascalientes", "--from", "21.87,-102.27"),
+        *("--to", "21.87,-102.27", "--max-snap-m", "-5"),
+    )
     base = ("eta", "--region", "aguascalientes", "--to", "21.875,-102.265")
     assert "--from" in _exit_2(*base, "--from", "21.87;-102.27")
     assert "latitude" in _exit_2(*base, "--from", "121.87,-102.27")
@@ -172,6 +176,11 @@ def test_matrix_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert "does not exist" in run(tmp_path / "missing.csv")
     twice = _points(tmp_path / "twice.csv", [("X1", 21.87, -102.27), ("X1", 21.88, -102.27)])
     assert run(twice) == f"error: --origins: {twice} line 3: duplicate id 'X1'"
+    for bad in ("-5", "0", "nan"):
+        assert _exit_2(
+            *("matrix", "--region", "aguascalientes", "--origins", str(good)),
+            *("--destinations", str(good), "--out", str(out), "--max-snap-m", bad),
+        ).startswith("error: --max-snap-m: must be a positive distance")
     assert not out.exists()
 
 

@@ -90,6 +90,7 @@ def eta(
 ) -> None:
     """Fastest emergency travel time between two points, as JSON."""
     with _one_line_errors():
+        _check_max_snap(max_snap_m)
         origin, destination = _parse_lat_lon(from_, "--from"), _parse_lat_lon(to, "--to")
         loaded = load_region(region)
         a = _snap(loaded, origin, "--from", max_snap_m)
@@ -117,6 +118,7 @@ def matrix(
 ) -> None:
     """Travel times from every origin to every destination (empty seconds when unreachable)."""
     with _one_line_errors():
+        _check_max_snap(max_snap_m)
         o_ids, o_locs = _read_points(origins, "--origins")
         d_ids, d_locs = _read_points(destinations, "--destinations")
         loaded = load_region(region)
@@ -192,6 +194,14 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
             f"{text!r} is not a box with west < east and south < north", field="--bbox"
         )
     return west, south, east, north
+
+
+def _check_max_snap(max_snap_m: float | None) -> None:
+    """A non-positive snap distance would refuse every point: refuse the option instead."""
+    if max_snap_m is not None and not max_snap_m > 0:
+        raise InputError(
+            f"must be a positive distance in metres, got {max_snap_m:g}", field="--max-snap-m"
+        )
 
 
 def _snap(region: Region, location: Location, field: str, max_snap_m: float | None) -> Any:
