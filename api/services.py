@@ -15,9 +15,11 @@ from planner.api_keys import KeyStore
 from planner.codes import DEFAULT_CODES_PATH, CodeTable
 from planner.engine import Engine
 from planner.engine_config import EngineConfig
+from planner.errors import InputError
+from planner.events import CentreConfigured, parse_event
 from planner.incident_log import AUDIT_KINDS, IncidentLog
 from planner.log_schema import create_log_engine
-from planner.region import Region, load_region
+from planner.region import Region, load_region, resolve_region_path
 
 
 @dataclass
@@ -69,11 +71,25 @@ def _load_codes(path: Path, _mtime_ns: int) -> CodeTable:
 
 def build_services(settings: ApiSettings) -> Services:
     """Open the log and stores, load the code table and region, and start (or rebuild) the
-    engine: a log that already holds events is replayed from its logged recommendations."""
+    engine: a log that already holds events is replayed from its logged recommendations, on
+    the region it is configured for (``InputError`` naming ``region`` if another is asked for)."""
     log = IncidentLog(settings.db_url)
+    try:
+        logged = _logged_region(log)
+        if logged is not None and settings.region and not _same_region(settings.region, logged):
+            url = sa.make_url(settings.db_url).render_as_string(hide_password=True)
+            raise InputError(
+                f"the log at {url} is configured for region {logged}, not {settings.region}; "
+                f"start with --region {logged} (or PLANNER_REGION={logged}) or a new --db",
+                field="region",
+            )
+    except BaseException:
+        log.close()
+        raise
     db = create_log_engine(settings.db_url)
     codes = load_codes(settings.codes_path)
-    region = load_region(settings.region, fresh=True) if settings.region else None
+    region_spec = logged or settings.region
+    region = load_region(region_spec, fresh=True) if region_spec else None
     if any(e.kind not in AUDIT_KINDS for e in log.entries(limit=50)):
         engine = Engine.replay(log, codes=codes, region=region, resolve=False)
     else:
@@ -89,3 +105,19 @@ def build_services(settings: ApiSettings) -> Services:
         region=engine.region,
         engine=engine,
     )
+
+
+def _logged_region(log: IncidentLog) -> str | None:
+    """The region the log's latest ``centre_configured`` names (None: none, or no region)."""
+    region: str | None = None
+    for entry in log.entries():
+        if entry.kind == "centre_configured":
+            event = parse_event(entry.payload)
+            assert isinstance(event, CentreConfigured)
+            region = event.region
+    return region
+
+
+def _same_region(a: str, b: str) -> bool:
+    """Whether two region specs (names or paths, any case of a name) mean the same map."""
+    return resolve_region_path(a).resolve() == resolve_region_path(b).resolve()
