@@ -16,7 +16,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +28,7 @@ from pydantic import (
 
 from planner.errors import InputError
 from planner.settings import PROJECT_DATA_DIR
+from planner.yaml_io import load_yaml
 
 DEFAULT_CODES_PATH = PROJECT_DATA_DIR / "codes.yaml"
 
@@ -45,40 +45,6 @@ _COMMAND_KEY = "command_level"
 
 class UnknownCodeError(InputError, KeyError):
     """An incident code that is not in the table (also a ``KeyError`` for mapping idioms)."""
-
-
-# --------------------------------------------------------------------------------------------
-# YAML with duplicate-key detection (PyYAML silently keeps the last duplicate otherwise)
-
-
-def _read_yaml(text: str, *, source: str) -> Any:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None:
-            _refuse_duplicate_keys(node, path="", source=source)
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc} ({source})".replace("\n", " ")) from None
-
-
-def _refuse_duplicate_keys(node: yaml.Node, *, path: str, source: str) -> None:
-    """Walk the composed document; a mapping with the same key twice is an error at its path."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            child = f"{path}.{key}" if path else key
-            if key in seen:
-                raise InputError(
-                    f"duplicate key {key!r} on line {line}, first on line {seen[key]} ({source})",
-                    field=child,
-                )
-            seen[key] = line
-            _refuse_duplicate_keys(value_node, path=child, source=source)
-    elif isinstance(node, yaml.SequenceNode):
-        for n, item in enumerate(node.value, start=1):
-            _refuse_duplicate_keys(item, path=f"{path}[{n}]", source=source)
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,7 +292,7 @@ class CodeTable:
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "<string>") -> CodeTable:
         """Validate a code table given as YAML text."""
-        raw = _read_yaml(text, source=source)
+        raw = load_yaml(text, source=source)
         if not isinstance(raw, dict):
             raise InputError(f"expected a mapping with 'capabilities' and 'codes' ({source})")
         try:

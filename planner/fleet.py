@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import InputError
 from planner.events import Id, Position, UnitRegistered
+from planner.yaml_io import load_yaml
 
 
 class Station(BaseModel):
@@ -76,11 +76,10 @@ class Fleet(BaseModel):
 def load_fleet(path: Path) -> Fleet:
     """Read and validate a fleet YAML file; errors name the file and the field."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read fleet file {path}: {exc.strerror}", field="fleet") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: invalid YAML: {exc}", field="fleet") from None
+    raw = load_yaml(text, source=str(path), field="fleet")
     try:
         return Fleet.model_validate(raw)
     except ValidationError as exc:

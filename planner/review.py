@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from planner import crow_fly
 from planner.centre_state import CentreState, apply
@@ -46,6 +45,7 @@ from planner.events import (
 )
 from planner.incident_log import IncidentLog
 from planner.region import Region, load_region
+from planner.yaml_io import load_yaml
 
 STAFF_ROLES = ("dispatcher", "calltaker", "supervisor")
 
@@ -53,9 +53,10 @@ STAFF_ROLES = ("dispatcher", "calltaker", "supervisor")
 def load_roster(path: Path) -> dict[str, str]:
     """``{person: team}`` from YAML ``teams: {team: [person, ...]}``."""
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read roster {path}: {exc}", field="roster") from None
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read roster {path}: {exc.strerror}", field="roster") from None
+    raw = load_yaml(text, source=str(path), field="roster")
     teams = raw.get("teams") if isinstance(raw, dict) else None
     if not isinstance(teams, dict):
         raise InputError("a roster is 'teams: {team: [person, ...]}'", field="roster.teams")

@@ -12,12 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.codes import DEFAULT_CODES_PATH, CodeTable
 from planner.engine_config import SolverConfig
 from planner.errors import InputError
+from planner.yaml_io import load_yaml
 
 Hours = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
@@ -292,10 +292,7 @@ def _read_raw(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
         raise InputError(f"scenario file {path} not found", field="scenario")
     if path.resolve() in seen:
         raise InputError(f"{path.name}: base chain loops back to itself", field="base")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path.name}: not valid YAML ({exc})", field="scenario") from None
+    raw = load_yaml(path.read_text(), source=path.name, field="scenario")
     if not isinstance(raw, dict):
         raise InputError(f"{path.name}: a scenario is a mapping of keys", field="scenario")
     base = raw.pop("base", None)

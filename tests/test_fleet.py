@@ -36,6 +36,7 @@ def test_harrisburg_fleet_is_on_the_road_network_with_known_capabilities() -> No
         ("stations: [{id: s, name: S, lat: 95, lon: 0}]\nunits: []", "stations.0.lat"),
         ("stations: []\nunits: [{id: M1, capabilities: [], station: s}]", "units.0.capabilities"),
         ("stations: [\n", "fleet"),
+        ("stations: []\nunits: []\nunits: []\n", "units"),
     ],
 )
 def test_bad_fleet_files_name_the_field(tmp_path: Path, text: str, field: str) -> None:

@@ -93,3 +93,11 @@ def test_bad_roster_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_roster(path)
     assert info.value.field == "roster.teams"
+
+
+def test_a_roster_with_a_person_twice_as_a_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "roster.yaml"
+    path.write_text("teams:\n  red: [alice]\n  red: [bob]\n")
+    with pytest.raises(InputError, match="duplicate key 'red'") as info:
+        load_roster(path)
+    assert info.value.field == "teams.red"

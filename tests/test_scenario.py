@@ -105,3 +105,20 @@ def test_bad_references_are_caught_when_changes_apply(fixture: str, field: str) 
 def test_missing_file_is_an_input_error() -> None:
     with pytest.raises(InputError, match="not found"):
         load_scenario(FIXTURES / "nope.yaml")
+
+
+def test_a_duplicate_key_is_refused_naming_it(tmp_path: Path) -> None:
+    text = (FIXTURES / "tiny.yaml").read_text().replace("seed: 11\n", "seed: 7\nseed: 8\n")
+    path = tmp_path / "twice.yaml"
+    path.write_text(text.replace("../../../scenarios/", f"{SCENARIOS_DIR}/"))
+    with pytest.raises(InputError, match="duplicate key 'seed' on line 8, first on line 7") as info:
+        load_scenario(path)
+    assert info.value.field == "seed"
+
+
+def test_a_duplicate_nested_key_names_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "nested.yaml"
+    path.write_text("name: x\ndemand:\n  rate_per_h: 3\n  rate_per_h: 4\n")
+    with pytest.raises(InputError) as info:
+        load_scenario(path)
+    assert info.value.field == "demand.rate_per_h"
