@@ -69,9 +69,37 @@ def timeline(
     purpose: Purpose = None,
 ) -> list[LogEntryOut]:
     """Every log entry of one incident, oldest first. With ``personal=true`` and a ``purpose``,
-    each entry's personal data is included and each such read is recorded in the log."""
+    each entry's personal data is included and each such read is recorded in the log; the
+    ``contact_received`` entries of the contacts that opened or were linked to the incident
+    (the caller details) are then included too, in log order."""
     entries = log.entries(incident=incident_id)
+    if personal:
+        entries = sorted([*entries, *_contacts_received(log, entries)], key=lambda e: e.seq)
     return with_personal(log, entries, key=key, personal=personal, purpose=purpose)
+
+
+CONTACT_REFERENCES = frozenset({"incident_opened", "contact_linked"})
+"""Entry kinds that tie a contact to an incident (its ``contact_id``)."""
+
+
+def _contacts_received(log: IncidentLog, entries: list[LogEntry]) -> list[LogEntry]:
+    """The ``contact_received`` entries of the contacts ``entries`` tie to the incident.
+
+    A contact is logged before it opens or joins an incident and carries no incident of its
+    own, so it is found among the entries up to the last reference (seqs start at 1).
+    """
+    referenced = {
+        str(e.payload["contact_id"]): e.seq
+        for e in entries
+        if e.kind in CONTACT_REFERENCES and e.payload.get("contact_id")
+    }
+    if not referenced:
+        return []
+    return [
+        e
+        for e in log.entries(limit=max(referenced.values()))
+        if e.kind == "contact_received" and e.payload.get("contact_id") in referenced
+    ]
 
 
 @router.get("/v1/log", summary="The log, a page at a time", response_model=LogPage)

@@ -234,6 +234,37 @@ def test_personal_data_only_for_allowed_roles_and_every_read_logged(
     assert "12 Front St" not in str(page)
 
 
+def test_personal_timeline_carries_the_callers_of_the_incidents_contacts(
+    fleet: TestClient, keys: Keys, app: FastAPI
+) -> None:
+    feed = keys[Role.INTEGRATOR]
+    for contact_id, caller in (("C1", "Jane Roe"), ("C2", "John Doe"), ("C3", "Other Caller")):
+        contact = {"contact_id": contact_id, "channel": "phone", "caller_name": caller}
+        assert fleet.post("/v1/contacts", json=contact, headers=feed).status_code == 201
+    opened = fleet.post(
+        "/v1/incidents", json={**INCIDENT, "contact_id": "C1"}, headers=keys[Role.DISPATCHER]
+    )
+    assert opened.status_code == 201
+    linked = fleet.post("/v1/incidents/I1/contacts", json={"contact_id": "C2"}, headers=feed)
+    assert linked.status_code == 200, linked.text
+
+    plain = fleet.get("/v1/incidents/I1/timeline", headers=keys[Role.DISPATCHER]).json()
+    assert "contact_received" not in [e["kind"] for e in plain]
+    reads_before = _reads(app)
+    url = "/v1/incidents/I1/timeline?personal=true&purpose=complaint%20review"
+    entries = fleet.get(url, headers=keys[Role.SUPERVISOR]).json()
+    callers = {
+        e["payload"]["contact_id"]: e["personal"]["caller_name"]
+        for e in entries
+        if e["kind"] == "contact_received"
+    }
+    assert callers == {"C1": "Jane Roe", "C2": "John Doe"}
+    assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+    read_seqs = {r.payload["seq"] for r in _reads(app)[len(reads_before) :]}
+    assert read_seqs == {e["seq"] for e in entries if e["has_personal"]}
+    assert "Other Caller" not in str(entries)
+
+
 def _reads(app: FastAPI) -> list[Any]:
     return [e for e in services_of(app).log.entries() if e.kind == PERSONAL_READ_KIND]
 
