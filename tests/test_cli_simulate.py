@@ -80,6 +80,13 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
         "simulate", str(FIXTURES / "tiny.yaml"), "-n", "0", "-q", "-o", str(tmp_path / "y")
     )
     assert "--from" in _exit_2("review", "--db", "sqlite:///x.sqlite", "--from", "yesterday")
+    for command in (["simulate"], ["compare", str(FIXTURES / "tiny-whatif.yaml")]):
+        message = _exit_2(
+            command[0], str(FIXTURES / "tiny.yaml"), *command[1:], "--workers", "0", "-q",
+            "-n", "1", "--hours", "1", "-o", str(tmp_path / "z"),
+        )  # fmt: skip
+        assert message.startswith("error: --workers: must be at least 1")
+    assert not (tmp_path / "z").exists()
 
 
 def test_review_prints_markdown_and_json(tmp_path: Path) -> None:

@@ -57,6 +57,8 @@ def _run(
 
     if replications is not None and replications < 1:
         raise InputError("must be at least 1", field="--replications")
+    if workers < 1:
+        raise InputError(f"must be at least 1 (1: in-process), got {workers}", field="--workers")
     if quiet:
         return simulate(scenario, policies=policies, replications=replications, workers=workers)
     with Progress(
