@@ -112,7 +112,7 @@ def test_stops_at_the_first_rejected_event_with_its_line(
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{not json", ":2: invalid JSON"),
+        ("{not json", ":2: rejected: line: invalid JSON: Expecting property name"),
         (json.dumps({"type": "unit_teleported"}), ":2: rejected: type: unknown event type"),
         (json.dumps({**UNIT, "home": {"lat": 91, "lon": 0}}), ":2: rejected: home.lat"),
     ],
@@ -127,7 +127,9 @@ def test_malformed_lines_exit_2_naming_line_and_field(
     events = write(tmp_path / "bad.jsonl", CONFIGURED, line)
     url = f"sqlite:///{tmp_path / 'log.sqlite'}"
     assert run(monkeypatch, "events", "apply", "--db", url, str(events)) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{events}{message}" in err
+    assert "applied 1 events before the rejection" in err
 
 
 def test_applying_to_an_existing_log_continues_it(

@@ -15,7 +15,7 @@ from planner.cli.log import app as log_app
 from planner.codes import CodeTable
 from planner.domain import Plan
 from planner.engine import Engine
-from planner.errors import PlannerError
+from planner.errors import InputError, PlannerError
 from planner.incident_log import IncidentLog
 from planner.problem_io import plan_to_json
 from planner.settings import get_settings
@@ -49,11 +49,7 @@ def apply_events(
             if not line.strip():
                 continue
             try:
-                data: Any = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise fail(f"{events}:{number}: invalid JSON: {exc.msg}") from None
-            try:
-                outcome = engine.submit(data)
+                outcome = engine.submit(_parse_line(line))
             except PlannerError as exc:
                 typer.echo(f"applied {applied} events before the rejection", err=True)
                 raise fail(f"{events}:{number}: rejected: {exc}") from None
@@ -63,6 +59,14 @@ def apply_events(
             f"applied {applied} events ({derived} derived by the engine); log head {engine.version}"
         )
         typer.echo(_summary(engine.state, engine.plan))
+
+
+def _parse_line(line: str) -> Any:
+    """One JSON-lines event; malformed JSON is rejected like any other bad event."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", field="line") from None
 
 
 def replay(
