@@ -133,6 +133,7 @@ def build_review(
     incidents: dict[str, _Incident] = {}
     people: dict[str, _Person] = defaultdict(_Person)
     contact_at: dict[str, datetime] = {}
+    seen: list[datetime] = []  # times of the events in the period, for its title
     for entry in entries:
         try:
             event = parse_event(entry.payload)
@@ -143,9 +144,13 @@ def build_review(
             region = load_region(event.region)
         in_window = (start is None or when >= start) and (end is None or when <= end)
         if in_window:
+            seen.append(when)
             _observe(event, when, state, region, codes, incidents, people, contact_at)
         state = apply(state, event, codes=codes)
-    return _document(incidents, people, roster, start=start, end=end)
+    doc = _document(incidents, people, roster, start=start, end=end)
+    doc["period"]["first_event"] = min(seen).isoformat() if seen else None
+    doc["period"]["last_event"] = max(seen).isoformat() if seen else None
+    return doc
 
 
 def _observe(
@@ -402,28 +407,30 @@ def _coaching(people: dict[str, _Person]) -> dict[str, list[str]]:
 
 def review_markdown(review: dict[str, Any]) -> str:
     """A supervisor's Markdown report of :func:`build_review`'s document."""
-    period = review["period"]
-    lines = [
-        f"# Performance review {period['from'] or 'start'} – {period['to'] or 'end'}",
-        "",
+    lines = [f"# Performance review, {_period_title(review['period'])}", ""]
+    if not review["dispatchers"] and not review["incidents"]:
+        return "\n".join([*lines, "No activity in this period."]) + "\n"
+    figures = (
+        " contacts | dispatches | accepted | overridden | override ETA cost s |"
+        " contact→dispatch mean s | p90 s | escalations | complaints | compliance |"
+    )
+    lines += [
         "## Dispatchers",
         "",
-        "| person | team | contacts | dispatches | accepted | overridden | override ETA cost s |"
-        " contact→dispatch mean s | p90 s | escalations | complaints | compliance |",
+        "| person | team |" + figures,
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, d in review["dispatchers"].items():
-        lines.append(_row(name, d.get("team", ""), d))
+        lines.append(_row([name, d.get("team", "")], d))
     lines += [
         "",
         "## Teams",
         "",
-        "| team | | contacts | dispatches | accepted | overridden | override ETA cost s |"
-        " contact→dispatch mean s | p90 s | escalations | complaints | compliance |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| team |" + figures,
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, d in review["teams"].items():
-        lines.append(_row(name, "", d))
+        lines.append(_row([name], d))
     lines += ["", "## Coaching suggestions", ""]
     if not review["coaching"]:
         lines.append("Nothing stands out in this period.")
@@ -452,12 +459,22 @@ def _s(v: float | None) -> str:
     return "–" if v is None else f"{v:.0f} s"
 
 
-def _row(name: str, team: str, d: dict[str, Any]) -> str:
+def _period_title(period: dict[str, Any]) -> str:
+    """The asked bounds, else the first and last event of the period, else "whole log"."""
+    first = period["from"] or period.get("first_event")
+    last = period["to"] or period.get("last_event")
+    if first and last:
+        return f"{first} – {last}"
+    if first or last:
+        return f"from {first}" if first else f"up to {last}"
+    return "whole log"
+
+
+def _row(names: list[str], d: dict[str, Any]) -> str:
     ctd = d["contact_to_dispatch"]
     comp = d["compliance"]
     cells = [
-        name,
-        team,
+        *names,
         str(d["contacts_handled"]),
         str(d["dispatches"]),
         str(d["accepted"]),

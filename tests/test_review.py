@@ -101,3 +101,31 @@ def test_a_roster_with_a_person_twice_as_a_key_is_refused(tmp_path: Path) -> Non
     with pytest.raises(InputError, match="duplicate key 'red'") as info:
         load_roster(path)
     assert info.value.field == "teams.red"
+
+
+def test_markdown_titles_the_period_by_its_events_and_has_no_empty_columns(shift_log: str) -> None:
+    review = build_review(shift_log)
+    first, last = review["period"]["first_event"], review["period"]["last_event"]
+    assert first is not None and last is not None and first < last
+    text = review_markdown(review)
+    assert text.splitlines()[0] == f"# Performance review, {first} – {last}"
+    tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("|")]
+    assert [t[0].split(" | ")[0] for t in tables] == ["| person", "| team"]
+    for table in tables:
+        assert "| |" not in table[0]
+        assert {line.count("|") for line in table} == {table[0].count("|")}, table
+
+
+def test_an_empty_period_says_so(shift_log: str) -> None:
+    review = build_review(shift_log, start=datetime(2027, 1, 1, tzinfo=UTC))
+    assert review["period"]["first_event"] is None
+    text = review_markdown(review)
+    assert text.splitlines()[0] == "# Performance review, from 2027-01-01T00:00:00+00:00"
+    assert "No activity in this period." in text and "|" not in text
+
+
+def test_an_empty_log_is_the_whole_log(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    IncidentLog(url).close()
+    text = review_markdown(build_review(url))
+    assert text == "# Performance review, whole log\n\nNo activity in this period.\n"
