@@ -132,6 +132,15 @@ def test_show_prints_the_timeline_without_personal_data(
     assert len(capsys.readouterr().out.splitlines()) == 3
 
 
+def test_show_of_an_unknown_incident_exits_two(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    assert run(monkeypatch, "log", "show", "--db", db, "--incident", "NOPE") == 2
+    captured = capsys.readouterr()
+    assert captured.err == "error: --incident: no entries for incident NOPE\n"
+    assert captured.out == ""
+
+
 def test_personal_read_prints_json_and_is_logged(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db: str
 ) -> None:

@@ -79,7 +79,9 @@ def show(
     with _open(db) as log:
         entries = log.entries(incident=incident)
     if not entries:
-        typer.echo("no entries" + (f" for incident {incident}" if incident else ""))
+        if incident is not None:  # a mistyped id must not look like a quiet incident
+            raise InputError(f"no entries for incident {incident}", field="--incident")
+        typer.echo("no entries")
         return
     for entry in entries:
         typer.echo(format_line(entry))
