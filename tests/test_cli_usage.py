@@ -103,3 +103,11 @@ def test_unwritable_output_exits_2_naming_the_option(tmp_path: Path) -> None:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"error: {option}: cannot write"), lines
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("command", [("simulate",), ("log", "replay"), ("solve",)])
+def test_help_shows_flags_without_a_value_type(command: tuple[str, ...], tmp_path: Path) -> None:
+    result = run(*command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "--help " in result.stdout and "Show this message and exit." in result.stdout
+    assert "<bool>" not in result.stdout

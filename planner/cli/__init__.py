@@ -11,6 +11,7 @@ app = typer.Typer(
     help="Optimisation-based dispatch planner for contact centres and control rooms.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: rich help labels every on/off flag "<bool>"
 )
 
 
