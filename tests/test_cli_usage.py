@@ -12,8 +12,11 @@ import pytest
 
 from planner.incident_log import IncidentLog
 from planner.road_network import RoadArrays, save_arrays
+from planner.settings import get_settings
 
 PLANNER = Path(sys.executable).parent / "planner"
+SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
+AGUA_OSM = get_settings().data_dir / "osm" / "aguascalientes.drive.osm.bz2"
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -96,6 +99,15 @@ def test_unwritable_output_exits_2_naming_the_option(tmp_path: Path) -> None:
             "--out",
         ),
         (("review", "--db", log_url, "--out", str(blocker / "r.md")), "--out"),
+        (("network", "build", "--osm", str(AGUA_OSM), "-o", str(blocker / "r.npz")), "-o"),
+        (("simulate", str(SCENARIOS / "tiny.yaml"), "-q", "-o", str(blocker / "sim")), "-o"),
+        (
+            (
+                *("compare", str(SCENARIOS / "tiny.yaml"), str(SCENARIOS / "tiny-whatif.yaml")),
+                *("-q", "-o", str(blocker / "cmp")),
+            ),
+            "-o",
+        ),
     ]
     for args, option in cases:
         result = run(*args, cwd=tmp_path)

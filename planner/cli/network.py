@@ -65,11 +65,15 @@ def build(
             except Exception as exc:  # network failures and unknown places, from osmnx
                 what, field = (bbox, "--bbox") if box else (place, "--place")
                 raise InputError(f"cannot download {what!r}: {exc}", field=field) from exc
+        try:
+            if suffix == ".graphml":
+                rn.save_graphml(graph, out)
+            else:
+                rn.save_arrays(rn.arrays_from_graph(graph, name=out.stem), out)
+        except OSError as exc:
+            raise InputError(f"cannot write {out}: {exc.strerror or exc}", field="-o") from None
         if suffix == ".graphml":
-            rn.save_graphml(graph, out)
             rn.prime_cache(graph, out)
-        else:
-            rn.save_arrays(rn.arrays_from_graph(graph, name=out.stem), out)
         write_json(_summary(load_region(out, fresh=True)), None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +98,7 @@ def simulate_command(
     """Simulate a scenario with each policy on common random numbers; write a report."""
     from planner.report import write_simulation_report
 
+    _check_writable(out)
     scenario = load_scenario(scenario_path)
     if hours is not None:
         if hours <= 0:
@@ -109,7 +111,10 @@ def simulate_command(
         workers=workers,
         quiet=quiet,
     )
-    summary = write_simulation_report(scenario, results, out)
+    try:
+        summary = write_simulation_report(scenario, results, out)
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
     for policy, doc in summary["policies"].items():
         parts = [
             f"p{p}: late {s['fraction_late'] * 100:.1f} % mean {s['mean_response_s']:.0f} s"
@@ -132,6 +137,7 @@ def compare_command(
     """Run a base scenario and a what-if on the same seeds; report the paired differences."""
     from planner.report import write_comparison_report
 
+    _check_writable(out)
     base = load_scenario(base_path)
     whatif = load_scenario(whatif_path)
     if hours is not None:
@@ -145,7 +151,10 @@ def compare_command(
         name: _run(sc, policies=chosen, replications=replications, workers=workers, quiet=quiet)
         for name, sc in (("base", base), ("whatif", whatif))
     }
-    doc = write_comparison_report(base, whatif, runs["base"], runs["whatif"], out)
+    try:
+        doc = write_comparison_report(base, whatif, runs["base"], runs["whatif"], out)
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
     for policy, by_p in doc["difference"].items():
         for p, d in by_p.items():
             lo, hi = d["ci95_diff_fraction_late"]
@@ -156,6 +165,19 @@ def compare_command(
                 f"{d['diff_mean_response_s']:+.0f} s"
             )
     typer.echo(f"report: {out / 'comparison.md'}")
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an output directory that cannot be created before spending minutes simulating."""
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError(f"cannot write to {out}: {existing} is not a directory", field="-o")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write to {out}: {existing} is not writable", field="-o")
+
+
+def _unwritable(out: Path, exc: OSError) -> InputError:
+    return InputError(f"cannot write to {out}: {exc.strerror or exc}", field="-o")
 
 
 def _pp(v: float | None) -> str:
