@@ -16,6 +16,7 @@ from api.schemas import LogEntryOut, LogPage, VerifyOut
 from planner.api_keys import PERSONAL_DATA_ROLES, ApiKey
 from planner.errors import InputError
 from planner.incident_log import IncidentLog, LogEntry
+from planner.timeline import incident_timeline
 
 router = APIRouter(tags=["log"])
 
@@ -72,34 +73,8 @@ def timeline(
     each entry's personal data is included and each such read is recorded in the log; the
     ``contact_received`` entries of the contacts that opened or were linked to the incident
     (the caller details) are then included too, in log order."""
-    entries = log.entries(incident=incident_id)
-    if personal:
-        entries = sorted([*entries, *_contacts_received(log, entries)], key=lambda e: e.seq)
+    entries = incident_timeline(log, incident_id, with_contacts=personal)
     return with_personal(log, entries, key=key, personal=personal, purpose=purpose)
-
-
-CONTACT_REFERENCES = frozenset({"incident_opened", "contact_linked"})
-"""Entry kinds that tie a contact to an incident (its ``contact_id``)."""
-
-
-def _contacts_received(log: IncidentLog, entries: list[LogEntry]) -> list[LogEntry]:
-    """The ``contact_received`` entries of the contacts ``entries`` tie to the incident.
-
-    A contact is logged before it opens or joins an incident and carries no incident of its
-    own, so it is found among the entries up to the last reference (seqs start at 1).
-    """
-    referenced = {
-        str(e.payload["contact_id"]): e.seq
-        for e in entries
-        if e.kind in CONTACT_REFERENCES and e.payload.get("contact_id")
-    }
-    if not referenced:
-        return []
-    return [
-        e
-        for e in log.entries(limit=max(referenced.values()))
-        if e.kind == "contact_received" and e.payload.get("contact_id") in referenced
-    ]
 
 
 @router.get("/v1/log", summary="The log, a page at a time", response_model=LogPage)
