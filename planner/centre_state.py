@@ -108,6 +108,8 @@ class ClosureState:
     polygon: tuple[Location, ...]
     factor: float | None
     since: datetime
+    reason: str | None = None
+    """Why the roads are closed, as the dispatcher said it (shown beside the closure)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -622,6 +624,7 @@ def _closure_on(state: CentreState, e: RoadClosureOn, at: datetime, c: CodeTable
         polygon=tuple(p.location() for p in e.polygon or ()),
         factor=e.factor,
         since=at,
+        reason=e.reason,
     )
     return replace(state, closures={**state.closures, closure.id: closure})
 
