@@ -566,3 +566,116 @@ def test_a_key_revoked_mid_shift_signs_the_console_out(browser: Any, server: Ser
     assert c.page.evaluate("sessionStorage.length") == 0
     server.call("POST", f"/v1/units/{unit}/status", {"status": "available"})
     c.close()
+
+
+def test_close_a_road_on_the_map_and_reopen_it_across_two_consoles(
+    browser: Any, server: Server, say: Any
+) -> None:
+    a = Console(browser, server, "dispatcher")
+    b = Console(browser, server, "supervisor")
+    page = a.page
+    # R opens the form already picking: a click on the map sets the centre.
+    page.keyboard.press("r")
+    page.locator("#closure-form").wait_for()
+    assert page.is_visible("#pick-hint") and "closure" in page.inner_text("#pick-hint")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.45)
+    lat = float(page.input_value("#r-lat"))
+    lon = float(page.input_value("#r-lon"))
+    west, south, east, north = page.evaluate("window.dispatchConsole.region.bbox")
+    assert south <= lat <= north and west <= lon <= east
+    assert page.is_hidden("#pick-hint")
+    page.fill("#r-radius", "250")
+    page.select_option("#r-effect", "slowed")
+    page.fill("#r-factor", "3")
+    page.fill("#r-reason", "burst water main")
+    started = time.perf_counter()
+    page.click("#closure-form button[type=submit]")
+    page.locator("#closure-form").wait_for(state="hidden")
+
+    # The other console lists it (with its reason) and draws it on the map.
+    item = b.page.locator("#closures-list li", has_text="burst water main")
+    item.wait_for(timeout=15_000)
+    say(f"closure → second console in {time.perf_counter() - started:.3f} s")
+    closure_id = item.get_attribute("data-id")
+    assert closure_id and "slowed ×3.0" in item.inner_text() and "250 m" in item.inner_text()
+    drawn = b.page.evaluate("window.dispatchConsole.map.layers.closures")
+    [mine] = [c for c in drawn if c["id"] == closure_id]
+    assert mine["factor"] == 3 and mine["radius_m"] == 250
+    assert abs(mine["centre"]["lat"] - lat) < 1e-6 and abs(mine["centre"]["lon"] - lon) < 1e-6
+    assert page.evaluate("window.dispatchConsole.map.layers.draft") is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "console-closure.png"
+    page.screenshot(path=str(shot))
+    say(f"screenshot: {shot}")
+
+    # Reopen from the first console: both lists and maps drop it.
+    page.click(f'#closures-list button[data-reopen="{closure_id}"]')
+    b.page.locator(f'#closures-list li[data-id="{closure_id}"]').wait_for(
+        state="detached", timeout=15_000
+    )
+    page.locator(f'#closures-list li[data-id="{closure_id}"]').wait_for(state="detached")
+    ids = [c["id"] for c in b.page.evaluate("window.dispatchConsole.map.layers.closures")]
+    assert closure_id not in ids
+    active = server.call("GET", "/v1/closures", role="planner")["closures"]
+    assert closure_id not in {c["id"] for c in active}
+    assert a.errors == [] and b.errors == [], (a.errors, b.errors)
+    a.close()
+    b.close()
+
+
+def test_edit_downgrade_query_and_notify_an_agency_show_in_the_timeline(
+    browser: Any, server: Server
+) -> None:
+    incident_id = "INC-EDIT-1"
+    server.call(
+        "POST",
+        "/v1/incidents",
+        {"incident_id": incident_id, "code": "FALL", "location": server.units[4]["home"]},
+    )
+    server.call(
+        "POST", f"/v1/incidents/{incident_id}/escalate", {"level": 2, "cause": "more callers"}
+    )
+    c = Console(browser, server, "dispatcher")
+    page = c.page
+    page.locator(f'#queue tr[data-id="{incident_id}"]').click()
+    page.locator("#detail .timeline li", has_text="Incident escalated").wait_for()
+
+    # Edit (I): priority and a METHANE field; only those are sent.
+    page.keyboard.press("i")
+    page.locator("#edit").wait_for()
+    page.select_option("#e-priority", "2")
+    page.fill('#edit-form [name="hazards"]', "icy steps")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-edit.png"))
+    page.click("#edit-form button[type=submit]")
+    page.locator("#edit").wait_for(state="hidden")
+    page.locator(f'#queue tr[data-id="{incident_id}"] .prio', has_text="P2").wait_for()
+    page.locator("#detail .timeline li", has_text="priority 2").wait_for()
+    assert "icy steps" in page.inner_text("#detail")
+
+    # Downgrade (D) to level 1 with a cause; the button is then disabled.
+    page.keyboard.press("d")
+    _answer(page, {"level": "1", "cause": "second caller was the same patient"})
+    page.locator("#detail .timeline li", has_text="same patient").wait_for()
+    page.wait_for_function(
+        """document.querySelector('#detail button[data-act="downgrade"]')?.disabled === true"""
+    )
+
+    # A query (Q) and an agency notified (G).
+    page.keyboard.press("q")
+    _answer(page, {"topic": "progress", "text": "daughter asks when the crew arrives"})
+    page.locator("#detail .timeline li", has_text="Query recorded").wait_for()
+    page.keyboard.press("g")
+    _answer(page, {"agency": "PennDOT", "channel": "radio", "reference": "PD-4471"})
+    entry = page.locator("#detail .timeline li", has_text="Agency notified")
+    entry.wait_for()
+    assert "PennDOT by radio" in entry.inner_text() and "PD-4471" in entry.inner_text()
+    assert "progress" in page.inner_text("#detail .timeline")
+    assert "daughter" not in page.inner_text("#detail")  # personal until asked for
+    detail = server.call("GET", f"/v1/incidents/{incident_id}")["incident"]
+    assert detail["priority"] == 2 and detail["level"] == 1 and detail["queries"] == 1
+    assert detail["agencies"] == ["PennDOT"] and detail["hazards"] == ["icy steps"]
+    assert c.errors == [], c.errors
+    c.close()
+    server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})

@@ -2,13 +2,15 @@
 // and wire the panels, the map and the keyboard together.
 
 import { Api, ApiError, storeKey, storedKey } from "./api.js";
+import { ClosurePanel } from "./closures.js";
 import { ContactForm } from "./contact.js";
 import { IncidentDetail } from "./detail.js";
 import { toast } from "./dialog.js";
+import { IncidentEditForm } from "./edit.js";
 import { clock } from "./format.js";
 import { RegionMap } from "./map.js";
 import { renderQueue, renderUnits, tickClocks } from "./panels.js";
-import { OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store, TIMELINE_ROLES } from "./store.js";
+import { CLOSURE_ROLES, OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store, TIMELINE_ROLES } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -74,7 +76,7 @@ async function main() {
   const changedUnits = new Set();
 
   const map = new RegionMap($("map"), {
-    onPick: (p) => contact.picked(p),
+    onPick: (p, form) => form?.picked(p),
     onSelect: (kind, id) => {
       if (kind === "incident") select(id);
       else locateUnit(id);
@@ -105,6 +107,21 @@ async function main() {
     canOperate,
     canSeePersonal,
     canReadTimeline: TIMELINE_ROLES.has(me.role),
+    onEdit: (incident, personal) => edit.show(incident, personal),
+  });
+  const edit = new IncidentEditForm({
+    store,
+    api,
+    map,
+    canSeePersonal,
+    onSaved: (id) => store.scheduleRefresh().then(() => detail.loadTimeline()).then(() => $(`detail`).focus()),
+  });
+  const closures = new ClosurePanel({
+    store,
+    api,
+    map,
+    canWrite: CLOSURE_ROLES.has(me.role),
+    onLocate: (p) => map.centreOn(p.lat, p.lon),
   });
   const contact = new ContactForm({
     store,
@@ -167,6 +184,7 @@ async function main() {
 
   function renderAll() {
     if (selected && !store.incidents.has(selected)) selected = null;
+    if (edit.open && !store.incidents.has(edit.id)) edit.hide();
     renderQueue(store, selected, { onSelect: select });
     renderUnits(store, {
       canOperate,
@@ -176,6 +194,7 @@ async function main() {
       onLocate: locateUnit,
     });
     changedUnits.clear();
+    closures.render();
     drawMap();
     if (detail.id !== selected) detail.select(selected);
     else detail.render();
@@ -216,7 +235,7 @@ async function main() {
     $("clock").textContent = new Date().toLocaleTimeString([], { hour12: false });
   }, 1000);
 
-  bindKeys({ store, map, detail, contact, select, canOperate, getSelected: () => selected });
+  bindKeys({ store, map, detail, forms: [edit, closures, contact], contact, closures, select, canOperate, getSelected: () => selected });
   $("new-contact").addEventListener("click", () => contact.show());
   $("help-button").addEventListener("click", () => $("help").showModal());
   window.dispatchConsole = { store, map, region, select, selected: () => selected };
@@ -224,13 +243,20 @@ async function main() {
   window.consoleMetrics.readyMs = performance.now() - started;
 }
 
-function bindKeys({ store, map, detail, contact, select, canOperate, getSelected }) {
+/** The open form a key is meant for: the one holding the focus, else the first open one. */
+function currentForm(forms) {
+  const open = forms.filter((f) => f.open);
+  return open.find((f) => (f.section ?? f.form).contains(document.activeElement)) ?? open[0];
+}
+
+function bindKeys({ store, map, detail, forms, contact, closures, select, canOperate, getSelected }) {
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (document.querySelector("dialog[open]")) return;
     if (e.key === "Escape") {
-      if (contact.picking) contact.pick(false);
-      else if (contact.open) contact.hide();
+      const picking = forms.find((f) => f.picking);
+      if (picking) picking.pick(false);
+      else currentForm(forms)?.hide();
       return;
     }
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
@@ -241,14 +267,19 @@ function bindKeys({ store, map, detail, contact, select, canOperate, getSelected
     const focusRow = (id) => document.querySelector(`#queue tr[data-id="${CSS.escape(id)}"]`)?.focus();
     const keys = {
       n: () => canOperate && contact.show(),
-      p: () => contact.open && contact.pick(true),
+      p: () => currentForm(forms)?.pick(true),
+      r: () => closures.show(),
       j: () => queue.length && (select(queue[Math.min(idx + 1, queue.length - 1)].id), focusRow(getSelected())),
       k: () => queue.length && (select(queue[Math.max(idx - 1, 0)].id), focusRow(getSelected())),
       a: () => detail.act("accept"),
       o: () => detail.act("override"),
       e: () => detail.act("escalate"),
+      i: () => detail.act("edit"),
+      d: () => detail.act("downgrade"),
       t: () => detail.act("note"),
+      q: () => detail.act("query"),
       c: () => detail.act("complaint"),
+      g: () => detail.act("agency"),
       x: () => detail.act("close"),
       m: () => map.canvas.focus(),
       u: () => document.getElementById("units-filter").focus(),

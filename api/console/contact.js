@@ -34,6 +34,11 @@ export class ContactForm {
     });
   }
 
+  /** Whether the next click on the map is this form's point. */
+  get picking() {
+    return this.map.pickOwner === this;
+  }
+
   get open() {
     return !this.section.hidden;
   }
@@ -54,9 +59,7 @@ export class ContactForm {
   }
 
   pick(on) {
-    this.picking = on;
-    this.map.setPicking(on);
-    document.getElementById("pick-hint").hidden = !on;
+    this.map.setPicking(on, "to place the incident", this);
     if (on) this.map.canvas.focus();
   }
 

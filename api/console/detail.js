@@ -6,7 +6,8 @@ import { PATHS } from "./store.js";
 import { UNIT_STATUS_STYLE } from "./styles.js";
 
 export class IncidentDetail {
-  constructor({ store, api, canOperate, canSeePersonal, canReadTimeline }) {
+  constructor({ store, api, canOperate, canSeePersonal, canReadTimeline, onEdit }) {
+    this.onEdit = onEdit; // opens the edit form on an incident (with its personal parts if read)
     this.canReadTimeline = canReadTimeline;
     this.store = store;
     this.api = api;
@@ -114,9 +115,13 @@ export class IncidentDetail {
       <div class="actions" role="toolbar" aria-label="Incident actions">
         <button type="button" class="primary" data-act="accept" aria-keyshortcuts="a"${dis(recs.length)}>Accept <kbd>A</kbd></button>
         <button type="button" data-act="override" aria-keyshortcuts="o"${dis(true)}>Override <kbd>O</kbd></button>
+        <button type="button" data-act="edit" aria-keyshortcuts="i"${dis(true)}>Edit <kbd>I</kbd></button>
         <button type="button" data-act="escalate" aria-keyshortcuts="e"${dis(true)}>Escalate <kbd>E</kbd></button>
+        <button type="button" data-act="downgrade" aria-keyshortcuts="d"${dis(i.level > 1)}>Downgrade <kbd>D</kbd></button>
         <button type="button" data-act="note" aria-keyshortcuts="t"${dis(true)}>Note <kbd>T</kbd></button>
+        <button type="button" data-act="query" aria-keyshortcuts="q"${dis(true)}>Query <kbd>Q</kbd></button>
         <button type="button" data-act="complaint" aria-keyshortcuts="c"${dis(true)}>Complaint <kbd>C</kbd></button>
+        <button type="button" data-act="agency" aria-keyshortcuts="g"${dis(true)}>Notify agency <kbd>G</kbd></button>
         <button type="button" class="danger" data-act="close" aria-keyshortcuts="x"${dis(true)}>Close <kbd>X</kbd></button>
       </div>
       <h3>Recommendation</h3>
@@ -179,7 +184,14 @@ export class IncidentDetail {
     if (p.status) bits.push(titleCase(p.status));
     if (p.unit_id) bits.push(this.store.unitName(p.unit_id));
     if (p.units) bits.push(p.units.map((u) => this.store.unitName(u)).join(", "));
+    if (p.priority && kind !== "incident_opened") bits.push(`priority ${p.priority}`);
+    if (p.code && kind === "incident_updated") bits.push(`code ${p.code}`);
+    if (p.location && kind === "incident_updated") bits.push("location moved");
+    if (p.methane && kind === "incident_updated") bits.push("METHANE updated");
     if (p.level) bits.push(`level ${p.level}`);
+    if (p.topic) bits.push(p.topic);
+    if (p.agency) bits.push(`${p.agency}${p.channel ? ` by ${p.channel}` : ""}`);
+    if (p.reference) bits.push(`ref ${p.reference}`);
     if (p.cause) bits.push(p.cause);
     if (p.reason) bits.push(`“${p.reason}”`);
     if (p.category) bits.push(p.category);
@@ -214,13 +226,21 @@ export class IncidentDetail {
         if (!v) return;
         await this.api.post(PATHS.escalate(id), { level: Number(v.level), cause: v.cause });
         toast(`${id} escalated to level ${v.level}`);
+      } else if (action === "edit") {
+        this.onEdit?.(i, this._incidentPersonal());
+      } else if (action === "downgrade") {
+        await this._downgrade(i);
+      } else if (action === "query") {
+        await this._query(i);
+      } else if (action === "agency") {
+        await this._agency(i);
       } else if (action === "note") {
         const v = await ask(`Note on ${id}`, [{ name: "text", label: "Note", type: "textarea", required: true }]);
         if (!v) return;
         await this.api.post(PATHS.notes(id), { text: v.text });
         toast("Note added");
       } else if (action === "complaint") {
-        const v = await ask(`Complaint or query about ${id}`, [
+        const v = await ask(`Complaint about ${id}`, [
           { name: "category", label: "Category", type: "select", value: "delay", required: true,
             options: ["delay", "conduct", "advice", "outcome", "other"].map((c) => ({ value: c, label: c })) },
           { name: "text", label: "What was said", type: "textarea" },
@@ -241,6 +261,46 @@ export class IncidentDetail {
     } catch (err) {
       toast(`${titleCase(action)} failed: ${err.message}`, { bad: true });
     }
+  }
+
+  async _downgrade(i) {
+    if (i.level <= 1) return toast(`${i.id} is at level 1: nothing to downgrade to`, { bad: true });
+    const levels = Array.from({ length: i.level - 1 }, (_, k) => i.level - 1 - k);
+    const v = await ask(`Downgrade ${i.id} from level ${i.level}`, [
+      { name: "level", label: "To level", type: "select", value: i.level - 1, required: true,
+        options: levels.map((l) => ({ value: l, label: `level ${l}` })) },
+      { name: "cause", label: "Cause", type: "text", required: true },
+    ]);
+    if (!v) return;
+    await this.api.post(PATHS.downgrade(i.id), { level: Number(v.level), cause: v.cause });
+    toast(`${i.id} downgraded to level ${v.level}`);
+  }
+
+  /** A query about the incident, from one of its contacts (or none: an agency, a crew). */
+  async _query(i) {
+    const contacts = i.contacts ?? [];
+    const v = await ask(`Query about ${i.id}`, [
+      { name: "topic", label: "Topic", type: "select", value: "where is the unit", required: true,
+        options: ["where is the unit", "progress", "advice", "patient's condition", "other"].map((t) => ({ value: t, label: t })) },
+      { name: "contact_id", label: "From contact", type: "select", value: contacts.at(-1) ?? "",
+        options: [{ value: "", label: "not a recorded contact" }, ...contacts.map((c) => ({ value: c, label: c }))] },
+      { name: "text", label: "What was asked (personal data)", type: "textarea" },
+    ]);
+    if (!v) return;
+    await this.api.post(PATHS.queries(i.id), { topic: v.topic, contact_id: v.contact_id || null, text: v.text || null });
+    toast("Query recorded");
+  }
+
+  async _agency(i) {
+    const v = await ask(`Notify an agency about ${i.id}`, [
+      { name: "agency", label: "Agency", type: "text", required: true },
+      { name: "channel", label: "Channel", type: "select", value: "phone", required: true,
+        options: ["phone", "radio", "email", "data link", "in person"].map((c) => ({ value: c, label: c })) },
+      { name: "reference", label: "Their reference (if given)", type: "text" },
+    ]);
+    if (!v) return;
+    await this.api.post(PATHS.agencies(i.id), { agency: v.agency, channel: v.channel, reference: v.reference || null });
+    toast(`${v.agency} notified`);
   }
 
   async _override(i) {

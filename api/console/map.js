@@ -11,7 +11,7 @@ const MAX_SCALE = 20;
 export class RegionMap {
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {{onPick?: (p: {lat: number, lon: number}) => void,
+   * @param {{onPick?: (p: {lat: number, lon: number}, owner: object | null) => void,
    *          onSelect?: (kind: string, id: string) => void}} handlers
    */
   constructor(canvas, handlers = {}) {
@@ -21,9 +21,10 @@ export class RegionMap {
     this.roads = null; // Path2D in map units
     this.origin = { lat: 0, lon: 0, kx: 1, ky: 1 };
     this.view = { scale: 1, x: 0, y: 0 }; // screen = (map - offset) * scale
-    this.layers = { incidents: [], units: [], lines: [], closures: [], pick: null };
+    this.layers = { incidents: [], units: [], lines: [], closures: [], draft: null, pick: null };
     this.selected = null;
     this.picking = false;
+    this.pickOwner = null; // the form the picked point goes to
     this._frame = 0;
     this._bindInput();
     new ResizeObserver(() => this._resize()).observe(canvas);
@@ -128,9 +129,17 @@ export class RegionMap {
     this.draw();
   }
 
-  setPicking(on) {
+  /** Take the next click as a point (``what`` finishes the hint: "Click the map <what>"). */
+  setPicking(on, what = "to pick a point", owner = null) {
+    if (!on && owner && this.pickOwner !== owner) return; // another form is picking now
     this.picking = on;
+    this.pickOwner = on ? owner : null;
     this.canvas.classList.toggle("picking", on);
+    const hint = document.getElementById("pick-hint");
+    if (!hint) return;
+    hint.hidden = !on;
+    const text = hint.querySelector("[data-what]");
+    if (text) text.textContent = what;
   }
 
   draw() {
@@ -169,6 +178,7 @@ export class RegionMap {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     this._placed = []; // label boxes drawn so far: later labels that would overlap are skipped
     for (const c of this.layers.closures) this._closure(c);
+    if (this.layers.draft) this._closure(this.layers.draft);
     for (const l of this.layers.lines) this._line(l);
     for (const i of this.layers.incidents) this._incident(i);
     for (const u of this.layers.units) this._unit(u);
@@ -178,10 +188,11 @@ export class RegionMap {
   _closure(c) {
     const ctx = this.ctx;
     ctx.save();
-    ctx.strokeStyle = "#b00020";
-    ctx.fillStyle = "rgba(176, 0, 32, 0.12)";
+    // A slow-down is amber, a closure red; the one being drawn in the form is outlined only.
+    ctx.strokeStyle = c.draft ? "#1b1b1b" : c.factor ? "#8a5a00" : "#b00020";
+    ctx.fillStyle = c.draft ? "rgba(0, 0, 0, 0.04)" : c.factor ? "rgba(230, 159, 0, 0.15)" : "rgba(176, 0, 32, 0.12)";
     ctx.lineWidth = 2;
-    ctx.setLineDash([6, 4]);
+    ctx.setLineDash(c.draft ? [2, 3] : [6, 4]);
     ctx.beginPath();
     if (c.centre && c.radius_m) {
       const p = this.toScreen(c.centre.lat, c.centre.lon);
@@ -362,7 +373,7 @@ export class RegionMap {
       const sy = e.clientY - r.top;
       if (this.picking) {
         const p = this.fromScreen(sx, sy);
-        this.handlers.onPick?.(p);
+        this.handlers.onPick?.(p, this.pickOwner);
         return;
       }
       const h = this.hit(sx, sy);

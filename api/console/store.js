@@ -11,6 +11,9 @@ export const PATHS = {
   accept: (id) => `/v1/incidents/${encodeURIComponent(id)}/accept`,
   override: (id) => `/v1/incidents/${encodeURIComponent(id)}/override`,
   escalate: (id) => `/v1/incidents/${encodeURIComponent(id)}/escalate`,
+  downgrade: (id) => `/v1/incidents/${encodeURIComponent(id)}/downgrade`,
+  queries: (id) => `/v1/incidents/${encodeURIComponent(id)}/queries`,
+  agencies: (id) => `/v1/incidents/${encodeURIComponent(id)}/agencies`,
   notes: (id) => `/v1/incidents/${encodeURIComponent(id)}/notes`,
   complaints: (id) => `/v1/incidents/${encodeURIComponent(id)}/complaints`,
   close: (id) => `/v1/incidents/${encodeURIComponent(id)}/close`,
@@ -21,6 +24,7 @@ export const PATHS = {
   unitStatus: (id) => `/v1/units/${encodeURIComponent(id)}/status`,
   recommendations: "/v1/recommendations",
   closures: "/v1/closures",
+  closure: (id) => `/v1/closures/${encodeURIComponent(id)}`,
   events: "/v1/events",
 };
 
@@ -30,6 +34,8 @@ export const PERSONAL_DATA_ROLES = new Set(["dispatcher", "supervisor", "auditor
 export const TIMELINE_ROLES = new Set(["dispatcher", "supervisor", "auditor"]);
 /** Roles that handle incidents from the console. */
 export const OPERATOR_ROLES = new Set(["dispatcher", "supervisor"]);
+/** Roles that may close and reopen roads (the API also lets integrators feed closures). */
+export const CLOSURE_ROLES = new Set(["dispatcher", "supervisor", "integrator"]);
 
 export class Store {
   constructor(api) {
