@@ -8,10 +8,14 @@ load; inside, codes are plain frozen dataclasses the engine can read without re-
 
 from __future__ import annotations
 
+import copy
 import difflib
+import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -292,9 +296,16 @@ class CodeTable:
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "<string>") -> CodeTable:
         """Validate a code table given as YAML text."""
-        raw = load_yaml(text, source=source)
+        return cls.from_data(load_yaml(text, source=source), source=source)
+
+    @classmethod
+    def from_data(cls, raw: object, *, source: str = "<data>") -> CodeTable:
+        """Validate a code table given as parsed data: the file's schema, or :meth:`to_data`'s
+        (``codes`` as a list of entries each naming its ``code``)."""
         if not isinstance(raw, dict):
             raise InputError(f"expected a mapping with 'capabilities' and 'codes' ({source})")
+        if isinstance(raw.get("codes"), list):
+            raw = {**raw, "codes": _codes_by_name(raw["codes"], source=source)}
         try:
             table = _Table.model_validate(raw)
         except ValidationError as exc:
@@ -336,6 +347,29 @@ class CodeTable:
     def for_service(self, service: Service) -> tuple[IncidentCode, ...]:
         return tuple(c for c in self if c.service == service)
 
+    def to_data(self) -> dict[str, Any]:
+        """The table as plain JSON data in the file's schema, for the incident log.
+
+        ``codes`` is a list (each entry names its ``code``) so the file order survives the
+        log's sorted-key JSON; :meth:`from_data` reads it back to an equal table.
+        """
+        return copy.deepcopy(self._data)
+
+    @cached_property
+    def _data(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "capabilities": dict(self._capabilities),
+            "codes": [_code_data(c) for c in self],
+        }
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the table's content (:meth:`to_data` as sorted-key compact JSON):
+        equal for equal tables whatever the file's comments, layout or path."""
+        text = json.dumps(self._data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
     def to_json(self) -> dict[str, Any]:
         """The whole table as JSON-ready data, for the API's read-only endpoint."""
         return {
@@ -365,6 +399,52 @@ def _to_code(name: str, c: _Code) -> IncidentCode:
         advice=tuple(c.advice),
         escalation=esc,
     )
+
+
+def _code_data(code: IncidentCode) -> dict[str, Any]:
+    """One code in the file's schema (optional fields only when set), named by ``code``."""
+    levels = [
+        {**step, _COMMAND_KEY: command} if command is not None else dict(step)
+        for step, command in zip(code.levels, code.command_levels, strict=True)
+    ]
+    data: dict[str, Any] = {
+        "code": code.code,
+        "label": code.label,
+        "service": code.service,
+        "default_priority": code.default_priority,
+        "target_s": code.target_s,
+        "levels": levels,
+        "advice": list(code.advice),
+    }
+    if code.target_p90_s is not None:
+        data["target_p90_s"] = code.target_p90_s
+    if code.target_fraction is not None:
+        data["target_fraction"] = code.target_fraction
+    if code.escalation is not None:
+        esc = code.escalation
+        data["escalation"] = {
+            k: v
+            for k, v in (
+                ("casualties_level2", esc.casualties_level2),
+                ("casualties_level3", esc.casualties_level3),
+                ("major_incident_casualties", esc.major_incident_casualties),
+            )
+            if v is not None
+        }
+    return data
+
+
+def _codes_by_name(entries: list[Any], *, source: str) -> dict[str, Any]:
+    """:meth:`CodeTable.to_data`'s list of codes back to the file's mapping, in order."""
+    codes: dict[str, Any] = {}
+    for n, entry in enumerate(entries, start=1):
+        name = entry.get("code") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            raise InputError(f"each code needs a 'code' name ({source})", field=f"codes[{n}].code")
+        if name in codes:
+            raise InputError(f"code {name!r} appears twice ({source})", field=f"codes[{n}].code")
+        codes[name] = {k: v for k, v in entry.items() if k != "code"}
+    return codes
 
 
 def _check_levels(table: _Table, *, source: str) -> None:
