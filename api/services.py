@@ -35,10 +35,14 @@ class Services:
     log: IncidentLog
     keys: KeyStore
     idempotency: IdempotencyStore
-    codes: CodeTable
     region: Region | None
     engine: Engine
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def codes(self) -> CodeTable:
+        """The code table in force: the engine's (a logged reconfiguration may change it)."""
+        return self.engine.codes
 
     def db_reachable(self) -> bool:
         """Whether the database answers a trivial query now."""
@@ -72,7 +76,9 @@ def _load_codes(path: Path, _mtime_ns: int) -> CodeTable:
 def build_services(settings: ApiSettings) -> Services:
     """Open the log and stores, load the code table and region, and start (or rebuild) the
     engine: a log that already holds events is replayed from its logged recommendations, on
-    the region it is configured for (``InputError`` naming ``region`` if another is asked for)."""
+    the region it is configured for (``InputError`` naming ``region`` if another is asked for).
+    If the code table file differs from the one the log carries, a ``centre_configured``
+    recording the new table is appended first."""
     log = IncidentLog(settings.db_url)
     try:
         logged = _logged_region(log)
@@ -92,6 +98,7 @@ def build_services(settings: ApiSettings) -> Services:
     region = load_region(region_spec, fresh=True) if region_spec else None
     if any(e.kind not in AUDIT_KINDS for e in log.entries(limit=50)):
         engine = Engine.replay(log, codes=codes, region=region, resolve=False)
+        engine.adopt_codes(codes)
     else:
         config = EngineConfig(region=settings.region)
         engine = Engine(codes=codes, region=region, log=log, config=config)
@@ -101,7 +108,6 @@ def build_services(settings: ApiSettings) -> Services:
         log=log,
         keys=KeyStore(db),
         idempotency=IdempotencyStore(db),
-        codes=codes,
         region=engine.region,
         engine=engine,
     )

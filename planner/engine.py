@@ -10,8 +10,9 @@
    if the recommendation changed, emit a ``recommendation_issued`` event (logged and folded);
 4. evaluate the escalation rules and run each ``incident_escalated`` through steps 2-4.
 
-Everything the engine decides is itself an event in the log, so :meth:`Engine.replay` rebuilds
-the same state and the same recommendations from the log alone (plus the code table). Per-event
+Everything the engine decides is itself an event in the log, and every ``centre_configured``
+carries the code table in force from it on, so :meth:`Engine.replay` rebuilds the same state
+and the same recommendations from the log alone, whatever the code file says now. Per-event
 work is bounded by the active picture (units, open incidents), never by the history.
 """
 
@@ -181,6 +182,8 @@ class Engine:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.RLock()
         self._node_cache: dict[Location, int] = {}
+        self._tables: dict[str, CodeTable] = {}
+        self._logged_codes: str | None = None
         self._max_snap_m = get_settings().max_snap_m
         if region is not None:
             for closure_id in list(region.closures):
@@ -252,8 +255,8 @@ class Engine:
             stamped = self._stamp(parsed)
             derived: list[Event] = []
             if self._state.config is None and not isinstance(stamped, CentreConfigured):
-                configure = CentreConfigured.from_config(
-                    self._config, at=stamped.at, codes_source=self.codes.source
+                configure = self._normalise(
+                    CentreConfigured.from_config(self._config, at=stamped.at)
                 )
                 self._check(apply(self._state, configure, codes=self.codes), stamped)
                 _, stored_configure, _ = self._process(configure, derived)
@@ -295,6 +298,26 @@ class Engine:
                     )
             return outcomes
 
+    def adopt_codes(self, codes: CodeTable) -> Outcome | None:
+        """Put ``codes`` in force; a log that carries another table (or none) gets a
+        ``centre_configured`` by ``system`` recording the new one, so the change is in the
+        record. Identical content logs nothing (the file's path and comments do not count)."""
+        with self._lock:
+            if self._state.config is None or self._logged_codes == codes.sha256:
+                self.codes = codes
+                return None
+            cause = "code table changed" if self._logged_codes else "code table recorded"
+            return self.submit(
+                CentreConfigured.from_config(
+                    self.config,
+                    actor="system",
+                    codes=codes.to_data(),
+                    codes_sha256=codes.sha256,
+                    codes_source=codes.source,
+                    reason=f"{cause}: {codes.source} (sha256 {codes.sha256})",
+                )
+            )
+
     # -- replay --------------------------------------------------------------------------------
 
     @classmethod
@@ -309,7 +332,9 @@ class Engine:
     ) -> Engine:
         """Rebuild an engine purely from ``log`` (configuration from ``centre_configured``).
 
-        With ``resolve`` the engine re-solves exactly as it did live and checks every logged
+        The code table is the one each ``centre_configured`` carries; ``codes`` (default: the
+        bundled file) is only for older logs whose configuration does not embed one. With
+        ``resolve`` the engine re-solves exactly as it did live and checks every logged
         recommendation against its own (``ReplayMismatchError`` on a difference); without,
         it takes the logged recommendations as they are (fast). The returned engine appends
         to ``log``.
@@ -325,14 +350,17 @@ class Engine:
         config = first.config()
         if region is None and config.region is not None:
             region = load_region(config.region, fresh=True)
+        if first.codes is not None:
+            codes = _logged_table(first)
         engine = cls(codes=codes or CodeTable.load(), region=region, config=config, clock=clock)
         pending: Plan | None = None
         for entry in entries:
             event = parse_event(entry.payload)
             before = engine._state
-            new_state = apply(before, event, codes=engine.codes)
+            table = engine._codes_for(event)
+            new_state = apply(before, event, codes=table)
             engine._region = engine._region_for(event)
-            engine._side_effects(event, new_state)
+            engine._side_effects(event, new_state, table)
             engine._state = new_state
             if isinstance(event, RecommendationIssued):
                 if not resolve:
@@ -368,7 +396,40 @@ class Engine:
             return event.model_copy(
                 update={"units": recommended_units(self._state, event.incident_id)}
             )
+        if isinstance(event, CentreConfigured):
+            if event.codes is None:
+                table = self.codes
+                source: str | None = event.codes_source or table.source
+            else:
+                table = CodeTable.from_data(event.codes, source="centre_configured.codes")
+                if event.codes_sha256 not in (None, table.sha256):
+                    raise InputError(
+                        f"is not the SHA-256 of the given table ({table.sha256})",
+                        field="codes_sha256",
+                    )
+                source = event.codes_source
+            self._tables[table.sha256] = table
+            return event.model_copy(
+                update={
+                    "codes": table.to_data(),
+                    "codes_sha256": table.sha256,
+                    "codes_source": source,
+                }
+            )
         return event
+
+    def _codes_for(self, event: Event) -> CodeTable:
+        """The code table in force after ``event``: a configuration's own, else the current."""
+        if not isinstance(event, CentreConfigured) or event.codes is None:
+            return self.codes
+        sha = event.codes_sha256
+        if sha == self.codes.sha256:
+            return self.codes
+        table = self._tables.get(sha) if sha is not None else None
+        if table is None:
+            table = _logged_table(event)
+            self._tables[table.sha256] = table
+        return table
 
     def _check(self, state: CentreState, event: Event) -> None:
         """Validate ``event`` on top of ``state`` without keeping the result."""
@@ -378,7 +439,8 @@ class Engine:
     def _process(self, event: Event, derived: list[Event]) -> tuple[int, Event, str | None]:
         """Validate, log, fold, and re-solve; append any recommendation to ``derived``."""
         before = self._state
-        new_state = apply(before, event, codes=self.codes)
+        table = self._codes_for(event)
+        new_state = apply(before, event, codes=table)
         self._check_locations(event)
         region = self._region_for(event)
         closure = self._try_closure(event, new_state)
@@ -389,7 +451,7 @@ class Engine:
                 self._region.lift_closure(closure)
             raise
         self._region = region
-        self._side_effects(event, new_state)
+        self._side_effects(event, new_state, table)
         self._state = new_state
         if affects_plan(event, before):
             plan = self._solve()
@@ -482,8 +544,11 @@ class Engine:
             return self._region
         return load_region(event.region, fresh=True) if event.region is not None else None
 
-    def _side_effects(self, event: Event, new_state: CentreState) -> None:
-        """Keep the region in step with the state: its spec and its closures."""
+    def _side_effects(self, event: Event, new_state: CentreState, codes: CodeTable) -> None:
+        """Keep the code table and the region in step with the state."""
+        if isinstance(event, CentreConfigured):
+            self.codes = codes
+            self._logged_codes = event.codes_sha256 if event.codes is not None else None
         if isinstance(event, CentreConfigured) and event.region != self._region_spec:
             self._region_spec = event.region
             self._node_cache.clear()
@@ -559,6 +624,17 @@ class Engine:
         )
         problem = replace(problem, travel_times_s=etas)
         return solve(problem, self.config.solver.to_options(), previous=self._plan)
+
+
+def _logged_table(event: CentreConfigured) -> CodeTable:
+    """The table a logged configuration carries, checked against its digest."""
+    table = CodeTable.from_data(event.codes, source=f"logged table ({event.codes_source})")
+    if event.codes_sha256 is not None and event.codes_sha256 != table.sha256:
+        raise InputError(
+            f"the logged code table does not match its digest {event.codes_sha256}",
+            field="codes_sha256",
+        )
+    return table
 
 
 def _closure(closure: ClosureState) -> Closure:

@@ -80,7 +80,14 @@ class CentreConfigured(_Event):
     crow_fly: CrowFlyConfig = Field(default_factory=CrowFlyConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     codes_source: str | None = None
-    """Where the code table was read from (informative; replay is given the table)."""
+    """Where the code table was read from (for people; replay uses ``codes``)."""
+    codes: dict[str, Any] | None = None
+    """The code table in force from this event on (``CodeTable.to_data()``); the engine fills
+    it in from its own table when absent, so every logged configuration carries one."""
+    codes_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    """``CodeTable.sha256`` of ``codes`` (filled in by the engine)."""
+    reason: str | None = Field(default=None, max_length=500)
+    """Why the centre was reconfigured (e.g. the code table changed)."""
 
     def config(self) -> EngineConfig:
         return EngineConfig(

@@ -16,6 +16,7 @@ from planner.codes import CodeTable
 from planner.domain import Plan
 from planner.engine import Engine
 from planner.errors import InputError, PlannerError
+from planner.events import CentreConfigured
 from planner.incident_log import IncidentLog
 from planner.problem_io import plan_to_json
 from planner.settings import get_settings
@@ -43,7 +44,13 @@ def apply_events(
     table = _codes(codes)
     with IncidentLog(db or get_settings().db_url) as log:
         has_events = log.head() > 0 and bool(log.entries(limit=1))
-        engine = Engine.replay(log, codes=table) if has_events else Engine(codes=table, log=log)
+        if has_events:
+            engine = Engine.replay(log, codes=table)
+            adopted = engine.adopt_codes(table)
+            if adopted is not None and isinstance(adopted.event, CentreConfigured):
+                typer.echo(f"logged centre_configured (seq {adopted.seq}): {adopted.event.reason}")
+        else:
+            engine = Engine(codes=table, log=log)
         applied = derived = 0
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -71,7 +78,12 @@ def _parse_line(line: str) -> Any:
 
 def replay(
     db: str | None = typer.Option(None, "--db", help="Database URL (default: PLANNER_DB_URL)."),
-    codes: Path | None = typer.Option(None, "--codes", help="Code table YAML (default: bundled)."),
+    codes: Path | None = typer.Option(
+        None,
+        "--codes",
+        help="Code table YAML, only for logs whose centre_configured does not embed one "
+        "(default: bundled).",
+    ),
     fast: bool = typer.Option(
         False, "--fast", help="Trust the logged recommendations instead of re-solving each one."
     ),
