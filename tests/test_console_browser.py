@@ -184,7 +184,7 @@ def test_open_accept_and_close_an_incident_across_two_consoles(
     assert "chest compressions" in page.inner_text("#c-advice")
     page.fill("#c-lat", f"{target['lat'] + 0.001:.6f}")
     page.fill("#c-lon", f"{target['lon'] + 0.001:.6f}")
-    page.fill("input[name=casualties]", "1")
+    page.fill("#contact-form input[name=casualties]", "1")
     page.click("#contact-form button[type=submit]")
 
     # The queue and the map show it with its recommendation.
@@ -265,8 +265,12 @@ def test_planner_role_sees_the_picture_but_no_actions_or_personal_data(
     assert page.is_disabled("#new-contact")
     page.locator(f'#queue tr[data-id="{incident_id}"]').click()
     page.locator("#detail .actions").wait_for()
-    for action in ("accept", "override", "escalate", "note", "complaint", "close"):
+    actions = ("accept", "override", "edit", "escalate", "downgrade", "note", "query")
+    for action in (*actions, "complaint", "agency", "close"):
         assert page.is_disabled(f'#detail button[data-act="{action}"]'), action
+    assert page.is_disabled("#close-road")
+    page.keyboard.press("r")
+    assert page.is_hidden("#closure-form")
     assert page.locator('#detail button[data-act="personal"]').count() == 0
     assert page.locator("#units select").count() == 0
     assert "Secret" not in page.content()

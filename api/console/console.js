@@ -132,6 +132,7 @@ async function main() {
   });
 
   function select(id) {
+    if (edit.open && edit.id !== id) edit.hide();
     selected = id;
     map.setSelected(id ? { kind: "incident", id } : null);
     const i = id && store.incidents.get(id);

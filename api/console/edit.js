@@ -67,6 +67,7 @@ export class IncidentEditForm {
     this.error.textContent = "";
     this.section.hidden = false;
     this.section.scrollIntoView({ block: "nearest" });
+    this._preview();
     f.priority.focus();
   }
 
