@@ -34,7 +34,12 @@ def _codes(path: Path | None) -> CodeTable:
 def apply_events(
     events: Path = typer.Argument(..., help="JSON-lines file of events (the API's event JSON)."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: PLANNER_DB_URL)."),
-    codes: Path | None = typer.Option(None, "--codes", help="Code table YAML (default: bundled)."),
+    codes: Path | None = typer.Option(
+        None,
+        "--codes",
+        help="Code table YAML (default: bundled); on an existing log, a table that differs "
+        "from the logged one is recorded by a centre_configured first.",
+    ),
 ) -> None:
     """Apply events in order; stop at the first malformed or rejected one (exit 2)."""
     try:
