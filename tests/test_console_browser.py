@@ -582,6 +582,10 @@ def test_close_a_road_on_the_map_and_reopen_it_across_two_consoles(
     page.keyboard.press("r")
     page.locator("#closure-form").wait_for()
     assert page.is_visible("#pick-hint") and "closure" in page.inner_text("#pick-hint")
+    page.keyboard.press("Escape")  # stop picking: the centre can be typed instead
+    assert page.is_hidden("#pick-hint")
+    assert page.evaluate("document.activeElement.id") == "r-lat"
+    page.click("#r-pick")
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.45)
     lat = float(page.input_value("#r-lat"))

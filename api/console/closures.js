@@ -63,6 +63,7 @@ export class ClosurePanel {
   pick(on) {
     this.map.setPicking(on, "for the centre of the closure", this);
     if (on) this.map.canvas.focus();
+    else if (this.open && document.activeElement === this.map.canvas) this.lat.focus(); // type it instead
   }
 
   picked(p) {

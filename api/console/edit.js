@@ -81,6 +81,7 @@ export class IncidentEditForm {
   pick(on) {
     this.map.setPicking(on, "for the incident's new location", this);
     if (on) this.map.canvas.focus();
+    else if (this.open && document.activeElement === this.map.canvas) this.lat.focus(); // type it instead
   }
 
   picked(p) {
