@@ -29,7 +29,11 @@ def serve_command(
     region: str | None = typer.Option(
         None, help="Region name or path for live travel times (default: PLANNER_REGION)."
     ),
-    codes: Path | None = typer.Option(None, help="Code table YAML (default: data/codes.yaml)."),
+    codes: Path | None = typer.Option(
+        None,
+        help="Code table YAML (default: data/codes.yaml); a table that differs from the "
+        "log's is recorded in the log as a reconfiguration.",
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Run the JSON API (OpenAPI at /openapi.json, docs at /docs) until interrupted."""
