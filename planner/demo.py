@@ -89,8 +89,9 @@ def run_shift(out: Path) -> str:
             for derived in outcome.derived:
                 if derived.type == "incident_escalated":
                     console.print(
-                        f"    [yellow]escalated[/] {derived.incident_id} to level "
-                        f"{derived.level}: {derived.cause} (inform {derived.command_level})"
+                        f"    [yellow]escalated[/] {derived.incident_id} (level "
+                        f"{derived.from_level} → {derived.level}): {derived.cause} "
+                        f"(inform {derived.command_level})"
                     )
         report = log.verify()
         console.print(
