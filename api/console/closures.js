@@ -4,74 +4,49 @@
 import { newId } from "./contact.js";
 import { toast } from "./dialog.js";
 import { esc, timeOfDay } from "./format.js";
+import { PickingForm } from "./picking_form.js";
 import { PATHS } from "./store.js";
 
-export class ClosurePanel {
+export class ClosurePanel extends PickingForm {
   constructor({ store, api, map, canWrite, onLocate }) {
+    const form = document.getElementById("closure-form");
+    const radius = document.getElementById("r-radius");
+    super({
+      map,
+      section: form,
+      form,
+      prefix: "r",
+      purpose: "for the centre of the closure",
+      layer: "draft",
+      next: radius,
+      typeInstead: true,
+    });
     this.store = store;
     this.api = api;
-    this.map = map;
     this.canWrite = canWrite;
     this.onLocate = onLocate;
     this.list = document.getElementById("closures-list");
-    this.form = document.getElementById("closure-form");
-    this.lat = document.getElementById("r-lat");
-    this.lon = document.getElementById("r-lon");
-    this.radius = document.getElementById("r-radius");
+    this.radius = radius;
     this.effect = document.getElementById("r-effect");
     this.factor = document.getElementById("r-factor");
-    this.error = document.getElementById("r-error");
     this.button = document.getElementById("close-road");
     this.button.disabled = !canWrite;
     this.button.addEventListener("click", () => this.show());
-    for (const el of [this.lat, this.lon, this.radius]) el.addEventListener("input", () => this._preview());
+    this.radius.addEventListener("input", () => this._preview());
     this.effect.addEventListener("change", () => this._effectChanged());
-    document.getElementById("r-pick").addEventListener("click", () => this.pick(true));
-    document.getElementById("r-cancel").addEventListener("click", () => this.hide());
-    this.form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      this.submit();
-    });
-  }
-
-  /** Whether the next click on the map is this form's point. */
-  get picking() {
-    return this.map.pickOwner === this;
-  }
-
-  get open() {
-    return !this.form.hidden;
   }
 
   show() {
     if (!this.canWrite) return;
-    this.form.hidden = false;
-    this.error.textContent = "";
+    super.show();
     this._effectChanged();
     this.form.scrollIntoView({ block: "nearest" });
     this.pick(true);
   }
 
   hide() {
-    this.pick(false);
-    this.form.hidden = true;
+    super.hide();
     this.form.reset();
-    this.map.setLayers({ draft: null });
-  }
-
-  /** Start or stop taking the centre from the next click on the map. */
-  pick(on) {
-    this.map.setPicking(on, "for the centre of the closure", this);
-    if (on) this.map.canvas.focus();
-    else if (this.open && document.activeElement === this.map.canvas) this.lat.focus(); // type it instead
-  }
-
-  picked(p) {
-    this.lat.value = p.lat.toFixed(6);
-    this.lon.value = p.lon.toFixed(6);
-    this.pick(false);
-    this._preview();
-    this.radius.focus();
   }
 
   _effectChanged() {
@@ -80,22 +55,15 @@ export class ClosurePanel {
     this.factor.required = slowed;
   }
 
-  _centre() {
-    const lat = Number.parseFloat(this.lat.value);
-    const lon = Number.parseFloat(this.lon.value);
-    if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
-    return { lat, lon };
-  }
-
   _preview() {
-    const centre = this._centre();
+    const centre = this._point();
     const radius = Number.parseFloat(this.radius.value);
     this.map.setLayers({ draft: centre && radius > 0 ? { centre, radius_m: radius, draft: true } : null });
   }
 
   async submit() {
     this.error.textContent = "";
-    const centre = this._centre();
+    const centre = this._point();
     const radius = Number.parseFloat(this.radius.value);
     const reason = this.form.elements.reason.value.trim();
     const fail = (message, el) => {
@@ -118,7 +86,7 @@ export class ClosurePanel {
       this.button.focus();
       await this.store.scheduleRefresh();
     } catch (err) {
-      this.error.textContent = err.field ? `${err.field}: ${err.message}` : err.message;
+      this._refused(err);
     }
   }
 

@@ -3,73 +3,44 @@
 
 import { toast } from "./dialog.js";
 import { clock, esc, metres } from "./format.js";
+import { PickingForm } from "./picking_form.js";
 import { PATHS } from "./store.js";
 
 /** Open incidents of the same code (or service) within this distance are offered for linking. */
 export const DUPLICATE_RADIUS_M = 400;
 
-export class ContactForm {
+export class ContactForm extends PickingForm {
   constructor({ store, api, map, canSeePersonal, onOpened }) {
+    super({
+      map,
+      section: document.getElementById("contact"),
+      form: document.getElementById("contact-form"),
+      prefix: "c",
+      purpose: "to place the incident",
+      layer: "pick",
+      next: document.getElementById("c-address"),
+      typeInstead: false,
+    });
     this.store = store;
     this.api = api;
-    this.map = map;
     this.canSeePersonal = canSeePersonal;
     this.onOpened = onOpened;
-    this.section = document.getElementById("contact");
-    this.form = document.getElementById("contact-form");
     this.code = document.getElementById("c-code");
-    this.lat = document.getElementById("c-lat");
-    this.lon = document.getElementById("c-lon");
-    this.error = document.getElementById("c-error");
     this.form.querySelector("fieldset.personal").hidden = !canSeePersonal;
     this._fillCodes();
     this.code.addEventListener("change", () => this._codeChanged());
-    this.lat.addEventListener("input", () => this._locationChanged());
-    this.lon.addEventListener("input", () => this._locationChanged());
-    document.getElementById("c-pick").addEventListener("click", () => this.pick(true));
-    document.getElementById("c-cancel").addEventListener("click", () => this.hide());
-    this.form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      this.submit();
-    });
-  }
-
-  /** Whether the next click on the map is this form's point. */
-  get picking() {
-    return this.map.pickOwner === this;
-  }
-
-  get open() {
-    return !this.section.hidden;
   }
 
   show() {
-    this.section.hidden = false;
-    this.error.textContent = "";
+    super.show();
     this._codeChanged();
     this.code.focus();
   }
 
   hide() {
-    this.pick(false);
-    this.section.hidden = true;
+    super.hide();
     this.form.reset();
-    this.map.setLayers({ pick: null });
     document.getElementById("c-duplicates").innerHTML = "";
-  }
-
-  pick(on) {
-    this.map.setPicking(on, "to place the incident", this);
-    if (on) this.map.canvas.focus();
-  }
-
-  /** A point chosen on the map. */
-  picked(p) {
-    this.lat.value = p.lat.toFixed(6);
-    this.lon.value = p.lon.toFixed(6);
-    this.pick(false);
-    this._locationChanged();
-    document.getElementById("c-address").focus();
   }
 
   _fillCodes() {
@@ -96,14 +67,8 @@ export class ContactForm {
     this._duplicates();
   }
 
-  _point() {
-    const lat = Number.parseFloat(this.lat.value);
-    const lon = Number.parseFloat(this.lon.value);
-    if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
-    return { lat, lon };
-  }
-
-  _locationChanged() {
+  /** Show the typed or picked point on the map, and the open incidents near it. */
+  _preview() {
     const p = this._point();
     this.map.setLayers({ pick: p });
     this._duplicates();
@@ -208,7 +173,7 @@ export class ContactForm {
       this.hide();
       this.onOpened(id);
     } catch (err) {
-      this.error.textContent = err.field ? `${err.field}: ${err.message}` : err.message;
+      this._refused(err);
     }
   }
 }

@@ -3,22 +3,28 @@
 
 import { toast } from "./dialog.js";
 import { esc } from "./format.js";
+import { PickingForm } from "./picking_form.js";
 import { PATHS } from "./store.js";
 
 const METHANE_TEXT = ["exact_location", "type", "access"];
 const METHANE_LISTS = ["hazards", "services_present", "services_required"];
 
-export class IncidentEditForm {
+export class IncidentEditForm extends PickingForm {
   constructor({ store, api, map, canSeePersonal, onSaved }) {
+    const form = document.getElementById("edit-form");
+    super({
+      map,
+      section: document.getElementById("edit"),
+      form,
+      prefix: "e",
+      purpose: "for the incident's new location",
+      layer: "pick",
+      next: form.elements.priority,
+      typeInstead: true,
+    });
     this.store = store;
     this.api = api;
-    this.map = map;
     this.onSaved = onSaved;
-    this.section = document.getElementById("edit");
-    this.form = document.getElementById("edit-form");
-    this.lat = document.getElementById("e-lat");
-    this.lon = document.getElementById("e-lon");
-    this.error = document.getElementById("e-error");
     this.id = null;
     this.before = null; // the form's values when it was opened, to send only what changed
     this.form.querySelector("fieldset.personal").hidden = !canSeePersonal;
@@ -27,21 +33,6 @@ export class IncidentEditForm {
     this.form.elements.code.innerHTML = codes
       .map((c) => `<option value="${esc(c.code)}">${esc(c.code)} — ${esc(c.label)}</option>`)
       .join("");
-    for (const el of [this.lat, this.lon]) el.addEventListener("input", () => this._preview());
-    document.getElementById("e-pick").addEventListener("click", () => this.pick(true));
-    document.getElementById("e-cancel").addEventListener("click", () => this.hide());
-    this.form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      this.submit();
-    });
-  }
-
-  get open() {
-    return !this.section.hidden;
-  }
-
-  get picking() {
-    return this.map.pickOwner === this;
   }
 
   /** Open the form on an incident, filled with what is known of it (personal parts if read). */
@@ -64,44 +55,20 @@ export class IncidentEditForm {
     f.services_present.value = (incident.services_present ?? []).join(", ");
     f.services_required.value = (incident.services_required ?? []).join(", ");
     this.before = this._values();
-    this.error.textContent = "";
-    this.section.hidden = false;
+    super.show();
     this.section.scrollIntoView({ block: "nearest" });
     this._preview();
     f.priority.focus();
   }
 
   hide() {
-    this.pick(false);
-    this.section.hidden = true;
+    super.hide();
     this.id = null;
-    this.map.setLayers({ pick: null });
-  }
-
-  pick(on) {
-    this.map.setPicking(on, "for the incident's new location", this);
-    if (on) this.map.canvas.focus();
-    else if (this.open && document.activeElement === this.map.canvas) this.lat.focus(); // type it instead
-  }
-
-  picked(p) {
-    this.lat.value = p.lat.toFixed(6);
-    this.lon.value = p.lon.toFixed(6);
-    this.pick(false);
-    this._preview();
-    this.form.elements.priority.focus();
   }
 
   _preview() {
     const p = this._point();
     this.map.setLayers({ pick: p });
-  }
-
-  _point() {
-    const lat = Number.parseFloat(this.lat.value);
-    const lon = Number.parseFloat(this.lon.value);
-    if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
-    return { lat, lon };
   }
 
   _values() {
@@ -169,7 +136,7 @@ export class IncidentEditForm {
       this.hide();
       this.onSaved(id);
     } catch (err) {
-      this.error.textContent = err.field ? `${err.field}: ${err.message}` : err.message;
+      this._refused(err);
     }
   }
 }

@@ -1,0 +1,85 @@
+// What the forms that take a point have in common (a new contact, a road closure, an incident
+// edit): Lat/Lon typed or picked on the map, Pick and Cancel buttons, an error line, show/hide.
+// Their elements are found by id: `${prefix}-lat`, `-lon`, `-error`, `-pick` and `-cancel`.
+
+export class PickingForm {
+  /**
+   * @param {object} o
+   * @param {object} o.map the RegionMap that hands a picked point to `picked`
+   * @param {HTMLElement} o.section shown and hidden as the form opens and closes
+   * @param {HTMLFormElement} o.form its submit runs `submit()`
+   * @param {string} o.prefix the ids' prefix
+   * @param {string} o.purpose what the point is for, said on the map while picking
+   * @param {string} o.layer the map layer `_preview` draws on, cleared on hide
+   * @param {HTMLElement} o.next the field that takes the focus once a point is picked
+   * @param {boolean} o.typeInstead whether stopping a pick from the map moves the focus to Lat
+   */
+  constructor({ map, section, form, prefix, purpose, layer, next, typeInstead }) {
+    this.map = map;
+    this.section = section;
+    this.form = form;
+    this.purpose = purpose;
+    this.layer = layer;
+    this.next = next;
+    this.typeInstead = typeInstead;
+    this.lat = document.getElementById(`${prefix}-lat`);
+    this.lon = document.getElementById(`${prefix}-lon`);
+    this.error = document.getElementById(`${prefix}-error`);
+    for (const el of [this.lat, this.lon]) el.addEventListener("input", () => this._preview());
+    document.getElementById(`${prefix}-pick`).addEventListener("click", () => this.pick(true));
+    document.getElementById(`${prefix}-cancel`).addEventListener("click", () => this.hide());
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+  }
+
+  /** Whether the next click on the map is this form's point. */
+  get picking() {
+    return this.map.pickOwner === this;
+  }
+
+  get open() {
+    return !this.section.hidden;
+  }
+
+  show() {
+    this.section.hidden = false;
+    this.error.textContent = "";
+  }
+
+  hide() {
+    this.pick(false);
+    this.section.hidden = true;
+    this.map.setLayers({ [this.layer]: null });
+  }
+
+  /** Start or stop taking the point from the next click on the map. */
+  pick(on) {
+    this.map.setPicking(on, this.purpose, this);
+    if (on) this.map.canvas.focus();
+    else if (this.typeInstead && this.open && document.activeElement === this.map.canvas) this.lat.focus(); // type it instead
+  }
+
+  /** A point chosen on the map. */
+  picked(p) {
+    this.lat.value = p.lat.toFixed(6);
+    this.lon.value = p.lon.toFixed(6);
+    this.pick(false);
+    this._preview();
+    this.next.focus();
+  }
+
+  /** The typed point, or null unless both are numbers in range. */
+  _point() {
+    const lat = Number.parseFloat(this.lat.value);
+    const lon = Number.parseFloat(this.lon.value);
+    if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
+    return { lat, lon };
+  }
+
+  /** Say why the server refused the request, naming the field when it names one. */
+  _refused(err) {
+    this.error.textContent = err.field ? `${err.field}: ${err.message}` : err.message;
+  }
+}
