@@ -23,6 +23,7 @@ demo: $(STAMP)
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check planner api tests bench
 	$(PY) -m ruff format --check planner api tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: $(DEV_STAMP)
 	$(PY) -m mypy

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from planner.api_keys import ApiKey
-from planner.events import (
+from planner.centre.events import (
     AgencyNotified,
     ComplaintRecorded,
     ContactLinked,
@@ -37,6 +36,7 @@ from planner.events import (
     UnitStatusChanged,
     parse_event,
 )
+from planner.log.api_keys import ApiKey
 
 ENGINE_FIELDS = frozenset({"type", "at", "actor"})
 

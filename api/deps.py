@@ -14,9 +14,9 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from api.services import Services
-from planner.api_keys import ApiKey, Role
-from planner.engine import Engine
-from planner.incident_log import IncidentLog
+from planner.centre.engine import Engine
+from planner.log.api_keys import ApiKey, Role
+from planner.log.incident_log import IncidentLog
 
 API_KEY_HEADER = "X-API-Key"
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from planner.errors import InputError
-from planner.log_schema import WRITE_OPTION, UTCDateTime
+from planner.log.schema import WRITE_OPTION, UTCDateTime
 
 MAX_KEY_LEN = 200
 

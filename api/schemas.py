@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from planner.centre_state import ClosureState, ContactState, IncidentState, UnitState
-from planner.events import RecommendationIssued, RecommendedAssignment, RecommendedUnmet
-from planner.incident_log import LogEntry
+from planner.centre.events import RecommendationIssued, RecommendedAssignment, RecommendedUnmet
+from planner.centre.state import ClosureState, ContactState, IncidentState, UnitState
+from planner.log.incident_log import LogEntry
 
 
 class LogEntryOut(BaseModel):

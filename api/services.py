@@ -11,15 +11,16 @@ import sqlalchemy as sa
 
 from api.idempotency import IdempotencyStore
 from api.settings import ApiSettings
-from planner.api_keys import KeyStore
-from planner.codes import DEFAULT_CODES_PATH, CodeTable
-from planner.engine import Engine
-from planner.engine_config import EngineConfig
+from planner.centre.codes import DEFAULT_CODES_PATH, CodeTable
+from planner.centre.config import EngineConfig
+from planner.centre.engine import Engine
+from planner.centre.events import CentreConfigured, parse_event
 from planner.errors import InputError
-from planner.events import CentreConfigured, parse_event
-from planner.incident_log import AUDIT_KINDS, IncidentLog
-from planner.log_schema import create_log_engine
-from planner.region import Region, load_region, resolve_region_path
+from planner.log.api_keys import KeyStore
+from planner.log.incident_log import AUDIT_KINDS, IncidentLog
+from planner.log.schema import create_log_engine
+from planner.network.loader import load_region, resolve_region_path
+from planner.network.region import Region
 
 
 @dataclass

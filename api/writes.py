@@ -20,11 +20,11 @@ from pydantic import BaseModel, Field
 from api.bodies import to_event
 from api.idempotency import StoredResponse, check_key, fingerprint
 from api.services import Services
-from planner.api_keys import ApiKey
-from planner.engine import Outcome
+from planner.centre.engine import Outcome
+from planner.centre.events import RecommendationChanges
+from planner.centre.recommendations import recommendation_changes
 from planner.errors import ConflictError, InputError
-from planner.events import RecommendationChanges
-from planner.recommendations import recommendation_changes
+from planner.log.api_keys import ApiKey
 
 
 class WriteResult(BaseModel):

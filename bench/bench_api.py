@@ -30,14 +30,14 @@ from typing import Any
 
 import httpx
 
-from planner.api_keys import KeyStore, Role
-from planner.codes import CodeTable
-from planner.engine import Engine
-from planner.events import parse_event
-from planner.fleet import load_fleet
-from planner.incident_log import AUDIT_KINDS, IncidentLog
-from planner.region import load_region
+from planner.centre.codes import CodeTable
+from planner.centre.engine import Engine
+from planner.centre.events import parse_event
+from planner.log.api_keys import KeyStore, Role
+from planner.log.incident_log import AUDIT_KINDS, IncidentLog
+from planner.network.loader import load_region
 from planner.settings import SCENARIOS_DIR
+from planner.sim.fleet import load_fleet
 
 CLIENTS = 4
 INCIDENTS_PER_CLIENT = 15

@@ -20,16 +20,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from planner.centre_state import CentreState, apply
-from planner.codes import CodeTable
-from planner.domain import UnitStatus
-from planner.engine import Engine
-from planner.engine_config import EngineConfig, EscalationConfig
-from planner.events import Event, parse_event
-from planner.fleet import load_fleet
-from planner.incident_log import IncidentLog
-from planner.region import Region, load_region
+from planner.centre.codes import CodeTable
+from planner.centre.config import EngineConfig, EscalationConfig
+from planner.centre.engine import Engine
+from planner.centre.events import Event, parse_event
+from planner.centre.state import CentreState, apply
+from planner.dispatch.domain import UnitStatus
+from planner.log.incident_log import IncidentLog
+from planner.network.loader import load_region
+from planner.network.region import Region
 from planner.settings import SCENARIOS_DIR
+from planner.sim.fleet import load_fleet
 
 INCIDENTS = 400
 START = datetime(2026, 3, 14, 0, 0, tzinfo=UTC)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from planner.incident_log import IncidentLog, NewEntry
-from planner.log_schema import create_log_engine
+from planner.log.incident_log import IncidentLog, NewEntry
+from planner.log.schema import create_log_engine
 
 APPENDS = 300
 THREADS = 4

@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 import osmnx as ox
 
-from planner.road_network import (
+from planner.network.osm import (
     arrays_from_graph,
     cache_path,
     graph_from_osm_file,
@@ -28,9 +28,9 @@ from planner.road_network import (
     save_arrays,
     save_graphml,
 )
-from planner.road_region import RoadRegion
+from planner.network.road_region import RoadRegion
+from planner.network.speed_profile import SpeedProfile
 from planner.settings import get_settings
-from planner.speed_profile import SpeedProfile
 
 N_ORIGINS = 500
 N_DESTINATIONS = 200

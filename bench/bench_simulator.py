@@ -12,9 +12,9 @@ from __future__ import annotations
 import statistics
 import time
 
-from planner.scenario import load_scenario
 from planner.settings import SCENARIOS_DIR
-from planner.simulator import Simulation, generate_calls, prepare_world
+from planner.sim.scenario import load_scenario
+from planner.sim.simulator import Simulation, generate_calls, prepare_world
 
 REPEATS = {"optimal": 3, "closest_idle": 1, "coverage": 1}
 

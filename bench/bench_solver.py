@@ -3,7 +3,7 @@
 500 units (mixed capabilities, some already committed), 200 open incidents (mixed
 priorities, multi-unit requirements), ETAs from the Columbus road layer (synthetic
 coordinates when the Columbus network is not available). Every policy is timed end to end
-(``planner.solver.solve``: candidates, solve, explanations) in the same run.
+(``planner.dispatch.solver.solve``: candidates, solve, explanations) in the same run.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from collections.abc import Callable
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.candidates import build_candidates
-from planner.domain import (
+from planner.dispatch.candidates import build_candidates
+from planner.dispatch.domain import (
     DispatchProblem,
     FloatArray,
     Incident,
-    Location,
     SolveOptions,
     Unit,
     UnitStatus,
 )
+from planner.dispatch.solver import optimal_selection, solve
 from planner.errors import PlannerError
-from planner.solver import optimal_selection, solve
+from planner.network.geo import Location
 
 N_UNITS = 500
 N_INCIDENTS = 200
@@ -60,7 +60,8 @@ TARGET_S = {1: 480.0, 2: 600.0, 3: 900.0, 4: 1200.0, 5: 1800.0}
 def _eta_source() -> tuple[str, Callable[[np.random.Generator], tuple[FloatArray, str]]]:
     """ETAs from the Columbus road layer when it loads, else from synthetic coordinates."""
     try:
-        from planner.region import eta_matrix, load_region
+        from planner.network.loader import load_region
+        from planner.network.region import eta_matrix
 
         region = load_region("columbus")
     except (PlannerError, ImportError, OSError):

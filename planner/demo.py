@@ -20,16 +20,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from planner.codes import CodeTable
-from planner.domain import Plan
-from planner.engine import Engine, Outcome
-from planner.incident_log import IncidentLog
-from planner.region import load_region
-from planner.report import write_comparison_report, write_simulation_report
-from planner.review import build_review, review_markdown
-from planner.scenario import load_scenario
+from planner.centre.codes import CodeTable
+from planner.centre.engine import Engine, Outcome
+from planner.dispatch.domain import Plan
+from planner.log.incident_log import IncidentLog
+from planner.network.loader import load_region
+from planner.review.performance import build_review, review_markdown
 from planner.settings import PROJECT_ROOT, SCENARIOS_DIR
-from planner.simulator import simulate
+from planner.sim.report import write_comparison_report, write_simulation_report
+from planner.sim.scenario import load_scenario
+from planner.sim.simulator import simulate
 
 console = Console(highlight=False, soft_wrap=True)
 

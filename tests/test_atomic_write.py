@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from planner.atomic_write import atomic_open, current_umask, write_text_atomic
-from planner.road_network import RoadArrays, save_arrays
+from planner.network.osm import RoadArrays, save_arrays
 
 
 @pytest.fixture(params=[0o022, 0o027])

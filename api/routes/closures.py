@@ -9,7 +9,7 @@ from api.bodies import ClosureIn
 from api.deps import EngineDep, Feed, Reader, ServicesDep
 from api.schemas import ClosureList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
-from planner.events import RoadClosureOff, RoadClosureOn
+from planner.centre.events import RoadClosureOff, RoadClosureOn
 
 router = APIRouter(prefix="/v1/closures", tags=["closures"])
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import Reader, ServicesDep
-from planner.codes import UnknownCodeError
+from planner.centre.codes import UnknownCodeError
 from planner.errors import NotFoundError
 
 router = APIRouter(prefix="/v1/codes", tags=["codes"])

@@ -19,8 +19,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, Response
 
 from api.deps import Reader, ServicesDep
-from planner.api_keys import PERSONAL_DATA_ROLES
-from planner.region import Region
+from planner.log.api_keys import PERSONAL_DATA_ROLES
+from planner.network.region import Region
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 """Where the console's files live (served as they are: there is no build step)."""

@@ -9,7 +9,7 @@ from api.bodies import ContactIn
 from api.deps import EngineDep, Feed, Reader, ServicesDep
 from api.schemas import ContactList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
-from planner.events import ContactReceived
+from planner.centre.events import ContactReceived
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 

@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, ServicesDep
 from api.services import Services
-from planner.engine import Outcome
+from planner.centre.engine import Outcome
 from planner.errors import InputError
-from planner.incident_log import AUDIT_KINDS, LogEntry
+from planner.log.incident_log import AUDIT_KINDS, LogEntry
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from api.deps import Exporter, ServicesDep
 from api.routes.incidents import IncidentId, open_incident_or_404
 from api.services import Services
-from planner.centre_state import IncidentState, UnitState
-from planner.exports import CAP_MEDIA_TYPE, ExportContext, incident_to_cap, incident_to_eido
+from planner.centre.exports import CAP_MEDIA_TYPE, ExportContext, incident_to_cap, incident_to_eido
+from planner.centre.state import IncidentState, UnitState
 
 router = APIRouter(prefix="/v1/incidents", tags=["exports"])
 

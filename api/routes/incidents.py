@@ -27,8 +27,7 @@ from api.bodies import (
 from api.deps import Feed, Operator, Reader, ServicesDep
 from api.schemas import IncidentDetail, IncidentList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
-from planner.centre_state import IncidentState
-from planner.events import (
+from planner.centre.events import (
     AgencyNotified,
     ComplaintRecorded,
     ContactLinked,
@@ -42,6 +41,7 @@ from planner.events import (
     NoteAdded,
     QueryRecorded,
 )
+from planner.centre.state import IncidentState
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 

@@ -13,10 +13,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from api.deps import Auditor, LogDep, TimelineReader
 from api.schemas import LogEntryOut, LogPage, VerifyOut
-from planner.api_keys import PERSONAL_DATA_ROLES, ApiKey
+from planner.centre.timeline import incident_timeline
 from planner.errors import InputError
-from planner.incident_log import IncidentLog, LogEntry
-from planner.timeline import incident_timeline
+from planner.log.api_keys import PERSONAL_DATA_ROLES, ApiKey
+from planner.log.incident_log import IncidentLog, LogEntry
 
 router = APIRouter(tags=["log"])
 

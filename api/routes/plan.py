@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import ServicesDep, Solver
+from planner.dispatch.problem_io import PlanOut, ProblemIn, plan_to_json, problem_from_model
+from planner.dispatch.solver import solve
 from planner.errors import InputError
-from planner.problem_io import PlanOut, ProblemIn, plan_to_json, problem_from_model
-from planner.region import REGION_NAMES
-from planner.solver import solve
+from planner.network.loader import REGION_NAMES
 
 router = APIRouter(prefix="/v1", tags=["plan"])
 

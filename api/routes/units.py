@@ -9,7 +9,7 @@ from api.bodies import UnitAckIn, UnitArriveIn, UnitIn, UnitPositionIn, UnitStat
 from api.deps import EngineDep, Feed, Fleet, Reader, ServicesDep
 from api.schemas import UnitList
 from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
-from planner.events import (
+from planner.centre.events import (
     UnitAcknowledged,
     UnitArrived,
     UnitMoved,

@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
+from planner.centre.codes import SERVICES, CodeTable
 from planner.cli._common import fail, write_json
-from planner.codes import SERVICES, CodeTable
 
 app = typer.Typer(name="codes", help="Incident codes and response plans.", no_args_is_help=True)
 
@@ -75,6 +75,6 @@ def show(code_name: str, table_path: Path | None = _table_option()) -> None:
 @app.command()
 def seattle(log_path: Path | None = typer.Argument(None, help="Seattle dispatch log.")) -> None:
     """Print the Seattle figures the fire run cards are derived from."""
-    from planner.codes_from_seattle import main as derive
+    from planner.centre.codes_from_seattle import main as derive
 
     derive([str(log_path)] if log_path else [])

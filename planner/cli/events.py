@@ -9,16 +9,16 @@ from typing import Any
 
 import typer
 
-from planner.centre_state import CentreState
+from planner.centre.codes import CodeTable
+from planner.centre.engine import Engine
+from planner.centre.events import CentreConfigured
+from planner.centre.state import CentreState
 from planner.cli._common import fail, write_json
 from planner.cli.log import app as log_app
-from planner.codes import CodeTable
-from planner.domain import Plan
-from planner.engine import Engine
+from planner.dispatch.domain import Plan
+from planner.dispatch.problem_io import plan_to_json
 from planner.errors import InputError, PlannerError
-from planner.events import CentreConfigured
-from planner.incident_log import IncidentLog
-from planner.problem_io import plan_to_json
+from planner.log.incident_log import IncidentLog
 from planner.settings import get_settings
 
 app = typer.Typer(

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from planner.errors import InputError
-from planner.incident_log import DEFAULT_RETENTION_DAYS, IncidentLog, LogEntry, utc_now
+from planner.log.incident_log import DEFAULT_RETENTION_DAYS, IncidentLog, LogEntry, utc_now
 from planner.settings import get_settings
 
 app = typer.Typer(name="log", help="Verify and read the incident log.", no_args_is_help=True)

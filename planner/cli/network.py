@@ -15,10 +15,10 @@ import typer
 
 from planner.atomic_write import atomic_open
 from planner.cli._common import fail, write_json
-from planner.domain import Location
 from planner.errors import InputError, PlannerError
-from planner.geo import check_lat_lon
-from planner.region import Region, load_region
+from planner.network.geo import Location, check_lat_lon
+from planner.network.loader import load_region
+from planner.network.region import Region
 
 app = typer.Typer(name="network", help="Build and inspect road networks.", no_args_is_help=True)
 
@@ -52,7 +52,7 @@ def build(
         suffix = out.suffix.lower()
         if suffix not in (".graphml", ".npz"):
             raise InputError(f"{out}: the region file must end in .graphml or .npz", field="-o")
-        from planner import road_network as rn
+        from planner.network import osm as rn
 
         if osm is not None:
             if not osm.is_file():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from planner.api_keys import KeyStore, Role, parse_role
+from planner.log.api_keys import KeyStore, Role, parse_role
 from planner.settings import get_settings
 
 APP_FACTORY = "api.app:create_app"

@@ -14,11 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from planner.cli._common import fail
 from planner.errors import InputError, PlannerError
-from planner.scenario import load_scenario
+from planner.sim.scenario import load_scenario
 
 if TYPE_CHECKING:  # the simulator stack (pandas, scipy.stats) loads only when a command runs
-    from planner.scenario import Scenario
-    from planner.sim_metrics import ReplicationResult
+    from planner.sim.metrics import ReplicationResult
+    from planner.sim.scenario import Scenario
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,7 +54,7 @@ def _run(
     workers: int,
     quiet: bool,
 ) -> list[ReplicationResult]:
-    from planner.simulator import simulate
+    from planner.sim.simulator import simulate
 
     if replications is not None and replications < 1:
         raise InputError("must be at least 1", field="--replications")
@@ -96,7 +96,7 @@ def simulate_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Simulate a scenario with each policy on common random numbers; write a report."""
-    from planner.report import write_simulation_report
+    from planner.sim.report import write_simulation_report
 
     _check_writable(out)
     scenario = load_scenario(scenario_path)
@@ -135,7 +135,7 @@ def compare_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a base scenario and a what-if on the same seeds; report the paired differences."""
-    from planner.report import write_comparison_report
+    from planner.sim.report import write_comparison_report
 
     _check_writable(out)
     base = load_scenario(base_path)
@@ -204,7 +204,7 @@ def review_command(
 ) -> None:
     """Performance review of dispatchers and teams from the incident log."""
     from planner.cli._common import write_file, write_json
-    from planner.review import build_review, load_roster, review_markdown
+    from planner.review.performance import build_review, load_roster, review_markdown
     from planner.settings import get_settings
 
     url = db or get_settings().db_url

@@ -16,8 +16,8 @@ def solve_command(
     ),
 ) -> None:
     """Recommend which units go where, now, and why (see README: the objective)."""
-    from planner.problem_io import load_problem, plan_to_json  # solver stack: load on use
-    from planner.solver import solve
+    from planner.dispatch.problem_io import load_problem, plan_to_json  # solver stack: load on use
+    from planner.dispatch.solver import solve
 
     parsed = load_problem(problem)
     plan = solve(parsed.problem, parsed.options, previous=parsed.previous)

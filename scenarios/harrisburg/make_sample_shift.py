@@ -11,12 +11,12 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from planner.codes import CodeTable
-from planner.engine import Engine
-from planner.engine_config import EngineConfig, EscalationConfig, EscalationRule, SolverConfig
-from planner.events import CentreConfigured
-from planner.fleet import load_fleet
-from planner.region import load_region
+from planner.centre.codes import CodeTable
+from planner.centre.engine import Engine
+from planner.centre.config import EngineConfig, EscalationConfig, EscalationRule, SolverConfig
+from planner.centre.events import CentreConfigured
+from planner.sim.fleet import load_fleet
+from planner.network.loader import load_region
 from planner.settings import SCENARIOS_DIR
 
 EST = timezone(timedelta(hours=-5))

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app, services_of
 from api.settings import ApiSettings
-from planner.api_keys import Role
+from planner.log.api_keys import Role
 
 
 @pytest.fixture

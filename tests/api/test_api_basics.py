@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from planner.api_keys import Role
+from planner.log.api_keys import Role
 
 
 def test_health_and_ready_need_no_key(client: TestClient) -> None:

@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 from api.app import create_app, services_of
 from api.routes.console import CONSOLE_DIR, unique_segments
 from api.settings import ApiSettings
-from planner.api_keys import Role
+from planner.log.api_keys import Role
 
 CONSOLE_FILES = ("index.html", "console.css", "console.js", "map.js", "api.js", "store.js")
 

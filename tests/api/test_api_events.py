@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from planner.api_keys import Role
+from planner.log.api_keys import Role
 
 Keys = dict[Role, dict[str, str]]
 

@@ -8,12 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from planner.api_keys import Role
-from planner.centre_state import IncidentState
-from planner.codes import CodeTable
-from planner.domain import Location
+from planner.centre.codes import CodeTable
+from planner.centre.exports import CAP_NAMESPACE, ExportContext, cap_time, incident_to_cap
+from planner.centre.state import IncidentState
 from planner.errors import InputError
-from planner.exports import CAP_NAMESPACE, ExportContext, cap_time, incident_to_cap
+from planner.log.api_keys import Role
+from planner.network.geo import Location
 from planner.settings import PROJECT_DATA_DIR
 
 Keys = dict[Role, dict[str, str]]

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from planner.api_keys import KeyStore, Role, keys_table
 from planner.cli import app
 from planner.errors import InputError
+from planner.log.api_keys import KeyStore, Role, keys_table
 
 
 def test_keys_are_stored_hashed_and_authenticate(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import services_of
-from planner.api_keys import Role
-from planner.incident_log import PERSONAL_READ_KIND
+from planner.log.api_keys import Role
+from planner.log.incident_log import PERSONAL_READ_KIND
 
 Keys = dict[Role, dict[str, str]]
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from planner.api_keys import Role
-from planner.problem_io import parse_problem, plan_to_json
-from planner.solver import solve
+from planner.dispatch.problem_io import parse_problem, plan_to_json
+from planner.dispatch.solver import solve
+from planner.log.api_keys import Role
 
 
 def problem() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app, services_of
 from api.settings import ApiSettings
-from planner.api_keys import Role
+from planner.log.api_keys import Role
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from planner.api_keys import KeyStore, Role
+from planner.log.api_keys import KeyStore, Role
 
 pytestmark = pytest.mark.slow
 

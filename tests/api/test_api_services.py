@@ -9,12 +9,12 @@ import pytest
 
 from api.services import build_services
 from api.settings import ApiSettings
-from planner.codes import CodeTable
-from planner.engine import Engine
-from planner.engine_config import EngineConfig
+from planner.centre.codes import CodeTable
+from planner.centre.config import EngineConfig
+from planner.centre.engine import Engine
 from planner.errors import InputError
-from planner.incident_log import IncidentLog
-from planner.region import load_region
+from planner.log.incident_log import IncidentLog
+from planner.network.loader import load_region
 from planner.settings import PROJECT_ROOT
 
 

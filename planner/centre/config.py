@@ -1,0 +1,145 @@
+"""Configuration of a live dispatch engine: region, solver settings, ETAs and escalation rules.
+
+The whole configuration travels inside the ``centre_configured`` event, so an incident log is
+self-describing: replaying it needs the log and the code table, nothing else. Pydantic models
+because this is an edge (JSON from the API, YAML from users); the engine converts once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from planner.centre.codes import CommandLevel
+from planner.dispatch.domain import SolveOptions
+
+RuleKind = Literal["unmet_for", "eta_beyond_target", "casualties_over", "unacknowledged_for"]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SolverConfig(_Config):
+    """Solver settings and pre-emption rules (see :class:`planner.dispatch.domain.SolveOptions`)."""
+
+    policy: str = "optimal"
+    allow_preemption: bool = False
+    preemption_gap: int = Field(default=2, ge=1, le=4)
+    preemption_cost_s: float = Field(default=300.0, ge=0)
+    stability_bonus_s: float = Field(default=60.0, ge=0)
+    late_penalty_s: float = Field(default=600.0, ge=0)
+    time_limit_s: float = Field(default=2.0, gt=0)
+    priority_weights: dict[int, float] | None = None
+
+    def to_options(self) -> SolveOptions:
+        """The solver's options; unset priority weights keep the solver's defaults."""
+        options = SolveOptions(
+            policy=self.policy,
+            late_penalty_s=self.late_penalty_s,
+            time_limit_s=self.time_limit_s,
+            allow_preemption=self.allow_preemption,
+            preemption_gap=self.preemption_gap,
+            preemption_cost_s=self.preemption_cost_s,
+            stability_bonus_s=self.stability_bonus_s,
+        )
+        if self.priority_weights is None:
+            return options
+        return replace(options, priority_weights=dict(self.priority_weights))
+
+
+class CrowFlyConfig(_Config):
+    """Travel times without a road network: great-circle distance x detour at a fixed speed."""
+
+    speed_kmh: float = Field(default=50.0, gt=0, le=300)
+    detour_factor: float = Field(default=1.3, ge=1.0, le=5.0)
+
+
+class EscalationRule(_Config):
+    """One escalation rule; it fires at most once per incident and level (ETA and fixed-threshold
+    casualty rules: once per incident).
+
+    - ``unmet_for``: a requirement has stayed unmet in the recommendation for ``seconds``.
+    - ``eta_beyond_target``: the best recommended ETA exceeds the code's target x ``factor``
+      while no unit is on scene.
+    - ``casualties_over``: casualties exceed ``threshold`` (without one: the code table's
+      casualty thresholds decide the level and whether it is a major incident).
+    - ``unacknowledged_for``: a dispatched unit has not acknowledged within ``seconds``.
+
+    Time is measured from when the condition began or from the incident's last escalation,
+    whichever is later, so a chain of firings is spaced ``seconds`` apart (on-call style).
+    """
+
+    id: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    kind: RuleKind
+    seconds: float | None = Field(default=None, gt=0)
+    threshold: int | None = Field(default=None, ge=0)
+    factor: float = Field(default=1.0, gt=0)
+    raise_by: int = Field(default=1, ge=0, le=5)
+    up_to_level: int | None = Field(default=None, ge=1)
+    """Fire only while the incident's level is below this (default: the code's last level)."""
+    command_level: CommandLevel | None = None
+    declare_major_incident: bool = False
+    priorities: list[int] | None = None
+    """Apply only to incidents of these priorities (default: all)."""
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> EscalationRule:
+        if self.kind in ("unmet_for", "unacknowledged_for") and self.seconds is None:
+            raise ValueError(f"rule {self.id!r} of kind {self.kind} needs 'seconds'")
+        if self.kind in ("eta_beyond_target", "casualties_over") and self.seconds is not None:
+            raise ValueError(f"rule {self.id!r} of kind {self.kind} takes no 'seconds'")
+        return self
+
+
+def default_rules() -> list[EscalationRule]:
+    """A conservative default chain, close to UK ambulance-service practice."""
+    return [
+        EscalationRule(
+            id="unmet-5min", kind="unmet_for", seconds=300, raise_by=0, command_level="silver"
+        ),
+        EscalationRule(
+            id="eta-over-target",
+            kind="eta_beyond_target",
+            factor=1.5,
+            raise_by=0,
+            command_level="bronze",
+            priorities=[1, 2],
+        ),
+        EscalationRule(id="casualties", kind="casualties_over", command_level="silver"),
+        EscalationRule(
+            id="unacknowledged-2min",
+            kind="unacknowledged_for",
+            seconds=120,
+            raise_by=0,
+            command_level="bronze",
+        ),
+    ]
+
+
+class EscalationConfig(_Config):
+    """The escalation rules; rule ids must be unique (they key the fired-once record)."""
+
+    enabled: bool = True
+    rules: list[EscalationRule] = Field(default_factory=default_rules)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> EscalationConfig:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"duplicate escalation rule id {rule.id!r}")
+            seen.add(rule.id)
+        return self
+
+
+class EngineConfig(_Config):
+    """Everything that shapes the engine's recommendations, as logged in ``centre_configured``."""
+
+    region: str | None = None
+    """Region spec for :func:`planner.network.loader.load_region`; ``None``: crow-fly ETAs."""
+    solver: SolverConfig = Field(default_factory=SolverConfig)
+    crow_fly: CrowFlyConfig = Field(default_factory=CrowFlyConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)

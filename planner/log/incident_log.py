@@ -1,0 +1,457 @@
+"""The incident log: an append-only, hash-chained record of every event, in SQLite or PostgreSQL.
+
+Every append is one database transaction that takes the log's write lock (``BEGIN IMMEDIATE``
+on SQLite, ``SELECT ... FOR UPDATE`` on the head row on PostgreSQL), so concurrent writers get
+contiguous sequence numbers and never lose or duplicate an entry; a failure anywhere inside
+the transaction leaves nothing behind. Personal data (callers, patients) lives in its own table,
+is only readable through :meth:`IncidentLog.read_personal` (which logs who read it) and can be
+wiped after the retention period without breaking the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.pool import StaticPool
+
+from planner.errors import ConflictError, DataMissingError, InputError
+from planner.log.chain import (
+    GENESIS_HASH,
+    canonical_json,
+    entry_hash,
+    new_salt,
+    salted_personal_hash,
+    utc_iso,
+)
+from planner.log.schema import (
+    WRITE_OPTION,
+    create_log_engine,
+    entries_table,
+    head_table,
+    metadata,
+    personal_table,
+)
+from planner.log.verify import VerifyReport, verify_chain
+
+__all__ = [
+    "AUDIT_KINDS",
+    "DEFAULT_RETENTION_DAYS",
+    "PERSONAL_READ_KIND",
+    "PERSONAL_REDACTED_KIND",
+    "IncidentLog",
+    "LogEntry",
+    "NewEntry",
+    "VerifyReport",
+    "utc_now",
+]
+
+PERSONAL_READ_KIND = "personal_data.read"
+"""Kind of the audit entry appended for every read of personal data."""
+
+PERSONAL_REDACTED_KIND = "personal_data.redacted"
+"""Kind of the audit entry appended when a retention run wiped personal data."""
+
+AUDIT_KINDS = frozenset({PERSONAL_READ_KIND, PERSONAL_REDACTED_KIND})
+"""Kinds the log writes itself; they are not dispatch events and a state fold skips them."""
+
+DEFAULT_RETENTION_DAYS = 30
+"""How long personal data is kept by default before ``planner log redact`` wipes it."""
+
+MAX_KIND_LEN = 80
+MAX_NAME_LEN = 120
+MAX_PURPOSE_LEN = 500
+_HEAD_ID = 1
+_DDL_LOCK_KEY = 0x706C616E6E6572  # "planner": serialises table creation on PostgreSQL
+
+
+# Built once: appends are the hot path and these never change.
+_LOCK_HEAD = (
+    sa.select(head_table.c.seq, head_table.c.hash)
+    .where(head_table.c.id == _HEAD_ID)
+    .with_for_update()
+)
+_INSERT_ENTRY = entries_table.insert()
+_INSERT_PERSONAL = personal_table.insert()
+_MOVE_HEAD = (
+    head_table.update()
+    .where(head_table.c.id == _HEAD_ID)
+    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An event to append: operational payload and, separately, any personal data."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    personal: Mapping[str, Any] | None = None
+    incident: str | None = None
+    actor: str | None = None
+    recorded_at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _check_name(self.kind, field_name="kind", limit=MAX_KIND_LEN, required=True)
+        _check_name(self.incident, field_name="incident", limit=MAX_NAME_LEN, required=False)
+        _check_name(self.actor, field_name="actor", limit=MAX_NAME_LEN, required=False)
+        if not isinstance(self.payload, Mapping):
+            raise InputError("must be a JSON object", field="payload")
+        if self.personal is not None and not isinstance(self.personal, Mapping):
+            raise InputError("must be a JSON object or null", field="personal")
+        if not isinstance(self.recorded_at, datetime) or self.recorded_at.tzinfo is None:
+            raise InputError("must be a timezone-aware datetime", field="recorded_at")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A stored entry. Personal data is not part of it: read it with ``read_personal``."""
+
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    incident: str | None
+    actor: str | None
+    recorded_at: datetime
+    personal_hash: str | None
+    prev_hash: str
+    hash: str
+    redacted: bool = False
+
+    @property
+    def has_personal(self) -> bool:
+        """Whether personal data was recorded with this entry (even if since redacted)."""
+        return self.personal_hash is not None
+
+
+class IncidentLog:
+    """An incident log in the database at ``url`` (``sqlite:///path`` or ``postgresql+psycopg://``).
+
+    ``create=False`` refuses a database without a log instead of creating one (for read-only
+    tools such as ``planner log verify``); ``clock`` stamps the log's own audit entries.
+    """
+
+    def __init__(
+        self, url: str, *, create: bool = True, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.url = url
+        self._clock = clock
+        self._engine = create_log_engine(url)
+        self._is_postgres = self._engine.dialect.name == "postgresql"
+        # An in-memory SQLite log is one shared connection: take turns on it in Python.
+        shared = isinstance(self._engine.pool, StaticPool)
+        self._turn: AbstractContextManager[Any] = threading.RLock() if shared else nullcontext()
+        try:
+            self._prepare(create=create)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> IncidentLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _prepare(self, *, create: bool) -> None:
+        """Create the tables (once, under a lock) or, with ``create=False``, insist they exist."""
+        database = self._engine.url.database
+        sqlite_file = self._engine.dialect.name == "sqlite" and database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        if not create and sqlite_file and not Path(str(database)).is_file():
+            raise DataMissingError(f"no incident log at {database}", field="db")
+        try:
+            if not create:
+                with self._read() as conn:
+                    if not sa.inspect(conn).has_table(head_table.name):
+                        raise DataMissingError(
+                            f"no incident log in {self._engine.url!r}", field="db"
+                        )
+                return
+            with self._write() as conn:
+                if self._is_postgres:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
+                metadata.create_all(conn)
+                if conn.execute(sa.select(head_table.c.id)).first() is None:
+                    conn.execute(head_table.insert().values(id=_HEAD_ID, seq=0, hash=GENESIS_HASH))
+        except sa.exc.DatabaseError as exc:  # unreachable server, locked, or not a database
+            raise DataMissingError(
+                f"cannot open the incident log at {self._engine.url!r}: {exc.orig}", field="db"
+            ) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: exclusive on SQLite from its first statement."""
+        with self._turn, self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction that sees one consistent snapshot."""
+        with self._turn, self._engine.connect() as conn:
+            if self._is_postgres:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(
+        self,
+        entry: NewEntry,
+        *,
+        expected_seq: int | None = None,
+        ignore_audit_entries: bool = False,
+    ) -> LogEntry:
+        """Append one entry in one transaction and return it with its seq and hash.
+
+        With ``expected_seq`` the append only happens if the log's head is still that seq
+        (optimistic concurrency for callers that decided based on what they read);
+        otherwise :class:`~planner.errors.ConflictError` and nothing is written. With
+        ``ignore_audit_entries`` the log's own audit entries (:data:`AUDIT_KINDS`, e.g. a
+        personal-data read) appended since ``expected_seq`` do not count as a conflict: they
+        change no dispatch state. The check runs under the write lock, so it cannot race.
+        """
+        with self._write() as conn:
+            head_seq, head_hash = self._lock_head(conn)
+            if expected_seq is not None and expected_seq != head_seq:
+                moved = expected_seq > head_seq or not ignore_audit_entries
+                if not moved:
+                    moved = (
+                        conn.execute(
+                            sa.select(entries_table.c.seq)
+                            .where(entries_table.c.seq > expected_seq)
+                            .where(entries_table.c.kind.not_in(sorted(AUDIT_KINDS)))
+                            .limit(1)
+                        ).first()
+                        is not None
+                    )
+                if moved:
+                    raise ConflictError(
+                        f"the log is at seq {head_seq}, not {expected_seq}; re-read and retry",
+                        field="expected_seq",
+                    )
+            return self._append_locked(conn, entry, head_seq=head_seq, head_hash=head_hash)
+
+    def _lock_head(self, conn: Connection) -> tuple[int, str]:
+        row = conn.execute(_LOCK_HEAD).one()
+        return int(row.seq), str(row.hash)
+
+    def _append_locked(
+        self, conn: Connection, entry: NewEntry, *, head_seq: int, head_hash: str
+    ) -> LogEntry:
+        """Write one entry under the lock already held by ``conn``'s transaction."""
+        payload_json, personal_json, salt, p_hash = _encode(entry)
+        seq = head_seq + 1
+        recorded_at = entry.recorded_at.astimezone(UTC)
+        digest = entry_hash(
+            seq=seq,
+            kind=entry.kind,
+            payload_json=payload_json,
+            incident=entry.incident,
+            actor=entry.actor,
+            recorded_at=recorded_at,
+            personal_hash=p_hash,
+            prev_hash=head_hash,
+        )
+        conn.execute(
+            _INSERT_ENTRY,
+            {
+                "seq": seq,
+                "kind": entry.kind,
+                "payload": payload_json,
+                "incident": entry.incident,
+                "actor": entry.actor,
+                "recorded_at": recorded_at,
+                "personal_hash": p_hash,
+                "prev_hash": head_hash,
+                "hash": digest,
+            },
+        )
+        if personal_json is not None:
+            conn.execute(_INSERT_PERSONAL, {"seq": seq, "salt": salt, "data": personal_json})
+        conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+        return LogEntry(
+            seq=seq,
+            kind=entry.kind,
+            payload=json.loads(payload_json),
+            incident=entry.incident,
+            actor=entry.actor,
+            recorded_at=recorded_at,
+            personal_hash=p_hash,
+            prev_hash=head_hash,
+            hash=digest,
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def head(self) -> int:
+        """The seq of the last entry (0 for an empty log)."""
+        with self._read() as conn:
+            return int(conn.execute(sa.select(head_table.c.seq)).scalar_one())
+
+    def entries(
+        self, *, incident: str | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> list[LogEntry]:
+        """Entries with seq > ``after_seq`` in seq order, optionally of one incident only."""
+        if limit is not None and limit < 0:
+            raise InputError("must not be negative", field="limit")
+        query = (
+            sa.select(
+                entries_table,
+                personal_table.c.redacted_at.is_not(None).label("redacted"),
+            )
+            .select_from(entries_table.outerjoin(personal_table))
+            .where(entries_table.c.seq > after_seq)
+            .order_by(entries_table.c.seq)
+        )
+        if incident is not None:
+            query = query.where(entries_table.c.incident == incident)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [_to_entry(row) for row in conn.execute(query)]
+
+    # -- personal data ---------------------------------------------------------------------
+
+    def read_personal(self, seq: int, *, reader: str, purpose: str) -> dict[str, Any] | None:
+        """The personal data of entry ``seq`` (None if it had none or it was redacted).
+
+        Every call, whatever it finds, appends a ``personal_data.read`` entry naming the reader
+        and purpose, in the same transaction as the read: no read goes unrecorded.
+        """
+        _check_name(reader, field_name="reader", limit=MAX_NAME_LEN, required=True)
+        _check_name(purpose, field_name="purpose", limit=MAX_PURPOSE_LEN, required=True)
+        with self._write() as conn:
+            head_seq, head_hash = self._lock_head(conn)
+            row = conn.execute(
+                sa.select(entries_table.c.incident, personal_table.c.data, personal_table.c.seq)
+                .select_from(entries_table.outerjoin(personal_table))
+                .where(entries_table.c.seq == seq)
+            ).first()
+            if row is None:
+                raise InputError(f"no log entry with seq {seq}", field="seq")
+            if row.data is not None:
+                outcome = "returned"
+            elif row.seq is not None:
+                outcome = "redacted"
+            else:
+                outcome = "none"
+            audit = NewEntry(
+                kind=PERSONAL_READ_KIND,
+                payload={"seq": seq, "purpose": purpose, "outcome": outcome},
+                incident=row.incident,
+                actor=reader,
+                recorded_at=self._clock(),
+            )
+            self._append_locked(conn, audit, head_seq=head_seq, head_hash=head_hash)
+            return None if row.data is None else dict(json.loads(row.data))
+
+    def redact_personal(self, *, older_than: datetime, actor: str) -> int:
+        """Wipe personal data of entries recorded before ``older_than``; return how many.
+
+        Content and salt are deleted, the salted hash stays, so the chain still verifies.
+        A run that wiped anything appends a ``personal_data.redacted`` entry.
+        """
+        if older_than.tzinfo is None:
+            raise InputError("must be a timezone-aware datetime", field="older_than")
+        _check_name(actor, field_name="actor", limit=MAX_NAME_LEN, required=True)
+        due = (
+            sa.select(entries_table.c.seq)
+            .join(personal_table)
+            .where(entries_table.c.recorded_at < older_than)
+            .where(personal_table.c.redacted_at.is_(None))
+        )
+        with self._write() as conn:
+            head_seq, head_hash = self._lock_head(conn)
+            seqs = [int(s) for s in conn.execute(due).scalars()]
+            if not seqs:
+                return 0
+            now = self._clock()
+            conn.execute(
+                personal_table.update()
+                .where(personal_table.c.seq.in_(due.scalar_subquery()))
+                .values(data=None, salt=None, redacted_at=now, redacted_by=actor)
+            )
+            audit = NewEntry(
+                kind=PERSONAL_REDACTED_KIND,
+                payload={
+                    "older_than": utc_iso(older_than),
+                    "count": len(seqs),
+                    "first_seq": min(seqs),
+                    "last_seq": max(seqs),
+                },
+                actor=actor,
+                recorded_at=now,
+            )
+            self._append_locked(conn, audit, head_seq=head_seq, head_hash=head_hash)
+            return len(seqs)
+
+    # -- verification ----------------------------------------------------------------------
+
+    def verify(self, *, anchors: Mapping[int, str] | None = None) -> VerifyReport:
+        """Recompute the whole chain; report the first entry that was altered, removed or moved.
+
+        ``anchors`` maps seqs to hashes recorded earlier outside the database (e.g. the head
+        hash at the end of each shift): they also catch a chain rewritten with fresh hashes.
+        """
+        with self._read() as conn:
+            return verify_chain(conn, anchors=anchors)
+
+
+def _encode(entry: NewEntry) -> tuple[str, str | None, str | None, str | None]:
+    """Canonical payload JSON and, if any, personal JSON with its salt and salted hash."""
+    payload_json = canonical_json(dict(entry.payload), field="payload")
+    if entry.personal is None:
+        return payload_json, None, None, None
+    personal_json = canonical_json(dict(entry.personal), field="personal")
+    salt = new_salt()
+    return payload_json, personal_json, salt, salted_personal_hash(personal_json, salt=salt)
+
+
+def _to_entry(row: Row[Any]) -> LogEntry:
+    return LogEntry(
+        seq=int(row.seq),
+        kind=row.kind,
+        payload=json.loads(row.payload),
+        incident=row.incident,
+        actor=row.actor,
+        recorded_at=row.recorded_at,
+        personal_hash=row.personal_hash,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        redacted=bool(row.redacted),
+    )
+
+
+def _check_name(value: object, *, field_name: str, limit: int, required: bool) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise InputError("must be a non-empty string", field=field_name)
+    if len(value) > limit:
+        raise InputError(f"longer than {limit} characters", field=field_name)

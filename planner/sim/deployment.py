@@ -1,0 +1,255 @@
+"""The fleet of a scenario once its data is imported and its ``changes`` applied.
+
+Stations, units and hospitals come from published data (JEMSS tables for Manhattan, the ELASPY
+allocation for Utrecht, the project's fleet files) and the scenario's own lists; then each
+change is applied in order, with errors that name the change's field.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.errors import DataMissingError, InputError
+from planner.settings import get_settings
+from planner.sim.scenario import (
+    CloseStation,
+    Hospital,
+    Import,
+    MajorIncident,
+    RoadClosure,
+    Scenario,
+    Station,
+    SurgeSpec,
+    UnitSpec,
+)
+
+# --------------------------------------------------------------------------------------------
+# Published data imports
+
+
+def imported_fleet(
+    scenario: Scenario,
+) -> tuple[list[Station], list[UnitSpec], list[Hospital]]:
+    """Stations, units and hospitals of the scenario: imported ones first, then inline ones."""
+    stations: list[Station] = []
+    units: list[UnitSpec] = []
+    hospitals: list[Hospital] = []
+    for i, spec in enumerate(scenario.imports):
+        if spec.format == "jemss":
+            s, u, h = _import_jemss(spec, field=f"imports.{i}")
+        elif spec.format == "fleet":
+            s, u, h = _import_fleet(spec, field=f"imports.{i}")
+        else:
+            s, u, h = _import_elaspy(spec, field=f"imports.{i}")
+        stations += s
+        units += u
+        hospitals += h
+    return (
+        stations + list(scenario.stations),
+        units + list(scenario.units),
+        hospitals + list(scenario.hospitals),
+    )
+
+
+def _data_file(rel: str | None, *, field: str) -> Path:
+    if rel is None:
+        raise InputError("missing file name", field=field)
+    path = get_settings().data_dir / rel
+    if not path.exists():
+        raise DataMissingError(
+            f"{path} not found; set PLANNER_DATA_DIR to the shared data folder", field=field
+        )
+    return path
+
+
+def _csv_rows(path: Path, *, skip: int) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        lines = fh.read().splitlines()[skip:]
+    return list(csv.DictReader(lines))
+
+
+def _import_jemss(
+    spec: Import, *, field: str
+) -> tuple[list[Station], list[UnitSpec], list[Hospital]]:
+    """JEMSS tables have a title row before the header row."""
+    folder = _data_file(spec.dir, field=f"{field}.dir")
+    stations = [
+        Station(
+            id=f"S{r['index']}", name=r.get("address") or None, lat=float(r["y"]), lon=float(r["x"])
+        )
+        for r in _csv_rows(folder / "stations.csv", skip=1)
+    ]
+    units = [
+        UnitSpec(
+            id=f"A{r['index']}", station=f"S{r['stationIndex']}", capabilities=spec.capabilities
+        )
+        for r in _csv_rows(folder / "ambulances.csv", skip=1)
+    ]
+    hospitals = [
+        Hospital(
+            id=f"H{r['index']}", name=r.get("Name") or None, lat=float(r["y"]), lon=float(r["x"])
+        )
+        for r in _csv_rows(folder / "hospitals.csv", skip=1)
+    ]
+    return stations, units, hospitals
+
+
+def _import_fleet(
+    spec: Import, *, field: str
+) -> tuple[list[Station], list[UnitSpec], list[Hospital]]:
+    from planner.sim.fleet import load_fleet
+
+    if spec.file is None:
+        raise InputError("a fleet import needs a file", field=f"{field}.file")
+    fleet = load_fleet(Path(spec.file))
+    keep = set(spec.only or [])
+    units = [
+        UnitSpec(id=u.id, station=u.station, capabilities=list(u.capabilities))
+        for u in fleet.units
+        if not keep or keep & set(u.capabilities)
+    ]
+    used = {u.station for u in units}
+    stations = [
+        Station(id=s.id, name=s.name, lat=s.lat, lon=s.lon) for s in fleet.stations if s.id in used
+    ]
+    return stations, units, []
+
+
+def _import_elaspy(
+    spec: Import, *, field: str
+) -> tuple[list[Station], list[UnitSpec], list[Hospital]]:
+    """ELASPY allocation: one row per ambulance with its base postcode."""
+    rows = _csv_rows(_data_file(spec.allocation, field=f"{field}.allocation"), skip=0)
+    bases = sorted({r["Base"] for r in rows})
+    stations = [Station(id=f"B{b}", point=b) for b in bases]
+    units = [
+        UnitSpec(id=f"A{r['Ambulance']}", station=f"B{r['Base']}", capabilities=spec.capabilities)
+        for r in rows
+    ]
+    hospitals = []
+    if spec.hospitals is not None:
+        h_rows = _csv_rows(_data_file(spec.hospitals, field=f"{field}.hospitals"), skip=0)
+        hospitals = [Hospital(id=f"H{r['Hospital']}", point=r["Hospital"]) for r in h_rows]
+    return stations, units, hospitals
+
+
+# --------------------------------------------------------------------------------------------
+# Changes applied
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """The fleet and timed events of a scenario once its ``changes`` are applied."""
+
+    stations: dict[str, Station]
+    units: list[UnitSpec]
+    """One entry per unit (``count`` expanded), with the shifts after ``set_shifts``."""
+    hospitals: list[Hospital]
+    station_closures: list[CloseStation]
+    road_closures: list[RoadClosure]
+    surges: list[SurgeSpec]
+    major_incidents: list[MajorIncident]
+
+    def station_at(self, unit: UnitSpec, hour: float) -> str | None:
+        """Where ``unit`` is based at ``hour`` of the day; ``None``: off duty."""
+        if unit.shifts and not any(_in_window(hour, s.start_h, s.end_h) for s in unit.shifts):
+            return None
+        station = unit.station
+        for closure in self.station_closures:
+            if closure.station != station:
+                continue
+            if (
+                closure.from_h is None
+                or closure.to_h is None
+                or _in_window(hour, closure.from_h, closure.to_h)
+            ):
+                if closure.relocate_to is None:
+                    return None
+                station = closure.relocate_to
+        return station
+
+
+def _in_window(hour: float, start: float, end: float) -> bool:
+    hour %= 24.0
+    if start == end:
+        return True
+    return start <= hour < end if start < end else hour >= start or hour < end
+
+
+def apply_changes(scenario: Scenario) -> Deployment:
+    """Expand units and apply every change in order; errors name the change's field."""
+    stations_l, unit_specs, hospitals = imported_fleet(scenario)
+    stations = {s.id: s for s in stations_l}
+    units: list[UnitSpec] = []
+    for spec in unit_specs:
+        units += _expand(spec)
+    closures: list[CloseStation] = []
+    roads: list[RoadClosure] = []
+    surges: list[SurgeSpec] = []
+    majors: list[MajorIncident] = []
+    for i, change in enumerate(scenario.changes):
+        field = f"changes.{i}"
+        if change.close_station is not None:
+            c = change.close_station
+            _need_station(stations, c.station, field=f"{field}.close_station.station")
+            if c.relocate_to is not None:
+                _need_station(stations, c.relocate_to, field=f"{field}.close_station.relocate_to")
+            closures.append(c)
+        elif change.open_station is not None:
+            if change.open_station.id in stations:
+                raise InputError(
+                    f"station {change.open_station.id!r} already exists",
+                    field=f"{field}.open_station.id",
+                )
+            stations[change.open_station.id] = change.open_station
+        elif change.add_units is not None:
+            for j, spec in enumerate(change.add_units):
+                _need_station(stations, spec.station, field=f"{field}.add_units.{j}.station")
+                units += _expand(spec)
+        elif change.remove_units is not None:
+            known = {u.id for u in units}
+            for j, uid in enumerate(change.remove_units):
+                if uid not in known:
+                    raise InputError(f"unknown unit {uid!r}", field=f"{field}.remove_units.{j}")
+            units = [u for u in units if u.id not in set(change.remove_units)]
+        elif change.set_shifts is not None:
+            known = {u.id for u in units}
+            for j, uid in enumerate(change.set_shifts.units):
+                if uid not in known:
+                    raise InputError(f"unknown unit {uid!r}", field=f"{field}.set_shifts.units.{j}")
+            chosen = set(change.set_shifts.units)
+            units = [
+                u.model_copy(update={"shifts": change.set_shifts.shifts}) if u.id in chosen else u
+                for u in units
+            ]
+        elif change.road_closure is not None:
+            roads.append(change.road_closure)
+        elif change.surge is not None:
+            surges.append(change.surge)
+        elif change.major_incident is not None:
+            majors.append(change.major_incident)
+    ids = [u.id for u in units]
+    duplicates = sorted({x for x in ids if ids.count(x) > 1 and x is not None})
+    if duplicates:
+        raise InputError(f"duplicate unit ids: {', '.join(duplicates)}", field="units")
+    for j, unit in enumerate(units):
+        _need_station(stations, unit.station, field=f"units.{j}.station")
+    if not units:
+        raise InputError("the scenario has no units", field="units")
+    return Deployment(stations, units, hospitals, closures, roads, surges, majors)
+
+
+def _expand(spec: UnitSpec) -> list[UnitSpec]:
+    if spec.count is None:
+        return [spec]
+    return [
+        spec.model_copy(update={"id": f"{spec.prefix}{k}", "count": None, "prefix": None})
+        for k in range(1, spec.count + 1)
+    ]
+
+
+def _need_station(stations: dict[str, Station], station: str, *, field: str) -> None:
+    if station not in stations:
+        raise InputError(f"unknown station {station!r}", field=field)

@@ -1,0 +1,331 @@
+"""Simulation scenarios: a validated YAML description of a region, a fleet, demand and changes.
+
+A scenario names its region and shared data through ``get_settings().data_dir`` (never copies).
+A what-if scenario starts from ``base: other.yaml`` and lists ``changes``: close or open a
+station, add or remove units, change shifts, road closures, a demand surge, a major incident.
+Every key is checked (unknown keys are refused) and errors name the offending field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from planner.centre.codes import DEFAULT_CODES_PATH, CodeTable
+from planner.centre.config import SolverConfig
+from planner.errors import InputError
+from planner.yaml_io import load_yaml
+
+Hours = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Place(_Model):
+    """A location: ``lat``/``lon``, or ``point`` (a matrix region's point id, e.g. a postcode)."""
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    point: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Place:
+        has_ll = self.lat is not None and self.lon is not None
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon")
+        if has_ll == (self.point is not None):
+            raise ValueError("give either lat+lon or point")
+        return self
+
+
+class Station(Place):
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+
+class Hospital(Place):
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+
+class Shift(_Model):
+    """Daily on-duty hours; ``end_h < start_h`` wraps past midnight (e.g. 20 → 8)."""
+
+    start_h: float = Field(ge=0, le=24)
+    end_h: float = Field(ge=0, le=24)
+
+
+class UnitSpec(_Model):
+    """One unit (``id``) or ``count`` units named ``prefix1..prefixN`` at a station."""
+
+    id: str | None = None
+    count: int | None = Field(default=None, ge=1)
+    prefix: str | None = None
+    station: str
+    capabilities: list[str] = Field(min_length=1)
+    shifts: list[Shift] = Field(default_factory=list)
+    """Empty: on duty around the clock."""
+
+    @model_validator(mode="after")
+    def _named(self) -> UnitSpec:
+        if (self.id is None) == (self.count is None):
+            raise ValueError("give either id or count (+ prefix)")
+        if self.count is not None and not self.prefix:
+            raise ValueError("count needs a prefix for the unit ids")
+        return self
+
+
+class Import(_Model):
+    """Stations, units and hospitals read from published data (relative to the data dir).
+
+    ``jemss``: ``dir`` with JEMSS ``stations.csv``, ``ambulances.csv``, ``hospitals.csv``.
+    ``elaspy``: ``allocation`` (ambulance → base postcode) and ``hospitals`` (postcodes).
+    ``fleet``: ``file``, the stations and units of a project fleet file (``only`` filters).
+    """
+
+    format: Literal["jemss", "elaspy", "fleet"]
+    dir: str | None = None
+    file: str | None = None
+    """``fleet``: a project fleet YAML (``planner.sim.fleet``), relative to the scenario file."""
+    only: list[str] | None = None
+    """``fleet``: keep only units with one of these capabilities."""
+    allocation: str | None = None
+    hospitals: str | None = None
+    capabilities: list[str] = Field(default_factory=lambda: ["ALS"], min_length=1)
+
+
+class Distribution(_Model):
+    """A duration in seconds: ``constant`` (mean), ``exponential`` (mean), ``lognormal``."""
+
+    dist: Literal["constant", "exponential", "lognormal"]
+    mean: float = Field(ge=0)
+    sd: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _sd(self) -> Distribution:
+        if (self.dist == "lognormal") != (self.sd is not None):
+            raise ValueError("sd is required for lognormal and only allowed there")
+        return self
+
+
+class Service(_Model):
+    """What happens after a call: dispatcher delay, time on scene, transport, hand-over."""
+
+    dispatch_delay_s: Distribution = Distribution(dist="constant", mean=60.0)
+    on_scene_s: Distribution = Distribution(dist="exponential", mean=900.0)
+    transport_probability: float = Field(default=0.7, ge=0, le=1)
+    handover_s: Distribution = Distribution(dist="exponential", mean=900.0)
+    return_to: Literal["station", "station_available", "where_they_are"] = "station"
+    """``station``: busy until back at base; ``station_available``: drives back to base but
+    can be dispatched on the way (from where it set off, as JEMSS does); ``where_they_are``:
+    available on the spot."""
+
+
+class MixEntry(_Model):
+    code: str
+    share: Positive
+    priority: int | None = Field(default=None, ge=1, le=5)
+    """Simulated priority; default: the code's default priority."""
+
+
+class Replay(_Model):
+    """Replay the timestamps and types of a real call log (Montgomery County format)."""
+
+    file: str
+    start: datetime
+    """First moment of the log to replay; it maps to the scenario's ``start``."""
+    services: dict[str, str] = Field(min_length=1)
+    """Log service (``EMS``, ``Fire``, ``Traffic``) → code; other services are skipped."""
+    locations: Literal["log", "model"] = "model"
+    """``log``: snap the log's coordinates; ``model``: draw from the spatial model."""
+
+
+class Spatial(_Model):
+    """Where calls happen: over all region nodes, by population, or near the stations."""
+
+    kind: Literal["uniform", "population"] = "uniform"
+    max_s_from_station: float | None = Field(default=None, gt=0)
+    """Keep only nodes a station reaches within this many seconds (clips network edges)."""
+
+
+class Demand(_Model):
+    rate_per_h: Positive
+    """Mean calls per hour; the profile's multipliers (mean 1) shape it by hour and weekday."""
+    profile: Literal["flat", "all", "EMS", "Fire", "Traffic"] = "flat"
+    spatial: Spatial = Spatial()
+    mix: list[MixEntry] = Field(min_length=1)
+    replay: Replay | None = None
+
+
+class CloseStation(_Model):
+    station: str
+    from_h: float | None = Field(default=None, ge=0, le=24)
+    to_h: float | None = Field(default=None, ge=0, le=24)
+    """Daily closed hours (wrapping past midnight); none: closed all the time."""
+    relocate_to: str | None = None
+    """Move its units there while closed; otherwise they are off duty."""
+
+    @model_validator(mode="after")
+    def _window(self) -> CloseStation:
+        if (self.from_h is None) != (self.to_h is None):
+            raise ValueError("give both from_h and to_h, or neither")
+        return self
+
+
+class SetShifts(_Model):
+    units: list[str] = Field(min_length=1)
+    shifts: list[Shift]
+
+
+class RoadClosure(_Model):
+    id: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius_m: Positive
+    from_h: Hours = 0.0
+    to_h: Hours | None = None
+    factor: float | None = Field(default=None, gt=1)
+    """``None``: closed; above 1: a slow-down by this factor."""
+
+
+class SurgeSpec(_Model):
+    from_h: Hours
+    to_h: Hours
+    factor: Positive
+
+    @model_validator(mode="after")
+    def _order(self) -> SurgeSpec:
+        if self.to_h <= self.from_h:
+            raise ValueError("to_h must be after from_h")
+        return self
+
+
+class MajorIncident(Place):
+    at_h: Hours
+    code: str
+    level: int = Field(default=1, ge=1)
+    casualties: int = Field(default=0, ge=0)
+
+
+class Change(_Model):
+    """Exactly one change per list entry."""
+
+    close_station: CloseStation | None = None
+    open_station: Station | None = None
+    add_units: list[UnitSpec] | None = None
+    remove_units: list[str] | None = None
+    set_shifts: SetShifts | None = None
+    road_closure: RoadClosure | None = None
+    surge: SurgeSpec | None = None
+    major_incident: MajorIncident | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Change:
+        given = [k for k, v in self.__dict__.items() if v is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "each change needs exactly one of: " + ", ".join(type(self).model_fields)
+            )
+        return self
+
+
+class SimOptions(_Model):
+    coverage_weight_s: float = Field(default=1800.0, ge=0)
+    """Weighted seconds charged for losing *all* expected cover (coverage policy)."""
+    busy_fraction: float | None = Field(default=None, gt=0, lt=1)
+    """MEXCLP busy probability q; default: estimated from the offered load."""
+    escalation: bool = False
+    """Run the engine's escalation rules (they only inform command unless levels rise)."""
+
+
+class Scenario(_Model):
+    """A whole simulation scenario (after ``base`` is merged and ``changes`` validated)."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    region: str
+    """A region name (``harrisburg``, ``manhattan``, ``utrecht``) or path for ``load_region``."""
+    codes: str | None = None
+    """Code table YAML, relative to the scenario file; default: the project's table."""
+    start: datetime = datetime(2026, 1, 5)
+    duration_h: Positive = 24.0
+    drain_h: Hours = 6.0
+    """After the horizon no calls arrive; open calls get this long to be served."""
+    seed: int = 1
+    replications: int = Field(default=5, ge=1)
+    policies: list[str] = Field(default_factory=lambda: ["closest_idle", "optimal", "coverage"])
+    imports: list[Import] = Field(default_factory=list)
+    stations: list[Station] = Field(default_factory=list)
+    units: list[UnitSpec] = Field(default_factory=list)
+    hospitals: list[Hospital] = Field(default_factory=list)
+    demand: Demand
+    service: Service = Service()
+    targets_s: dict[int, Positive] = Field(default_factory=dict)
+    """Response targets by priority for the report; default: each code's ``target_s``."""
+    solver: SolverConfig = SolverConfig()
+    options: SimOptions = SimOptions()
+    changes: list[Change] = Field(default_factory=list)
+    source: str = ""
+    """The file it was read from (set by :func:`load_scenario`)."""
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read, merge (``base``) and validate a scenario file; errors name the field and file."""
+    path = Path(path)
+    raw = _read_raw(path, seen=())
+    try:
+        scenario = Scenario.model_validate({**raw, "source": str(path)})
+    except ValidationError as exc:
+        raise _input_error(exc, source=path.name) from None
+    _check_references(scenario)
+    return scenario
+
+
+def _read_raw(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"scenario file {path} not found", field="scenario")
+    if path.resolve() in seen:
+        raise InputError(f"{path.name}: base chain loops back to itself", field="base")
+    raw = load_yaml(path.read_text(), source=path.name, field="scenario")
+    if not isinstance(raw, dict):
+        raise InputError(f"{path.name}: a scenario is a mapping of keys", field="scenario")
+    base = raw.pop("base", None)
+    if raw.get("codes") is not None:
+        raw["codes"] = str((path.parent / str(raw["codes"])).resolve())
+    for spec in raw.get("imports") or []:
+        if isinstance(spec, dict) and spec.get("format") == "fleet" and spec.get("file"):
+            spec["file"] = str((path.parent / str(spec["file"])).resolve())
+    if base is None:
+        return raw
+    parent = _read_raw(path.parent / str(base), seen=(*seen, path.resolve()))
+    changes = [*parent.get("changes", []), *raw.pop("changes", [])]
+    return {**parent, **raw, "changes": changes}
+
+
+def _input_error(exc: ValidationError, *, source: str) -> InputError:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return InputError(f"{source}: {message}", field=loc or "scenario")
+
+
+def _check_references(scenario: Scenario) -> None:
+    """Checks that need no data files; fleet references are checked by
+    :func:`planner.sim.deployment.apply_changes`."""
+    if scenario.codes is not None and not Path(scenario.codes).is_file():
+        raise InputError(f"code table {scenario.codes} not found", field="codes")
+    if not scenario.policies:
+        raise InputError("give at least one policy", field="policies")
+    if len(set(scenario.policies)) != len(scenario.policies):
+        raise InputError("policies are listed more than once", field="policies")
+
+
+def code_table(scenario: Scenario) -> CodeTable:
+    """The scenario's code table (its own file, or the project's default table)."""
+    return CodeTable.load(Path(scenario.codes) if scenario.codes else DEFAULT_CODES_PATH)

@@ -1,0 +1,537 @@
+"""Discrete-event simulation of a scenario, driving the live engine on a simulated clock.
+
+The simulator plays the outside world and nothing else: callers (incidents open), dispatchers
+(who accept the engine's recommendation once the call-handling delay has passed), and crews
+(who acknowledge, drive, arrive, treat, transport, hand over and return). Every one of these is
+an event submitted to an in-memory :class:`planner.centre.engine.Engine`, the same engine and
+solver as live operation; which unit goes where is only ever the engine's recommendation.
+
+The world (region, fleet, demand) and the calls of each replication come from
+:mod:`planner.sim.world`, identical for every policy (common random numbers).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from planner.centre.config import EngineConfig, EscalationConfig
+from planner.dispatch.domain import Plan, UnitStatus
+from planner.sim.metrics import IncidentRecord, ReplicationResult, UnitRecord
+from planner.sim.scenario import Scenario, UnitSpec
+from planner.sim.world import Call, World, generate_calls, prepare_world
+
+__all__ = ["Call", "Simulation", "World", "generate_calls", "prepare_world", "simulate"]
+
+
+# --------------------------------------------------------------------------------------------
+# One replication of one policy
+
+
+@dataclass(slots=True)
+class _UnitState:
+    spec: UnitSpec
+    station: str | None
+    """Current base (``None``: off duty)."""
+    node: int
+    status: UnitStatus = UnitStatus.AVAILABLE
+    trip: int = 0
+    """Bumped whenever the unit's plan changes, so stale timed events are ignored."""
+    incident: str | None = None
+    origin: int = 0
+    busy_since: float | None = None
+    busy_s: float = 0.0
+    on_duty_s: float = 0.0
+    dispatches: int = 0
+    off_after_job: bool = False
+
+
+@dataclass(slots=True)
+class _IncidentState:
+    call: Call
+    id: str
+    ready_s: float
+    dispatched_s: float = math.nan
+    arrived_s: float = math.nan
+    units: set[str] = field(default_factory=set)
+    on_scene: list[str] = field(default_factory=list)
+    preempted: int = 0
+    closed: bool = False
+    clear_s: float | None = None
+
+
+class Simulation:
+    """One policy on one replication's calls: the world's side of the conversation."""
+
+    def __init__(
+        self, world: World, calls: Sequence[Call], *, policy: str, replication: int
+    ) -> None:
+        from planner.centre.engine import Engine
+
+        self.world = world
+        self.calls = calls
+        self.policy = policy
+        self.replication = replication
+        sc = world.scenario
+        self.start = sc.start.replace(tzinfo=UTC) if sc.start.tzinfo is None else sc.start
+        self.duration_s = sc.duration_h * 3600.0
+        self.end_s = self.duration_s + sc.drain_h * 3600.0
+        self.now = 0.0
+        config = EngineConfig(
+            solver=sc.solver.model_copy(update={"policy": policy}),
+            escalation=EscalationConfig(enabled=sc.options.escalation),
+        )
+        self.engine = Engine(
+            codes=world.codes, region=world.region, config=config, clock=self._clock
+        )
+        self.units: dict[str, _UnitState] = {}
+        self.incidents: dict[str, _IncidentState] = {}
+        self.heap: list[tuple[float, int, str, tuple[Any, ...]]] = []
+        self._seq = 0
+        self.events = 0
+        self.solve_ms: list[float] = []
+        self._closures: list[str] = []
+        self._reached = 0
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _clock(self) -> datetime:
+        return self.start + timedelta(seconds=self.now)
+
+    def _push(self, t: float, kind: str, *args: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self.heap, (t, self._seq, kind, args))
+
+    def _submit(self, event: dict[str, Any]) -> Plan | None:
+        event.setdefault("at", self._clock())
+        outcome = self.engine.submit(event)
+        self.events += 1
+        plan: Plan | None = outcome.plan
+        if plan is not None:
+            self.solve_ms.append(plan.solve_ms)
+        return plan
+
+    def _position(self, node: int) -> dict[str, float]:
+        lat, lon = self.world.lonlat(node)
+        return {"lat": lat, "lon": lon}
+
+    def _set_status(self, uid: str, status: UnitStatus) -> Plan | None:
+        self.units[uid].status = status
+        return self._submit(
+            {
+                "type": "unit_status_changed",
+                "unit_id": uid,
+                "status": status.value,
+                "actor": f"unit:{uid}",
+            }
+        )
+
+    def _move(self, uid: str, node: int) -> Plan | None:
+        self.units[uid].node = node
+        return self._submit(
+            {
+                "type": "unit_moved",
+                "unit_id": uid,
+                "location": self._position(node),
+                "actor": f"unit:{uid}",
+            }
+        )
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> ReplicationResult:
+        wall = time.perf_counter()
+        try:
+            self._setup()
+            while self.heap:
+                t, _, kind, args = heapq.heappop(self.heap)
+                if t > self.end_s:
+                    break
+                self.now = t
+                plan = getattr(self, f"_on_{kind}")(*args)
+                if plan is not None:
+                    self._dispatch(plan)
+                if kind != "duty" and self._all_done():
+                    break
+        finally:
+            for closure_id in self._closures:
+                if closure_id in self.world.region.closures:
+                    self.world.region.lift_closure(closure_id)
+        self._account(min(self.now, self.duration_s))
+        return ReplicationResult(
+            scenario=self.world.scenario.name,
+            policy=self.policy,
+            replication=self.replication,
+            seed=self.world.scenario.seed,
+            incidents=tuple(self._record(inc) for inc in self.incidents.values()),
+            units=tuple(
+                UnitRecord(u.spec.id or "", u.spec.station, u.on_duty_s, u.busy_s, u.dispatches)
+                for u in self.units.values()
+            ),
+            wall_s=time.perf_counter() - wall,
+            events=self.events,
+            solve_ms=tuple(self.solve_ms),
+        )
+
+    def _all_done(self) -> bool:
+        """Past the horizon with every call reached: nothing left to measure."""
+        return self.now >= self.duration_s and self._reached == len(self.calls)
+
+    def _record(self, inc: _IncidentState) -> IncidentRecord:
+        call = inc.call
+        when = self.start + timedelta(seconds=call.t_s)
+        return IncidentRecord(
+            call=call.index,
+            code=call.code,
+            priority=call.priority,
+            target_s=self.world.scenario.targets_s.get(
+                call.priority, self.world.codes[call.code].target_s
+            ),
+            t_call_s=call.t_s,
+            hour=when.hour,
+            node=call.node,
+            ready_s=inc.ready_s,
+            dispatched_s=inc.dispatched_s if not math.isnan(inc.dispatched_s) else self.now,
+            arrived_s=inc.arrived_s,
+            units=len(inc.units),
+            preempted=inc.preempted,
+        )
+
+    def _setup(self) -> None:
+        world = self.world
+        for spec in world.deployment.units:
+            uid = spec.id or ""
+            station = world.deployment.station_at(spec, self.start.hour)
+            node = world.station_node[station or spec.station]
+            state = _UnitState(spec=spec, station=station, node=node)
+            state.status = UnitStatus.AVAILABLE if station else UnitStatus.OUT_OF_SERVICE
+            self.units[uid] = state
+            self._submit(
+                {
+                    "type": "unit_registered",
+                    "unit_id": uid,
+                    "capabilities": list(spec.capabilities),
+                    "station": spec.station,
+                    "home": self._position(node),
+                    "status": state.status.value,
+                    "actor": "system:simulator",
+                }
+            )
+        for call in self.calls:
+            self._push(call.t_s, "call", call)
+        hours = math.ceil(self.duration_s / 3600.0)
+        offset = 3600.0 - (self.start.minute * 60 + self.start.second)
+        for h in range(hours + 1):
+            t = (offset % 3600.0) + 3600.0 * h
+            if 0 < t <= self.duration_s:
+                self._push(t, "duty")
+        for road in world.deployment.road_closures:
+            self._push(road.from_h * 3600.0, "road_on", road)
+            if road.to_h is not None:
+                self._push(road.to_h * 3600.0, "road_off", road.id)
+        self._last_duty = 0.0
+
+    # -- outside-world events ---------------------------------------------------------------
+
+    def _on_call(self, call: Call) -> Plan | None:
+        iid = f"C{call.index}"
+        self.incidents[iid] = _IncidentState(call=call, id=iid, ready_s=call.t_s + call.delay_s)
+        event: dict[str, Any] = {
+            "type": "incident_opened",
+            "incident_id": iid,
+            "code": call.code,
+            "priority": call.priority,
+            "location": self._position(call.node),
+            "actor": "dispatcher:sim",
+        }
+        if call.casualties:
+            event["methane"] = {"major_incident": True, "casualties": call.casualties}
+        if call.delay_s > 0:
+            self._push(call.t_s + call.delay_s, "ready", iid)
+        return self._submit(event)
+
+    def _on_ready(self, iid: str) -> Plan | None:
+        return self.engine.plan
+
+    def _on_arrive(self, uid: str, iid: str, trip: int) -> Plan | None:
+        unit = self.units[uid]
+        if unit.trip != trip:
+            return None
+        inc = self.incidents[iid]
+        unit.status = UnitStatus.ON_SCENE
+        unit.node = inc.call.node
+        plan = self._submit({"type": "unit_arrived", "unit_id": uid, "actor": f"unit:{uid}"})
+        if math.isnan(inc.arrived_s):
+            self._reached += 1
+            inc.arrived_s = self.now
+            inc.clear_s = self.now + inc.call.on_scene_s
+            self._push(inc.clear_s, "clear", iid)
+        inc.on_scene.append(uid)
+        return plan
+
+    def _on_clear(self, iid: str) -> Plan | None:
+        """On-scene work is done: one unit transports (if needed), the rest go back."""
+        inc = self.incidents[iid]
+        inc.closed = True
+        transporter = inc.on_scene[0] if inc.call.transport and inc.on_scene else None
+        plan = self.engine.plan
+        for uid in inc.on_scene:
+            if uid == transporter:
+                plan = self._set_status(uid, UnitStatus.TRANSPORTING)
+                hospital, seconds = self.world.nearest_hospital(inc.call.node)
+                self.units[uid].trip += 1
+                self._push(self.now + seconds, "at_hospital", uid, hospital, self.units[uid].trip)
+            else:
+                plan = self._go_home(uid)
+        en_route = [u for u in inc.units if u not in inc.on_scene and self.units[u].incident == iid]
+        plan = self._submit(
+            {
+                "type": "incident_closed",
+                "incident_id": iid,
+                "outcome": "treated",
+                "actor": "dispatcher:sim",
+            }
+        )
+        for uid in en_route:
+            # Closing released them in the engine (available where they were); stop the trip.
+            unit = self.units[uid]
+            unit.trip += 1
+            unit.incident = None
+            unit.status = UnitStatus.AVAILABLE
+            plan = self._free(uid, unit.origin)
+        return plan
+
+    def _on_at_hospital(self, uid: str, hospital: int, trip: int) -> Plan | None:
+        unit = self.units[uid]
+        if unit.trip != trip:
+            return None
+        if self.world.scenario.service.return_to != "station":
+            self._move(uid, hospital)  # it will become available there
+        else:
+            unit.node = hospital  # busy until back at its station: no AVL report needed
+        plan = self._set_status(uid, UnitStatus.AT_HOSPITAL)
+        unit.trip += 1
+        self._push(self.now + self._handover(uid), "handed_over", uid, unit.trip)
+        return plan
+
+    def _handover(self, uid: str) -> float:
+        inc = self.incidents.get(self.units[uid].incident or "")
+        return inc.call.handover_s if inc is not None else 0.0
+
+    def _on_handed_over(self, uid: str, trip: int) -> Plan | None:
+        if self.units[uid].trip != trip:
+            return None
+        return self._go_home(uid)
+
+    def _go_home(self, uid: str) -> Plan | None:
+        """Back to base: ``station`` (busy until there), ``station_available`` (dispatchable
+        on the way, from where it left), or ``where_they_are`` (available on the spot)."""
+        unit = self.units[uid]
+        unit.incident = None
+        mode = self.world.scenario.service.return_to
+        base = unit.station or unit.spec.station
+        if mode == "where_they_are" or unit.node == self.world.station_node[base]:
+            return self._free(uid, unit.node)
+        seconds = self.world.seconds_to_station(unit.node, base)
+        if mode == "station_available":
+            plan = self._free(uid, unit.node)
+            unit.trip += 1
+            self._push(self.now + seconds, "home", uid, unit.trip)
+            return plan
+        plan = self._set_status(uid, UnitStatus.RETURNING)
+        unit.trip += 1
+        self._push(self.now + seconds, "home", uid, unit.trip)
+        return plan
+
+    def _on_home(self, uid: str, trip: int) -> Plan | None:
+        unit = self.units[uid]
+        if unit.trip != trip:
+            return None  # dispatched again on the way
+        base = unit.station or unit.spec.station
+        return self._free(uid, self.world.station_node[base])
+
+    def _free(self, uid: str, node: int) -> Plan | None:
+        """Back in service at ``node`` (or off duty if the shift ended meanwhile)."""
+        unit = self.units[uid]
+        if unit.busy_since is not None:
+            unit.busy_s += max(0.0, min(self.now, self.duration_s) - unit.busy_since)
+            unit.busy_since = None
+        plan = self._move(uid, node) if unit.node != node else self.engine.plan
+        off = unit.off_after_job or unit.station is None
+        unit.off_after_job = False
+        wanted = UnitStatus.OUT_OF_SERVICE if off else UnitStatus.AVAILABLE
+        if unit.status == wanted:
+            return plan
+        return self._set_status(uid, wanted)
+
+    def _on_duty(self) -> Plan | None:
+        self._account(self.now)
+        hour = (self.start + timedelta(seconds=self.now)).hour
+        plan = self.engine.plan
+        for uid, unit in self.units.items():
+            station = self.world.deployment.station_at(unit.spec, hour)
+            unit.station = station
+            if station is None:
+                if unit.status == UnitStatus.AVAILABLE:
+                    plan = self._set_status(uid, UnitStatus.OUT_OF_SERVICE)
+                elif unit.status != UnitStatus.OUT_OF_SERVICE:
+                    unit.off_after_job = True
+                continue
+            unit.off_after_job = False
+            node = self.world.station_node[station]
+            if (
+                unit.status in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE)
+                and unit.node != node
+            ):
+                plan = self._move(uid, node)
+            if unit.status == UnitStatus.OUT_OF_SERVICE:
+                plan = self._set_status(uid, UnitStatus.AVAILABLE)
+        return plan
+
+    def _account(self, t: float) -> None:
+        """Add on-duty time since the last duty check (units on duty at its start)."""
+        span = max(0.0, t - self._last_duty)
+        for unit in self.units.values():
+            if unit.station is not None:
+                unit.on_duty_s += span
+        self._last_duty = t
+
+    def _on_road_on(self, road: Any) -> Plan | None:
+        self._closures.append(road.id)
+        event: dict[str, Any] = {
+            "type": "road_closure_on",
+            "closure_id": road.id,
+            "centre": {"lat": road.lat, "lon": road.lon},
+            "radius_m": road.radius_m,
+            "actor": "system:simulator",
+        }
+        if road.factor is not None:
+            event["factor"] = road.factor
+        return self._submit(event)
+
+    def _on_road_off(self, closure_id: str) -> Plan | None:
+        return self._submit(
+            {"type": "road_closure_off", "closure_id": closure_id, "actor": "system:simulator"}
+        )
+
+    # -- the dispatcher: accept the engine's recommendations --------------------------------
+
+    def _dispatch(self, plan: Plan | None) -> None:
+        """Accept every recommendation whose call is ready; repeat while the plan changes."""
+        for _ in range(1000):
+            if plan is None:
+                return
+            by_incident: dict[str, list[tuple[str, float, str | None]]] = {}
+            for a in plan.assignments:
+                inc = self.incidents.get(a.incident)
+                if inc is None or inc.closed or self.now < inc.ready_s:
+                    continue
+                unit = self.units[a.unit]
+                if unit.incident == a.incident:
+                    continue
+                by_incident.setdefault(a.incident, []).append((a.unit, a.eta_s, a.preempted_from))
+            if not by_incident:
+                return
+            for iid, chosen in by_incident.items():
+                plan = self._accept(iid, chosen)
+        raise RuntimeError("the dispatcher did not settle after 1000 rounds")
+
+    def _accept(self, iid: str, chosen: list[tuple[str, float, str | None]]) -> Plan | None:
+        inc = self.incidents[iid]
+        plan = self._submit(
+            {
+                "type": "dispatch_accepted",
+                "incident_id": iid,
+                "units": [uid for uid, _, _ in chosen],
+                "actor": "dispatcher:sim",
+            }
+        )
+        if math.isnan(inc.dispatched_s):
+            inc.dispatched_s = self.now
+        for uid, eta_s, preempted_from in chosen:
+            unit = self.units[uid]
+            if preempted_from is not None and preempted_from in self.incidents:
+                self.incidents[preempted_from].preempted += 1
+            unit.trip += 1
+            unit.incident = iid
+            unit.origin = unit.node
+            unit.status = UnitStatus.EN_ROUTE
+            unit.dispatches += 1
+            if unit.busy_since is None:
+                unit.busy_since = min(self.now, self.duration_s)
+            inc.units.add(uid)
+            plan = self._submit(
+                {"type": "unit_acknowledged", "unit_id": uid, "actor": f"unit:{uid}"}
+            )
+            self._push(self.now + eta_s, "arrive", uid, iid, unit.trip)
+        return plan
+
+
+# --------------------------------------------------------------------------------------------
+# Replications in parallel processes
+
+_WORLD: World | None = None
+
+
+def _init_worker(scenario: Scenario) -> None:
+    global _WORLD
+    _WORLD = prepare_world(scenario)
+
+
+def _run_task(policy: str, replication: int) -> ReplicationResult:
+    assert _WORLD is not None
+    return simulate_one(_WORLD, policy=policy, replication=replication)
+
+
+def simulate_one(world: World, *, policy: str, replication: int) -> ReplicationResult:
+    """One policy on one replication's calls."""
+    calls = generate_calls(world, replication)
+    return Simulation(world, calls, policy=policy, replication=replication).run()
+
+
+def tasks(policies: Sequence[str], replications: int) -> Iterator[tuple[str, int]]:
+    for r in range(replications):
+        for p in policies:
+            yield p, r
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    policies: Sequence[str] | None = None,
+    replications: int | None = None,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ReplicationResult]:
+    """Every policy on every replication, in ``workers`` processes (1: in this process).
+
+    Results come back ordered by replication, then policy. ``progress(done, total)`` is called
+    as tasks finish.
+    """
+    policies = list(policies or scenario.policies)
+    replications = replications or scenario.replications
+    todo = list(tasks(policies, replications))
+    results: dict[tuple[str, int], ReplicationResult] = {}
+    if workers <= 1 or len(todo) == 1:
+        world = prepare_world(scenario)
+        for k, (p, r) in enumerate(todo, start=1):
+            results[(p, r)] = simulate_one(world, policy=p, replication=r)
+            if progress:
+                progress(k, len(todo))
+    else:
+        prepare_world(scenario)  # validate (and fail) here, before forking workers
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(scenario,)
+        ) as pool:
+            futures = {pool.submit(_run_task, p, r): (p, r) for p, r in todo}
+            for k, future in enumerate(as_completed(futures), start=1):
+                results[futures[future]] = future.result()
+                if progress:
+                    progress(k, len(todo))
+    return [results[key] for key in todo]
