@@ -200,6 +200,8 @@ def build_candidates(
     stable_codes = np.array(sorted(u * n_inc + i for u, i in stable_pairs), dtype=np.int64)
     stable = np.isin(unit * n_inc + incident_of, stable_codes)
     cost = cost - stable * options.stability_bonus_s * weights
+    # Never negative: an arc is at best free, so no policy is paid to send an extra unit.
+    cost = np.maximum(cost, 0.0)
     committed_arc = kinds == int(ArcKind.COMMITTED)
     cost = np.where(committed_arc, 0.0, cost)
     late = np.logical_and(late, ~committed_arc)

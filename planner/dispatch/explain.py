@@ -126,11 +126,13 @@ def objective_of(
     late = float(np.sum(w * cand.late[arcs])) * options.late_penalty_s if arcs.size else 0.0
     preempt = cand.kind[arcs] == _PREEMPT
     preemption = float(np.sum(w * preempt)) * options.preemption_cost_s if arcs.size else 0.0
-    stability = 0.0 - float(np.sum(w * cand.stable[arcs])) * options.stability_bonus_s
     extra = 0.0
     if problem.extra_cost_s is not None and arcs.size:
         incidents = np.array([cand.groups[g].incident for g in cand.group[arcs]], dtype=np.int64)
         extra = float(np.sum(np.asarray(problem.extra_cost_s)[cand.unit[arcs], incidents]))
+    # The bonus actually earned: it is capped so that an arc is at best free.
+    total = float(np.sum(cand.cost[arcs])) if arcs.size else 0.0
+    stability = min(0.0, total - (travel + late + preemption + extra))
     terms = {
         "travel": travel,
         "late": late,

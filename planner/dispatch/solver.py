@@ -25,7 +25,7 @@ from ortools.graph.python import min_cost_flow
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from planner.dispatch.candidates import Candidates, IntArray, build_candidates
+from planner.dispatch.candidates import ArcKind, Candidates, IntArray, build_candidates
 from planner.dispatch.closest_idle import closest_idle_selection
 from planner.dispatch.domain import DispatchProblem, Plan, SolveOptions
 from planner.dispatch.explain import build_plan
@@ -115,19 +115,36 @@ def optimal_selection(cand: Candidates, *, method: str = "flow") -> list[int] | 
     n_units = int(cand.unit.max()) + 1
     n_slots = sum(g.capacity for g in cand.groups)
     n_nodes = 2 + n_units + len(cand.groups)
-    max_abs = float(np.abs(cand.cost).max())
+    max_abs = float(np.abs(cand.cost).max()) * (int((cand.kind == ArcKind.COMMITTED).sum()) + 1)
     resolution = 100.0  # centiseconds: integer costs
     while resolution >= 1.0:  # never coarser than whole weighted seconds
         big_estimate = 2.0 * n_units * max_abs * resolution + 2.0
         use_assignment = method == "assignment" and n_slots * 8 * big_estimate < _MAX_FLOAT_INT
         if use_assignment or 5 * big_estimate * (n_nodes + 1) < _MAX_COST:
-            icost = np.rint(cand.cost * resolution).astype(np.int64)
+            icost = _committed_first(cand, np.rint(cand.cost * resolution).astype(np.int64))
             big = 2 * n_units * int(np.abs(icost).max()) + 1
             if use_assignment:
                 return _run_assignment(cand, icost, big, n_units)
             return _run_flow(cand, icost, big, n_units)
         resolution /= 10.0
     return None
+
+
+def _committed_first(cand: Candidates, icost: IntArray) -> IntArray:
+    """Scale the costs by ``c + 1`` (``c`` committed arcs) and charge each committed arc -1.
+
+    A committed unit left out of the matching is still on its way in reality, so a free unit
+    filling its slot instead sends the call a second unit. At equal cost (a free unit at 0 s)
+    that used to be a tie the free unit could win (issue 12). After this change the minimum
+    is lexicographic: the same fills, the same cost, then as many commitments kept as
+    possible; arc costs are never negative (:func:`build_candidates`), so a free unit never
+    displaces a committed one.
+    """
+    committed = cand.kind == int(ArcKind.COMMITTED)
+    n_committed = int(committed.sum())
+    if n_committed == 0:
+        return icost
+    return np.where(committed, -1, icost * (n_committed + 1))
 
 
 def _run_assignment(cand: Candidates, icost: IntArray, big: int, n_units: int) -> list[int]:

@@ -129,6 +129,7 @@ def mip_reference(
                     cost += options.preemption_cost_s * w[inc.priority]
                 else:
                     continue
+                cost = max(cost, 0.0)  # arcs are at best free
                 var = h.addVariable(lb=0, ub=1, type=highspy.HighsVarType.kInteger)
                 arcs.append((u, i, cap, cost, var))
     if not arcs:
@@ -468,3 +469,24 @@ def test_costs_too_large_to_be_exact_fall_back_to_closest_idle() -> None:
     plan = solve(problem, SolveOptions())
     assert plan.status == "fallback"
     assert [a.unit for a in plan.assignments] == ["B"]
+
+
+@pytest.mark.parametrize("policy", ["optimal", "closest_idle"])
+@pytest.mark.parametrize("stability", [0.0, 60.0])
+def test_committed_slot_is_never_filled_twice(policy: str, stability: float) -> None:
+    """Regression (issue 12): a free unit at 0 s (or one the previous plan recommended) tied
+    with the unit already en route, and the call got a second ambulance."""
+    problem = DispatchProblem(
+        (
+            _unit("M1", "ALS", status=UnitStatus.EN_ROUTE, incident="I1"),
+            _unit("M2", "ALS"),
+        ),
+        (_incident("I1", 1, {"ALS": 1}),),
+        np.array([[0.0], [0.0]]),
+    )
+    previous = previous_plan([("M2", "I1")], problem)
+    plan = solve(
+        problem, SolveOptions(policy=policy, stability_bonus_s=stability), previous=previous
+    )
+    assert [(a.unit, a.incident) for a in plan.committed] == [("M1", "I1")]
+    assert plan.assignments == ()

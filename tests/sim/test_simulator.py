@@ -224,3 +224,18 @@ def test_busy_fraction_follows_the_offered_load() -> None:
     busy = prepare_world(load_scenario(SCENARIOS_DIR / "utrecht-busy.yaml"))
     assert 0.1 < normal.coverage.busy_fraction < 0.5
     assert busy.coverage.busy_fraction == pytest.approx(1.6 * normal.coverage.busy_fraction)
+
+
+def test_no_single_unit_call_gets_two_units() -> None:
+    """Regression (issue 12): under ``optimal`` a free unit at 0 s won the tie against the unit
+    already sent, and Utrecht calls got 2-4 ambulances. Two units share a base there, so
+    calls at the base's own postcode reproduce it within the first hours."""
+    scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "utrecht.yaml")
+    scenario = scenario.model_copy(update={"duration_h": 8.0, "drain_h": 2.0})
+    policies = ["closest_idle", "optimal", "coverage"]
+    results = simulate(scenario, policies=policies, replications=1, workers=1)
+    assert [r.policy for r in results] == policies
+    for r in results:
+        assert len(r.incidents) > 15
+        doubled = [i.call for i in r.incidents if i.units - i.preempted > 1]
+        assert doubled == [], r.policy
