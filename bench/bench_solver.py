@@ -16,10 +16,10 @@ from collections.abc import Callable
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.arrays import FloatArray
 from planner.dispatch.candidates import build_candidates
 from planner.dispatch.domain import (
     DispatchProblem,
-    FloatArray,
     Incident,
     SolveOptions,
     Unit,

@@ -7,13 +7,12 @@ because this is an edge (JSON from the API, YAML from users); the engine convert
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.centre.codes import CommandLevel
-from planner.dispatch.domain import SolveOptions
+from planner.dispatch.options import OptionsIn
 
 RuleKind = Literal["unmet_for", "eta_beyond_target", "casualties_over", "unacknowledged_for"]
 
@@ -22,32 +21,9 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SolverConfig(_Config):
-    """Solver settings and pre-emption rules (see :class:`planner.dispatch.domain.SolveOptions`)."""
-
-    policy: str = "optimal"
-    allow_preemption: bool = False
-    preemption_gap: int = Field(default=2, ge=1, le=4)
-    preemption_cost_s: float = Field(default=300.0, ge=0)
-    stability_bonus_s: float = Field(default=60.0, ge=0)
-    late_penalty_s: float = Field(default=600.0, ge=0)
-    time_limit_s: float = Field(default=2.0, gt=0)
-    priority_weights: dict[int, float] | None = None
-
-    def to_options(self) -> SolveOptions:
-        """The solver's options; unset priority weights keep the solver's defaults."""
-        options = SolveOptions(
-            policy=self.policy,
-            late_penalty_s=self.late_penalty_s,
-            time_limit_s=self.time_limit_s,
-            allow_preemption=self.allow_preemption,
-            preemption_gap=self.preemption_gap,
-            preemption_cost_s=self.preemption_cost_s,
-            stability_bonus_s=self.stability_bonus_s,
-        )
-        if self.priority_weights is None:
-            return options
-        return replace(options, priority_weights=dict(self.priority_weights))
+SolverConfig = OptionsIn
+"""The engine's solver settings and pre-emption rules: the same model as a Problem's
+``options`` (:mod:`planner.dispatch.options`), so engine, CLI and API read options alike."""
 
 
 class CrowFlyConfig(_Config):

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.arrays import FloatArray
 from planner.centre.codes import CodeTable
 from planner.centre.config import EngineConfig
 from planner.centre.escalation import evaluate
@@ -58,7 +59,6 @@ from planner.centre.recommendations import (
 from planner.centre.state import CentreState, ClosureState, apply, recommended_units
 from planner.dispatch.domain import (
     COMMITTED_STATUSES,
-    FloatArray,
     Plan,
     UnitStatus,
 )

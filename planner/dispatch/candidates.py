@@ -18,20 +18,16 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
-import numpy.typing as npt
 
+from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.dispatch.domain import (
     BUSY_AT_INCIDENT_STATUSES,
     COMMITTED_STATUSES,
     PRIORITIES,
     DispatchProblem,
-    FloatArray,
     SolveOptions,
     UnitStatus,
 )
-
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 class ArcKind(IntEnum):

@@ -18,15 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import numpy.typing as npt
 
+from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.dispatch.domain import DispatchProblem, Plan, SolveOptions, UnitStatus
 from planner.dispatch.solver import register_policy, solve_optimal
 from planner.network.region import Region
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(slots=True)

@@ -10,12 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import numpy as np
-import numpy.typing as npt
-
+from planner.arrays import FloatArray
 from planner.network.geo import Location
-
-FloatArray = npt.NDArray[np.float64]
 
 
 class UnitStatus(StrEnum):

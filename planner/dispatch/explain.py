@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from planner.arrays import FloatArray, IntArray
 from planner.dispatch.candidates import (
     ArcKind,
     Candidates,
-    IntArray,
     Pools,
     build_pools,
     filled_by_priority,
@@ -26,7 +26,6 @@ from planner.dispatch.candidates import (
 from planner.dispatch.domain import (
     Assignment,
     DispatchProblem,
-    FloatArray,
     Objective,
     Plan,
     SolveOptions,
@@ -37,7 +36,6 @@ from planner.dispatch.domain import (
 MAX_NOTES = 6
 """Nearer units listed per assignment; the rest are summarised in one note."""
 
-_NEW = int(ArcKind.NEW)
 _COMMITTED = int(ArcKind.COMMITTED)
 _PREEMPT = int(ArcKind.PREEMPT)
 

@@ -19,7 +19,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.dispatch.domain import (
-    PRIORITIES,
     Assignment,
     DispatchProblem,
     Incident,
@@ -31,13 +30,11 @@ from planner.dispatch.domain import (
     Unmet,
     Why,
 )
+from planner.dispatch.options import NonNegative, OptionsIn
 from planner.errors import InputError, PlannerError
 from planner.network.geo import Location
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Id = Annotated[str, Field(min_length=1)]
-
-_DEFAULTS = SolveOptions()
 
 
 class _Strict(BaseModel):
@@ -67,45 +64,6 @@ class IncidentIn(_Strict):
     requirements: dict[str, Annotated[int, Field(ge=0)]]
     target_s: NonNegative
     opened_at: float = Field(default=0.0, allow_inf_nan=False)
-
-
-class OptionsIn(_Strict):
-    """Solve options; omitted fields take the defaults of :class:`SolveOptions`."""
-
-    policy: str = _DEFAULTS.policy
-    priority_weights: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
-        default_factory=lambda: {str(p): w for p, w in _DEFAULTS.priority_weights.items()}
-    )
-    late_penalty_s: NonNegative = _DEFAULTS.late_penalty_s
-    time_limit_s: float = Field(default=_DEFAULTS.time_limit_s, gt=0, allow_inf_nan=False)
-    allow_preemption: bool = _DEFAULTS.allow_preemption
-    preemption_gap: int = Field(default=_DEFAULTS.preemption_gap, ge=1, le=4)
-    preemption_cost_s: NonNegative = _DEFAULTS.preemption_cost_s
-    stability_bonus_s: NonNegative = _DEFAULTS.stability_bonus_s
-
-    @model_validator(mode="after")
-    def _known_levels(self) -> OptionsIn:
-        for key in self.priority_weights:
-            if key not in {str(p) for p in PRIORITIES}:
-                raise InputError(
-                    f"unknown priority {key!r} (use '1'..'5')",
-                    field=f"options.priority_weights.{key}",
-                )
-        return self
-
-    def to_options(self) -> SolveOptions:
-        weights = dict(_DEFAULTS.priority_weights)
-        weights.update({int(k): v for k, v in self.priority_weights.items()})
-        return SolveOptions(
-            policy=self.policy,
-            priority_weights=weights,
-            late_penalty_s=self.late_penalty_s,
-            time_limit_s=self.time_limit_s,
-            allow_preemption=self.allow_preemption,
-            preemption_gap=self.preemption_gap,
-            preemption_cost_s=self.preemption_cost_s,
-            stability_bonus_s=self.stability_bonus_s,
-        )
 
 
 class PreviousAssignmentIn(BaseModel):

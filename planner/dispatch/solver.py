@@ -25,7 +25,8 @@ from ortools.graph.python import min_cost_flow
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from planner.dispatch.candidates import ArcKind, Candidates, IntArray, build_candidates
+from planner.arrays import IntArray
+from planner.dispatch.candidates import ArcKind, Candidates, build_candidates
 from planner.dispatch.closest_idle import closest_idle_selection
 from planner.dispatch.domain import DispatchProblem, Plan, SolveOptions
 from planner.dispatch.explain import build_plan
@@ -72,13 +73,22 @@ def previous_pairs(previous: Plan | None) -> list[tuple[str, str]]:
 
 def solve_optimal(problem: DispatchProblem, options: SolveOptions, previous: Plan | None) -> Plan:
     """The exact lexicographic optimum (status ``optimal``; ``fallback`` to closest-idle only if
-    the costs are too large to represent exactly)."""
+    the costs are too large to represent exactly).
+
+    ``options.time_limit_s`` is honoured at the one point where it can be: the exact solve is
+    polynomial but not interruptible, so if building the candidates has already used the budget
+    the plan is closest-idle with status ``feasible`` (best found in time) instead.
+    """
+    deadline = time.perf_counter() + options.time_limit_s
     cand = build_candidates(problem, options, previous_pairs=previous_pairs(previous))
-    chosen = optimal_selection(cand)
-    status = "optimal"
-    if chosen is None:
-        chosen = closest_idle_selection(cand, order=incident_order(problem))
-        status = "fallback"
+    if time.perf_counter() > deadline:
+        status, exact = "feasible", None
+    else:
+        exact = optimal_selection(cand)
+        status = "optimal" if exact is not None else "fallback"
+    chosen = (
+        exact if exact is not None else closest_idle_selection(cand, order=incident_order(problem))
+    )
     return build_plan(problem, options, cand, chosen, status=status, solve_ms=0.0)
 
 

@@ -14,14 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 
+from planner.arrays import BoolArray, FloatArray
 from planner.errors import InputError
 from planner.network.geo import LocalProjection, Location, check_lat_lon
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)

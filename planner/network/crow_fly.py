@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
+from planner.arrays import FloatArray
 from planner.errors import InputError
-from planner.network.geo import EARTH_RADIUS_M, Location
-
-FloatArray = npt.NDArray[np.float64]
+from planner.network.geo import Location, great_circle_m
 
 DEFAULT_SPEED_KMH = 50.0
 DEFAULT_DETOUR_FACTOR = 1.3
@@ -23,15 +21,9 @@ DEFAULT_DETOUR_FACTOR = 1.3
 
 def distance_matrix_m(origins: Sequence[Location], destinations: Sequence[Location]) -> FloatArray:
     """``(len(origins), len(destinations))`` great-circle distances in metres."""
-    lat1, lon1 = _radians(origins)
-    lat2, lon2 = _radians(destinations)
-    dlat = lat2[None, :] - lat1[:, None]
-    dlon = lon2[None, :] - lon1[:, None]
-    a = (
-        np.sin(dlat / 2) ** 2
-        + np.cos(lat1)[:, None] * np.cos(lat2)[None, :] * np.sin(dlon / 2) ** 2
-    )
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
+    lat1, lon1 = _degrees(origins)
+    lat2, lon2 = _degrees(destinations)
+    return great_circle_m(lat1[:, None], lon1[:, None], lat2[None, :], lon2[None, :])
 
 
 def eta_matrix(
@@ -49,7 +41,7 @@ def eta_matrix(
     return distance_matrix_m(origins, destinations) * detour_factor / (speed_kmh / 3.6)
 
 
-def _radians(points: Sequence[Location]) -> tuple[FloatArray, FloatArray]:
-    lat = np.radians(np.fromiter((p.lat for p in points), dtype=np.float64, count=len(points)))
-    lon = np.radians(np.fromiter((p.lon for p in points), dtype=np.float64, count=len(points)))
+def _degrees(points: Sequence[Location]) -> tuple[FloatArray, FloatArray]:
+    lat = np.fromiter((p.lat for p in points), dtype=np.float64, count=len(points))
+    lon = np.fromiter((p.lon for p in points), dtype=np.float64, count=len(points))
     return lat, lon

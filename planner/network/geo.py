@@ -11,21 +11,30 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from planner.arrays import FloatArray
 from planner.errors import InputError, OutsideRegionError
-
-FloatArray = npt.NDArray[np.float64]
 
 EARTH_RADIUS_M = 6_371_008.8
 
 
+def great_circle_m(
+    lat1: FloatArray | float,
+    lon1: FloatArray | float,
+    lat2: FloatArray | float,
+    lon2: FloatArray | float,
+) -> FloatArray:
+    """Haversine distances in metres between points in degrees, broadcasting like NumPy (the one
+    implementation: crow-fly matrices and snap distances both use it)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dl = np.radians(np.subtract(lon2, lon1))
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
+
+
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+    """Great-circle distance in metres between two points."""
+    return float(great_circle_m(lat1, lon1, lat2, lon2))
 
 
 def check_lat_lon(lat: float, lon: float) -> None:

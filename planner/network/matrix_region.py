@@ -16,17 +16,15 @@ There is no road graph, so closures act on points: a point inside a closure area
 from __future__ import annotations
 
 import csv
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
+from planner.arrays import FloatArray, IntArray
 from planner.errors import DataMissingError, InputError
 from planner.network.closures import Closure, points_in_area
-from planner.network.geo import PointSnapper, lonlat_bbox
-from planner.network.region import FloatArray, IntArray, Route, Snap
+from planner.network.region import RegionBase, Route
 
 DEFAULT_MATRIX_SNAP_M = 5_000.0
 """Four-digit postal-code areas around Utrecht are up to ~4 km between neighbouring centroids
@@ -40,7 +38,7 @@ UTRECHT_FILES = {
 }
 
 
-class MatrixRegion:
+class MatrixRegion(RegionBase):
     """Travel times given directly as a matrix between points."""
 
     def __init__(
@@ -65,37 +63,18 @@ class MatrixRegion:
             raise InputError(f"distance matrix must be ({n}, {n})", field="metres")
         if np.any(seconds < 0) or np.any(np.isnan(seconds)):
             raise InputError("travel times must be non-negative numbers", field="matrix")
-        self.name = name
+        super().__init__(name=name, lonlat=lonlat, max_snap_m=max_snap_m)
         self.point_ids: tuple[str, ...] = tuple(point_ids)
         self.population: FloatArray = (
             np.full(n, 1.0 / n) if population is None else np.asarray(population, dtype=float)
         )
         """Share of the population per point (sums to 1 for Utrecht): weights for demand."""
-        self.max_snap_m = max_snap_m
-        self._lonlat = np.asarray(lonlat, dtype=np.float64)
         self._base = np.asarray(seconds, dtype=np.float64)
         self._metres = None if metres is None else np.asarray(metres, dtype=np.float64)
-        for array in (self._lonlat, self._base, self.population):
+        for array in (self._base, self.population):
             array.setflags(write=False)
-        self._snapper = PointSnapper(self._lonlat)
         self._index = {pid: i for i, pid in enumerate(self.point_ids)}
-        self._closures: dict[str, Closure] = {}
-        self._factors: dict[str, FloatArray] = {}
-        self._lock = threading.RLock()
-        self.weights_version = 0
-        self._reweight()
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.point_ids)
-
-    @property
-    def node_lonlat(self) -> FloatArray:
-        return self._lonlat
-
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
-        return lonlat_bbox(self._lonlat)
+        self._refresh()
 
     @property
     def seconds(self) -> FloatArray:
@@ -108,27 +87,19 @@ class MatrixRegion:
             raise InputError(f"no point {point_id!r} in region {self.name}", field="point")
         return self._index[point_id]
 
-    def snap(self, lat: float, lon: float, *, max_snap_m: float | None = None) -> Snap:
-        limit = self.max_snap_m if max_snap_m is None else max_snap_m
-        node, distance = self._snapper.nearest(lat, lon, max_snap_m=limit)
-        return Snap(node=node, distance_m=distance)
-
     def etas_to(self, node: int) -> FloatArray:
-        column: FloatArray = self._seconds[:, self._check(node)]
+        column: FloatArray = self._seconds[:, self._check_node(node)]
         return column
 
     def travel_time_matrix(self, origins: IntArray, destinations: IntArray) -> FloatArray:
-        o = np.asarray(origins, dtype=np.int64).ravel()
-        d = np.asarray(destinations, dtype=np.int64).ravel()
-        for nodes, field in ((o, "origins"), (d, "destinations")):
-            if len(nodes) and (nodes.min() < 0 or nodes.max() >= self.n_nodes):
-                raise InputError(f"node indices must be in 0..{self.n_nodes - 1}", field=field)
+        o = self._check_nodes(origins, "origins")
+        d = self._check_nodes(destinations, "destinations")
         result: FloatArray = self._seconds[np.ix_(o, d)]
         return result
 
     def route(self, origin: int, destination: int) -> Route:
         """Direct entry of the matrix (a matrix region has no intermediate nodes)."""
-        o, d = self._check(origin), self._check(destination)
+        o, d = self._check_node(origin), self._check_node(destination)
         seconds = float(self._seconds[o, d])
         if not np.isfinite(seconds):
             return Route(seconds=np.inf, metres=np.inf, nodes=())
@@ -139,13 +110,9 @@ class MatrixRegion:
         """No roads to draw: an empty ``(0, 4)`` array."""
         return np.empty((0, 4), dtype=np.float64)
 
-    @property
-    def closures(self) -> Mapping[str, Closure]:
-        return MappingProxyType(self._closures)
-
-    def apply_closure(self, closure_id: str, closure: Closure) -> int:
+    def _closure_effect(self, closure: Closure) -> tuple[FloatArray, int]:
         """Cut off (or slow) travel to and from the points in the closure's area, or the given
-        ``(from, to)`` point pairs. Returns how many points (or pairs) it affects."""
+        ``(from, to)`` point pairs: a factor per pair, and how many points (or pairs)."""
         factors = np.ones((self.n_nodes, self.n_nodes))
         if closure.edges:
             for o, d in closure.edges:
@@ -159,35 +126,17 @@ class MatrixRegion:
             factors[:, inside] = closure.multiplier
             np.fill_diagonal(factors, 1.0)
             affected = int(inside.sum())
-        with self._lock:
-            self._closures[closure_id] = closure
-            self._factors[closure_id] = factors
-            self._reweight()
-        return affected
-
-    def lift_closure(self, closure_id: str) -> None:
-        with self._lock:
-            if closure_id not in self._closures:
-                raise InputError(f"no active closure {closure_id!r}", field="closure_id")
-            del self._closures[closure_id]
-            del self._factors[closure_id]
-            self._reweight()
+        return factors, affected
 
     def _reweight(self) -> None:
         factor = np.ones_like(self._base)
-        for f in self._factors.values():
+        for f in self._effects.values():
             np.maximum(factor, f, out=factor)
         seconds = np.where(
             np.isinf(factor), np.inf, self._base * np.where(np.isinf(factor), 1, factor)
         )
         seconds.setflags(write=False)
         self._seconds = seconds
-        self.weights_version += 1
-
-    def _check(self, node: int) -> int:
-        if not 0 <= int(node) < self.n_nodes:
-            raise InputError(f"node {node} is not in 0..{self.n_nodes - 1}", field="node")
-        return int(node)
 
 
 def load_matrix_region(

@@ -20,15 +20,12 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-import numpy.typing as npt
 
+from planner.arrays import FloatArray, IntArray
 from planner.atomic_write import atomic_open
 from planner.errors import DataMissingError, InputError
 from planner.network.speed_profile import SpeedProfile
 from planner.settings import get_settings
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 CACHE_FORMAT = 1
 """Bump when the cached array layout changes; old cache files are then ignored."""

@@ -11,37 +11,35 @@ nodes) and dropped whenever closures change the weights.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from types import MappingProxyType
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.errors import InputError
 from planner.network.closures import Closure, segments_in_area, strongest
-from planner.network.geo import PointSnapper, lonlat_bbox
 from planner.network.osm import RoadArrays, arrays_from_graph
-from planner.network.region import FloatArray, IntArray, Route, Snap
+from planner.network.region import RegionBase, Route
 from planner.settings import get_settings
 
 
-class RoadRegion:
+class RoadRegion(RegionBase):
     """Travel times over a prepared road network (see :mod:`planner.network.osm`)."""
 
     def __init__(
         self, arrays: RoadArrays, *, max_snap_m: float | None = None, tree_cache_size: int = 256
     ) -> None:
-        self.name = arrays.name
+        super().__init__(
+            name=arrays.name,
+            lonlat=arrays.lonlat,
+            max_snap_m=get_settings().max_snap_m if max_snap_m is None else max_snap_m,
+        )
         self.meta = dict(arrays.meta)
         self.osm_ids = arrays.osm_ids
         self.n_raw_edges = arrays.n_edges
-        self.max_snap_m = get_settings().max_snap_m if max_snap_m is None else max_snap_m
-        self._lonlat = arrays.lonlat
-        self._lonlat.setflags(write=False)
         n = arrays.n_nodes
         # One edge per (u, v): sort by key, then by seconds, and keep the first of each key.
         key = arrays.edge_u * n + arrays.edge_v
@@ -54,15 +52,9 @@ class RoadRegion:
         self.edge_metres: FloatArray = arrays.edge_metres[keep]
         for array in (self.edge_u, self.edge_v, self.base_seconds, self.edge_metres):
             array.setflags(write=False)
-        self._snapper = PointSnapper(self._lonlat)
-        self._closures: dict[str, Closure] = {}
-        self._closure_masks: dict[str, np.ndarray] = {}
         self._trees: OrderedDict[tuple[bool, int], FloatArray] = OrderedDict()
         self._tree_cache_size = tree_cache_size
-        self._lock = threading.RLock()
-        self.weights_version = 0
-        """Increases whenever closures change the weights (callers may key their caches on it)."""
-        self._reweight()
+        self._refresh()
 
     @classmethod
     def from_graph(cls, graph: nx.MultiDiGraph, *, name: str = "graph") -> RoadRegion:
@@ -72,27 +64,9 @@ class RoadRegion:
     # -- the Region protocol -------------------------------------------------------------
 
     @property
-    def n_nodes(self) -> int:
-        return len(self.osm_ids)
-
-    @property
     def n_edges(self) -> int:
         """Directed node pairs with a road (parallel edges counted once)."""
         return len(self.edge_u)
-
-    @property
-    def node_lonlat(self) -> FloatArray:
-        return self._lonlat
-
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
-        """``(west, south, east, north)`` in degrees."""
-        return lonlat_bbox(self._lonlat)
-
-    def snap(self, lat: float, lon: float, *, max_snap_m: float | None = None) -> Snap:
-        limit = self.max_snap_m if max_snap_m is None else max_snap_m
-        node, distance = self._snapper.nearest(lat, lon, max_snap_m=limit)
-        return Snap(node=node, distance_m=distance)
 
     def etas_to(self, node: int) -> FloatArray:
         """Seconds from every node to ``node``; a cached, read-only array (copy to modify)."""
@@ -154,37 +128,16 @@ class RoadRegion:
     # -- closures ----------------------------------------------------------------------------
 
     @property
-    def closures(self) -> Mapping[str, Closure]:
-        """Active closures by id (read-only)."""
-        return MappingProxyType(self._closures)
-
-    @property
     def edge_seconds(self) -> FloatArray:
         """Current seconds per edge (``inf`` for closed edges), aligned with ``edge_u/edge_v``."""
         return self._seconds
 
-    def apply_closure(self, closure_id: str, closure: Closure) -> int:
-        """Close or slow the edges a closure covers (replacing one of the same id).
-
-        Returns how many directed edges it affects. Nothing changes if the closure is invalid.
-        """
+    def _closure_effect(self, closure: Closure) -> tuple[BoolArray, int]:
+        """The mask of directed edges the closure covers."""
         mask = self._closure_mask(closure)
-        with self._lock:
-            self._closures[closure_id] = closure
-            self._closure_masks[closure_id] = mask
-            self._reweight()
-        return int(mask.sum())
+        return mask, int(mask.sum())
 
-    def lift_closure(self, closure_id: str) -> None:
-        """Reopen: travel times return exactly to what they were without this closure."""
-        with self._lock:
-            if closure_id not in self._closures:
-                raise InputError(f"no active closure {closure_id!r}", field="closure_id")
-            del self._closures[closure_id]
-            del self._closure_masks[closure_id]
-            self._reweight()
-
-    def _closure_mask(self, closure: Closure) -> np.ndarray:
+    def _closure_mask(self, closure: Closure) -> BoolArray:
         if not closure.edges:
             return segments_in_area(closure, self._snapper.projection, self.road_segments())
         n = self.n_nodes
@@ -199,7 +152,7 @@ class RoadRegion:
 
     def _reweight(self) -> None:
         factors = strongest(
-            ((self._closure_masks[cid], self._closures[cid].multiplier) for cid in self._closures),
+            ((self._effects[cid], self._closures[cid].multiplier) for cid in self._closures),
             self.n_edges,
         )
         with np.errstate(invalid="ignore"):
@@ -213,7 +166,6 @@ class RoadRegion:
         self._csr_metres = _csr(u, v, self.edge_metres[open_], self.n_nodes).data
         self._csr_t = _csr(v, u, w, self.n_nodes)
         self._trees.clear()
-        self.weights_version += 1
 
     # -- trees ---------------------------------------------------------------------------------
 
@@ -237,17 +189,6 @@ class RoadRegion:
                 if (reverse, n) in self._trees:
                     self._trees.move_to_end((reverse, n))
         return [found[int(n)] for n in nodes]  # type: ignore[misc]
-
-    def _check_node(self, node: int) -> int:
-        if not 0 <= int(node) < self.n_nodes:
-            raise InputError(f"node {node} is not in 0..{self.n_nodes - 1}", field="node")
-        return int(node)
-
-    def _check_nodes(self, nodes: IntArray, field: str) -> IntArray:
-        array = np.asarray(nodes, dtype=np.int64).ravel()
-        if len(array) and (array.min() < 0 or array.max() >= self.n_nodes):
-            raise InputError(f"node indices must be in 0..{self.n_nodes - 1}", field=field)
-        return array
 
 
 def _csr(rows: IntArray, cols: IntArray, data: FloatArray, n: int) -> sp.csr_matrix:

@@ -19,14 +19,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from planner.arrays import FloatArray, IntArray
 from planner.errors import DataMissingError, InputError
 from planner.settings import PROJECT_DATA_DIR
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 MONTGOMERY_CALLS = "incidents/montgomery_county_pa_911_2015-2016.csv.gz"
 """The real call log, relative to ``get_settings().data_dir``."""
@@ -110,23 +107,6 @@ def fit_montgomery_profiles(path: Path) -> dict[str, RateProfile]:
     for service in SERVICES[1:]:
         profiles[service] = fit_profile(calls[calls["service"] == service])
     return profiles
-
-
-def write_profiles(profiles: dict[str, RateProfile], path: Path, *, source: str) -> None:
-    """Write profiles as the small JSON file the project commits."""
-    doc = {
-        "source": source,
-        "weekday": "Monday = 0",
-        "profiles": {
-            name: {
-                "mean_rate_per_h": round(p.mean_rate_per_h, 4),
-                "multiplier": [[round(float(v), 4) for v in row] for row in p.multiplier],
-            }
-            for name, p in profiles.items()
-        },
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 def load_profile(service: str = "EMS", *, path: Path = PROFILE_PATH) -> RateProfile:

@@ -131,8 +131,11 @@ def t_interval(values: Sequence[float], *, level: float = 0.95) -> tuple[float, 
     mean = float(x.mean())
     if x.size == 1:
         return (mean, mean)
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return (mean - half, mean + half)
+    sem = float(stats.sem(x))
+    if sem == 0.0:  # scipy gives nan for a zero scale; identical values have no spread
+        return (mean, mean)
+    lo, hi = stats.t.interval(level, x.size - 1, loc=mean, scale=sem)
+    return (float(lo), float(hi))
 
 
 def _ci(values: Sequence[float], *, bounds: tuple[float, float] | None = None) -> list[float]:

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
+from planner.arrays import FloatArray, IntArray
 from planner.centre.codes import CodeTable
 from planner.dispatch.coverage import CoverageModel, install
 from planner.errors import InputError
@@ -32,10 +32,6 @@ from planner.sim.demand import (
 )
 from planner.sim.deployment import Deployment, apply_changes
 from planner.sim.scenario import Distribution, Place, Scenario, code_table
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
 
 # --------------------------------------------------------------------------------------------
 # The prepared world (one per process) and the calls of a replication
