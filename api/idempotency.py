@@ -3,7 +3,9 @@
 Stored in the log's database (table ``api_idempotency``), per API key, with a fingerprint of
 the request (method, path, body) so that reusing a key for a different request is refused
 (422) rather than silently answered with an unrelated response. Only successful writes are
-stored: a refused write changed nothing, so retrying it is already safe.
+stored: a refused write changed nothing, so retrying it is already safe. A response is stored
+in the same transaction as the log entries of the write (``save`` takes that transaction's
+connection), so after a crash a key is recorded exactly when its effects are.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection, Engine
 
 from planner.errors import InputError
-from planner.log.schema import WRITE_OPTION, UTCDateTime
+from planner.log.schema import UTCDateTime
 
 MAX_KEY_LEN = 200
 
@@ -85,21 +86,24 @@ class IdempotencyStore:
         return StoredResponse(status=int(row.status), body=str(row.body))
 
     def save(
-        self, *, owner: str, key: str, request_fingerprint: str, response: StoredResponse
+        self,
+        conn: Connection,
+        *,
+        owner: str,
+        key: str,
+        request_fingerprint: str,
+        response: StoredResponse,
     ) -> None:
-        """Remember the first response; a concurrent duplicate keeps the earlier one."""
-        try:
-            with self._engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
-                conn.execute(
-                    idempotency_table.insert().values(
-                        owner=owner,
-                        key=key,
-                        fingerprint=request_fingerprint,
-                        status=response.status,
-                        body=response.body,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-                conn.commit()
-        except IntegrityError:
-            return
+        """Remember the first response inside the write's own transaction ``conn``; a
+        concurrent duplicate makes that transaction fail (``IntegrityError``), and the caller
+        answers with the earlier response."""
+        conn.execute(
+            idempotency_table.insert().values(
+                owner=owner,
+                key=key,
+                fingerprint=request_fingerprint,
+                status=response.status,
+                body=response.body,
+                created_at=datetime.now(UTC),
+            )
+        )

@@ -76,10 +76,11 @@ def _load_codes(path: Path, _mtime_ns: int) -> CodeTable:
 
 def build_services(settings: ApiSettings) -> Services:
     """Open the log and stores, load the code table and region, and start (or rebuild) the
-    engine: a log that already holds events is replayed from its logged recommendations, on
-    the region it is configured for (``InputError`` naming ``region`` if another is asked for).
-    If the code table file differs from the one the log carries, a ``centre_configured``
-    recording the new table is appended first."""
+    engine: a log that already holds events is replayed from its logged recommendations and
+    re-solved once (a differing plan is logged, so the live picture is what ``planner log
+    replay`` computes), on the region it is configured for (``InputError`` naming ``region``
+    if another is asked for). If the code table file differs from the one the log carries,
+    a ``centre_configured`` recording the new table is appended first."""
     log = IncidentLog(settings.db_url)
     try:
         logged = _logged_region(log)
@@ -99,6 +100,7 @@ def build_services(settings: ApiSettings) -> Services:
     region = load_region(region_spec, fresh=True) if region_spec else None
     if any(e.kind not in AUDIT_KINDS for e in log.entries(limit=50)):
         engine = Engine.replay(log, codes=codes, region=region, resolve=False)
+        engine.resolve_now()
         engine.adopt_codes(codes)
     else:
         config = EngineConfig(region=settings.region)

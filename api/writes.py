@@ -3,9 +3,10 @@
 One request is one engine event. Under the services' write lock: a replayed
 ``Idempotency-Key`` returns the stored first response (header ``Idempotent-Replayed: true``)
 without touching the engine; otherwise the event is submitted with ``If-Match`` as the
-expected state version (stale → ``ConflictError`` → 409, nothing logged), and a successful
-response is stored under the key. The response carries the new state version in its body and
-as the ``ETag`` header, ready for the next ``If-Match``.
+expected state version (stale → ``ConflictError`` → 409, nothing logged), and the response is
+stored under the key in the same transaction as the event and what it caused. The response
+carries the new state version in its body and as the ``ETag`` header, ready for the next
+``If-Match``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from api.bodies import to_event
 from api.idempotency import StoredResponse, check_key, fingerprint
@@ -143,17 +145,39 @@ def submit_event(
             )
             if stored is not None:
                 return _response(stored, replayed=True)
+        responses: list[StoredResponse] = []
+
+        def remember(outcome: Outcome) -> None:
+            """Build the response and, with a key, store it in the decision's transaction."""
+            response = StoredResponse(
+                status=status_code, body=WriteResult.of(outcome).model_dump_json()
+            )
+            responses.append(response)
+            if idem is not None:
+                services.idempotency.save(
+                    services.log.connection(),
+                    owner=key.prefix,
+                    key=idem,
+                    request_fingerprint=request_id,
+                    response=response,
+                )
+
         try:
-            outcome = services.engine.submit(event, expected_version=headers.expected_version)
+            outcome = services.engine.submit(
+                event, expected_version=headers.expected_version, before_commit=remember
+            )
         except ConflictError as exc:
             raise ConflictError(exc.message, field="If-Match") from exc
-        result = WriteResult.of(outcome)
-        response = StoredResponse(status=status_code, body=result.model_dump_json())
-        if idem is not None:
-            services.idempotency.save(
-                owner=key.prefix, key=idem, request_fingerprint=request_id, response=response
+        except IntegrityError:
+            if idem is None:
+                raise
+            stored = services.idempotency.lookup(  # another process stored this key first
+                owner=key.prefix, key=idem, request_fingerprint=request_id
             )
-    return _response(response, replayed=False, version=outcome.version)
+            if stored is None:
+                raise
+            return _response(stored, replayed=True)
+    return _response(responses[0], replayed=False, version=outcome.version)
 
 
 def _response(stored: StoredResponse, *, replayed: bool, version: int | None = None) -> Response:

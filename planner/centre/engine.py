@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -123,6 +124,19 @@ MAX_ESCALATION_ROUNDS = 100
 
 class ReplayMismatchError(PlannerError):
     """Replaying the log recomputed a recommendation that differs from the logged one."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    """The engine's mutable picture before a decision (see ``Engine._save``)."""
+
+    state: CentreState
+    plan: Plan | None
+    version: int
+    codes: CodeTable
+    logged_codes: str | None
+    region: Region | None
+    region_spec: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,11 +250,19 @@ class Engine:
     # -- write side ----------------------------------------------------------------------------
 
     def submit(
-        self, event: Event | Mapping[str, Any], *, expected_version: int | None = None
+        self,
+        event: Event | Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        before_commit: Callable[[Outcome], None] | None = None,
     ) -> Outcome:
         """Validate, log, fold, re-solve and escalate one event; raises and changes nothing
         if the event is malformed (``InputError``), forbidden (``InvalidTransitionError``) or
-        based on a stale version (``ConflictError``)."""
+        based on a stale version (``ConflictError``).
+
+        The event and everything derived from it are one log transaction; ``before_commit``
+        runs inside it (the API stores the idempotency record there), and a failure anywhere
+        before the commit leaves neither the log nor the engine changed."""
         parsed = parse_event(event)
         if parsed.type in ENGINE_ONLY_TYPES:
             raise InvalidTransitionError(
@@ -253,24 +275,34 @@ class Engine:
                     field="expected_version",
                 )
             plan_before = self._plan
-            stamped = self._stamp(parsed)
-            derived: list[Event] = []
-            if self._state.config is None and not isinstance(stamped, CentreConfigured):
-                configure = self._normalise(
-                    CentreConfigured.from_config(self._config, at=stamped.at)
-                )
-                self._check(apply(self._state, configure, codes=self.codes), stamped)
-                _, stored_configure, _ = self._process(configure, derived)
-                derived.insert(0, stored_configure)
-            stamped = self._normalise(stamped)
-            seq, stored, incident = self._process(stamped, derived)
-            self._escalate(stamped.at or self._clock(), derived)
-            return self._publish(
-                seq, stored, incident=incident, plan_before=plan_before, derived=derived
-            )
+            saved = self._save()
+            try:
+                with self._transaction():
+                    stamped = self._stamp(parsed)
+                    derived: list[Event] = []
+                    if self._state.config is None and not isinstance(stamped, CentreConfigured):
+                        configure = self._normalise(
+                            CentreConfigured.from_config(self._config, at=stamped.at)
+                        )
+                        self._check(apply(self._state, configure, codes=self.codes), stamped)
+                        _, stored_configure, _ = self._process(configure, derived)
+                        derived.insert(0, stored_configure)
+                    stamped = self._normalise(stamped)
+                    seq, stored, incident = self._process(stamped, derived)
+                    self._escalate(stamped.at or self._clock(), derived)
+                    outcome = self._outcome(
+                        seq, stored, incident=incident, plan_before=plan_before, derived=derived
+                    )
+                    if before_commit is not None:
+                        before_commit(outcome)
+            except BaseException:
+                self._restore(saved)
+                raise
+            return self._publish(outcome)
 
     def tick(self, now: datetime | None = None) -> list[Outcome]:
-        """Evaluate the time-based escalation rules at ``now`` (default: the engine clock)."""
+        """Evaluate the time-based escalation rules at ``now`` (default: the engine clock);
+        each escalation and what it causes is one log transaction."""
         with self._lock:
             now = now or self._clock()
             if now.tzinfo is None:
@@ -290,14 +322,53 @@ class Engine:
                     break
                 for escalation in due:
                     plan_before = self._plan
-                    derived: list[Event] = []
-                    seq, stored, incident = self._process(escalation, derived)
-                    outcomes.append(
-                        self._publish(
-                            seq, stored, incident=incident, plan_before=plan_before, derived=derived
-                        )
-                    )
+                    saved = self._save()
+                    try:
+                        with self._transaction():
+                            derived: list[Event] = []
+                            seq, stored, incident = self._process(escalation, derived)
+                            outcome = self._outcome(
+                                seq,
+                                stored,
+                                incident=incident,
+                                plan_before=plan_before,
+                                derived=derived,
+                            )
+                    except BaseException:
+                        self._restore(saved)
+                        raise
+                    outcomes.append(self._publish(outcome))
             return outcomes
+
+    def resolve_now(self) -> Outcome | None:
+        """Re-solve the current picture and log the recommendation if it differs from the
+        logged one (a log written before decisions were atomic may end on an event whose
+        recommendation was never logged); start-up calls this so the live plan is always
+        the one ``planner log replay`` computes."""
+        with self._lock:
+            if self._state.config is None:
+                return None
+            plan_before = self._plan
+            saved = self._save()
+            try:
+                with self._transaction():
+                    plan = self._solve()
+                    if plan_key(plan) == plan_key(self._plan):
+                        self._plan = plan
+                        return None
+                    changes = plan_changes(self._plan, plan)
+                    self._plan = plan
+                    event = recommendation_event(plan, changes, at=self._state.last_at)
+                    new_state = apply(self._state, event, codes=self.codes)
+                    seq, stored, incident = self._record(event, new_state)
+                    self._state = new_state
+                    outcome = self._outcome(
+                        seq, stored, incident=incident, plan_before=plan_before, derived=[]
+                    )
+            except BaseException:
+                self._restore(saved)
+                raise
+            return self._publish(outcome)
 
     def adopt_codes(self, codes: CodeTable) -> Outcome | None:
         """Put ``codes`` in force; a log that carries another table (or none) gets a
@@ -511,7 +582,7 @@ class Engine:
         self._version = appended.seq
         return appended.seq, stored, incident
 
-    def _publish(
+    def _outcome(
         self,
         seq: int,
         stored: Event,
@@ -520,8 +591,8 @@ class Engine:
         plan_before: Plan | None,
         derived: list[Event],
     ) -> Outcome:
-        """The outcome of the event just processed, passed to every subscriber."""
-        outcome = Outcome(
+        """The outcome of the event just processed."""
+        return Outcome(
             version=self._version,
             seq=seq,
             event=stored,
@@ -530,12 +601,54 @@ class Engine:
             derived=tuple(derived),
             incident=incident,
         )
+
+    def _publish(self, outcome: Outcome) -> Outcome:
+        """Pass a committed outcome to every subscriber."""
         for callback in list(self._subscribers):
             try:
                 callback(outcome)
             except Exception:
                 logger.exception("engine subscriber failed")
         return outcome
+
+    # -- transaction boundary ------------------------------------------------------------------
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        """The log transaction one decision runs in (nothing to commit in memory)."""
+        return nullcontext() if self._log is None else self._log.transaction()
+
+    def _save(self) -> _Saved:
+        """What a decision may change, to put back if it does not commit."""
+        return _Saved(
+            state=self._state,
+            plan=self._plan,
+            version=self._version,
+            codes=self.codes,
+            logged_codes=self._logged_codes,
+            region=self._region,
+            region_spec=self._region_spec,
+        )
+
+    def _restore(self, saved: _Saved) -> None:
+        """Undo a decision that did not commit, closures on the region included."""
+        if saved.region is not self._region:
+            self._node_cache.clear()
+        self._state = saved.state
+        self._plan = saved.plan
+        self._version = saved.version
+        self.codes = saved.codes
+        self._logged_codes = saved.logged_codes
+        self._region = saved.region
+        self._region_spec = saved.region_spec
+        if self._region is None:
+            return
+        wanted = self._state.closures
+        for closure_id in list(self._region.closures):
+            if closure_id not in wanted:
+                self._region.lift_closure(closure_id)
+        for closure_id, closure in wanted.items():
+            if closure_id not in self._region.closures:
+                self._region.apply_closure(closure_id, _closure(closure))
 
     # -- region and ETAs -----------------------------------------------------------------------
 

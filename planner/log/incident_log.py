@@ -154,6 +154,7 @@ class IncidentLog:
         # An in-memory SQLite log is one shared connection: take turns on it in Python.
         shared = isinstance(self._engine.pool, StaticPool)
         self._turn: AbstractContextManager[Any] = threading.RLock() if shared else nullcontext()
+        self._open = threading.local()  # the transaction this thread has open, if any
         try:
             self._prepare(create=create)
         except BaseException:
@@ -202,8 +203,41 @@ class IncidentLog:
             ) from exc
 
     @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction that every append and read of this thread joins until it ends.
+
+        A decision (an event, the recommendation and escalations it causes, the idempotency
+        record of the request) is written through it, so all of it commits or none of it does;
+        the yielded connection is for the caller's own rows in the same transaction. Nested
+        calls join the outer transaction.
+        """
+        current: Connection | None = getattr(self._open, "conn", None)
+        if current is not None:
+            yield current
+            return
+        with self._turn, self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                self._open.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._open.conn = None
+
+    def connection(self) -> Connection:
+        """The connection of the transaction this thread has open (see :meth:`transaction`)."""
+        current: Connection | None = getattr(self._open, "conn", None)
+        if current is None:
+            raise RuntimeError("no log transaction is open in this thread")
+        return current
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction: exclusive on SQLite from its first statement."""
+        current: Connection | None = getattr(self._open, "conn", None)
+        if current is not None:
+            yield current
+            return
         with self._turn, self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
@@ -211,7 +245,11 @@ class IncidentLog:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A read transaction that sees one consistent snapshot."""
+        """A read transaction that sees one consistent snapshot (or the open write one)."""
+        current: Connection | None = getattr(self._open, "conn", None)
+        if current is not None:
+            yield current
+            return
         with self._turn, self._engine.connect() as conn:
             if self._is_postgres:
                 conn.execution_options(isolation_level="REPEATABLE READ")
