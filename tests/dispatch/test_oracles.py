@@ -1,0 +1,113 @@
+"""Hand-worked dispatch cases: unmet reasons by urgency and the coverage charge of MEXCLP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.dispatch.coverage import CoverageModel, coverage_extra_cost, install
+from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit
+from planner.dispatch.solver import POLICIES, solve
+from planner.network.geo import Location
+from planner.network.matrix_region import MatrixRegion
+
+ALS = frozenset({"ALS"})
+
+
+def _one_unit_two_calls(pri_a: int, pri_b: int) -> DispatchProblem:
+    return DispatchProblem(
+        units=(Unit("U", ALS),),
+        incidents=(
+            Incident("A", pri_a, "X", None, {"ALS": 1}, 600.0, opened_at=0.0),
+            Incident("B", pri_b, "X", None, {"ALS": 1}, 600.0, opened_at=1.0),
+        ),
+        travel_times_s=np.array([[100.0, 100.0]]),
+    )
+
+
+@pytest.mark.parametrize("policy", ["optimal", "closest_idle"])
+def test_unmet_reason_counts_equal_urgency_as_equal(policy: str) -> None:
+    """Two priority-2 calls, one unit: the older call gets it; the other is unmet because its
+    only unit went to an *equally* urgent call, not a more urgent one."""
+    plan = solve(_one_unit_two_calls(2, 2), SolveOptions(policy=policy))
+    assert [(a.unit, a.incident) for a in plan.assignments] == [("U", "A")]
+    assert [(m.incident, m.reason) for m in plan.unmet] == [
+        ("B", "all 1 capable units that can reach it are used (equally urgent: 1)")
+    ]
+
+
+def test_unmet_reason_names_more_urgent_calls() -> None:
+    plan = solve(_one_unit_two_calls(1, 3), SolveOptions())
+    assert [(m.incident, m.reason) for m in plan.unmet] == [
+        ("B", "all 1 capable units assigned to more urgent incidents")
+    ]
+
+
+def _three_point_region() -> MatrixRegion:
+    """Points 0, 1, 2 on a line; 0–1 50 s, 1–2 80 s, 0–2 500 s."""
+    return MatrixRegion(
+        name="line",
+        point_ids=["p0", "p1", "p2"],
+        lonlat=np.array([[0.0, 0.0], [0.01, 0.0], [0.02, 0.0]]),
+        seconds=np.array([[0.0, 50.0, 500.0], [50.0, 0.0, 80.0], [500.0, 80.0, 0.0]]),
+    )
+
+
+def _model() -> CoverageModel:
+    return CoverageModel(
+        region=_three_point_region(),
+        demand_nodes=np.array([0, 1, 2]),
+        demand_weights=np.array([5.0, 3.0, 2.0]),  # normalised to 0.5, 0.3, 0.2
+        target_s=100.0,
+        busy_fraction=0.5,
+    )
+
+
+def test_mexclp_coverage_and_losses_by_hand() -> None:
+    """Units at 0 and 1 with a 100 s target: point 0 and 1 are covered twice, point 2 once
+    (k = 2, 2, 1). Expected cover = 0.5·0.75 + 0.3·0.75 + 0.2·0.5 = 0.7. Marginal cover per point
+    d·q^(k-1)·(1-q) = 0.125, 0.075, 0.1, so L(0) = 0.2 and L(1) = 0.3."""
+    model = _model()
+    assert model.expected_coverage([0, 1]) == pytest.approx(0.7)
+    np.testing.assert_allclose(model.losses([0, 1]), [0.2, 0.3])
+
+
+def test_coverage_charge_is_weighted_by_priority() -> None:
+    """extra[u, i] = 1800 s · L(u) · w[p_i]: with weights 16 (P1) and 1 (P5),
+    unit 0 → [5760, 360] and unit 1 → [8640, 540]; a custom P5 weight of 3 triples column 2."""
+    problem = DispatchProblem(
+        units=(
+            Unit("U0", ALS, location=Location(lat=0.0, lon=0.0)),
+            Unit("U1", ALS, location=Location(lat=0.0, lon=0.01)),
+        ),
+        incidents=(
+            Incident("A", 1, "X", None, {"ALS": 1}, 600.0),
+            Incident("B", 5, "X", None, {"ALS": 1}, 600.0),
+        ),
+        travel_times_s=np.array([[60.0, 60.0], [60.0, 60.0]]),
+    )
+    extra = coverage_extra_cost(problem, SolveOptions(), _model())
+    np.testing.assert_allclose(extra, [[5760.0, 360.0], [8640.0, 540.0]])
+    heavier = SolveOptions(priority_weights={1: 16.0, 2: 8.0, 3: 4.0, 4: 2.0, 5: 3.0})
+    np.testing.assert_allclose(
+        coverage_extra_cost(problem, heavier, _model())[:, 1], [1080.0, 1620.0]
+    )
+
+
+def test_coverage_policy_sends_the_unit_whose_absence_hurts_least() -> None:
+    """Both units are 60 s from the one P1 call; U0 leaves less demand uncovered (0.2 < 0.3)."""
+    install(_model(), name="coverage-oracle")
+    problem = DispatchProblem(
+        units=(
+            Unit("U1", ALS, location=Location(lat=0.0, lon=0.01)),
+            Unit("U0", ALS, location=Location(lat=0.0, lon=0.0)),
+        ),
+        incidents=(Incident("A", 1, "X", None, {"ALS": 1}, 600.0),),
+        travel_times_s=np.array([[60.0], [60.0]]),
+    )
+    try:
+        plan = solve(problem, SolveOptions(policy="coverage-oracle"))
+    finally:
+        POLICIES.pop("coverage-oracle")
+    assert [(a.unit, a.incident) for a in plan.assignments] == [("U0", "A")]
+    assert plan.objective.terms["extra"] == pytest.approx(1800.0 * 0.2 * 16.0)
