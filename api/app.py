@@ -22,6 +22,7 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import (
     closures,
+    coaching,
     codes,
     console,
     contacts,
@@ -78,6 +79,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         units,
         recommendations,
         closures,
+        coaching,
         events,
         log,
         exports,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     db_url: str = f"sqlite:///{PROJECT_ROOT / 'planner.sqlite'}"
     """Incident log database (SQLite by default, PostgreSQL by URL)."""
 
+    centre_tz: str = "UTC"
+    """The centre's local time zone (IANA name): reviews show and read times in it."""
+
     max_snap_m: Annotated[float, Field(gt=0)] = 500.0
     """Farthest a coordinate may lie from the road network before it is refused."""
 

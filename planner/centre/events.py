@@ -11,6 +11,7 @@ payload or the state (:func:`split_personal`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -26,6 +27,9 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
 Id = Annotated[str, Field(min_length=1, max_length=80, pattern=ID_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Name = Annotated[str, Field(min_length=1, max_length=120)]
+CoachingFigure = Literal[
+    "answer", "call_handling", "dispatch", "turnout", "travel", "override_rate"
+]
 Channel = Literal["phone", "sms", "email", "web", "radio", "agency"]
 Priority = Annotated[int, Field(ge=1, le=5)]
 
@@ -131,6 +135,8 @@ class ContactReceived(_Event):
     type: Literal["contact_received"] = "contact_received"
     contact_id: Id
     channel: Channel
+    answered_at: AwareDatetime | None = None
+    """When a call-taker answered (from the telephony queue), if the channel reports it."""
     caller_name: str | None = personal()
     caller_phone: str | None = personal()
     caller_address: str | None = personal()
@@ -310,6 +316,21 @@ class AgencyNotified(_Event):
     reference: str | None = Field(default=None, max_length=200)
 
 
+class CoachingRecorded(_Event):
+    """A buddying or coaching session held (criterion 20): who coached whom, on what, about
+    which incidents, and when to follow up; reviews show whether the figure moved afterwards."""
+
+    type: Literal["coaching_recorded"] = "coaching_recorded"
+    coach: Name
+    colleague: Name
+    topic: Name
+    figure: CoachingFigure | None = None
+    """The review figure the session means to move (e.g. ``dispatch``, ``override_rate``)."""
+    incidents: list[Id] = Field(default_factory=list, max_length=100)
+    follow_up: date | None = None
+    notes: str | None = personal(description="what was said, agreed and planned")
+
+
 class RoadClosureOn(_Event):
     """A closure (``factor`` None) or slow-down (``factor`` > 1) of a circle or polygon."""
 
@@ -349,6 +370,7 @@ Event = Annotated[
     | QueryRecorded
     | ComplaintRecorded
     | AgencyNotified
+    | CoachingRecorded
     | RoadClosureOn
     | RoadClosureOff,
     Field(discriminator="type"),
@@ -380,6 +402,7 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
         QueryRecorded,
         ComplaintRecorded,
         AgencyNotified,
+        CoachingRecorded,
         RoadClosureOn,
         RoadClosureOff,
     )

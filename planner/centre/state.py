@@ -18,6 +18,7 @@ from planner.centre.config import EngineConfig
 from planner.centre.events import (
     AgencyNotified,
     CentreConfigured,
+    CoachingRecorded,
     ComplaintRecorded,
     ContactLinked,
     ContactReceived,
@@ -612,6 +613,10 @@ def _agency(state: CentreState, e: AgencyNotified, at: datetime, c: CodeTable) -
     return _with_incident(state, replace(incident, agencies=(*incident.agencies, e.agency)))
 
 
+def _coaching(state: CentreState, e: CoachingRecorded, at: datetime, c: CodeTable) -> CentreState:
+    return state  # a record for reviews: it changes nothing operational
+
+
 def _closure_on(state: CentreState, e: RoadClosureOn, at: datetime, c: CodeTable) -> CentreState:
     if e.closure_id in state.closures:
         raise InvalidTransitionError(f"closure {e.closure_id!r} is already on", field="closure_id")
@@ -660,6 +665,7 @@ _HANDLERS: Mapping[type[Any], Callable[[CentreState, Any, datetime, CodeTable], 
     QueryRecorded: _query,
     ComplaintRecorded: _complaint,
     AgencyNotified: _agency,
+    CoachingRecorded: _coaching,
     RoadClosureOn: _closure_on,
     RoadClosureOff: _closure_off,
 }

@@ -48,3 +48,7 @@ app.add_typer(_codes.app, name="codes")
 from planner.cli import simulate as _simulate  # noqa: E402
 
 _simulate.register(app)
+
+from planner.cli import review as _review  # noqa: E402
+
+_review.register(app)

@@ -1,11 +1,10 @@
-"""``planner simulate``, ``planner compare`` and ``planner review``: what-if runs and reviews."""
+"""``planner simulate`` and ``planner compare``: what-if runs."""
 
 from __future__ import annotations
 
 import functools
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -184,53 +183,7 @@ def _pp(v: float | None) -> str:
     return "nan" if v is None else f"{v * 100:+.1f}"
 
 
-def _date(text: str, *, field: str, end: bool) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"not an ISO date or date-time: {text!r}", field=field) from None
-    if len(text) == 10 and end:
-        value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def review_command(
-    db: str | None = typer.Option(None, "--db", help="Incident log URL (default: settings)."),
-    date_from: str | None = typer.Option(None, "--from", help="First day (ISO date)."),
-    date_to: str | None = typer.Option(None, "--to", help="Last day (ISO date, inclusive)."),
-    roster: Path | None = typer.Option(None, "--roster", help="YAML: dispatcher -> team."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write Markdown (and .json) here."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown."),
-) -> None:
-    """Performance review of dispatchers and teams from the incident log."""
-    from planner.cli._common import write_file, write_json
-    from planner.review.performance import build_review, load_roster, review_markdown
-    from planner.settings import get_settings
-
-    url = db or get_settings().db_url
-    start = _date(date_from, field="--from", end=False) if date_from else None
-    stop = _date(date_to, field="--to", end=True) if date_to else None
-    if start and stop and stop < start:
-        raise InputError("--to is before --from", field="--to")
-    review = build_review(
-        url, start=start, end=stop, roster=load_roster(roster) if roster else None
-    )
-    if out is not None:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot write {out}: {exc.strerror or exc}", field="--out") from None
-        write_file(out, review_markdown(review), field="--out")
-        write_json(review, out.with_suffix(".json"), field="--out")
-        typer.echo(f"review: {out}")
-    elif json_out:
-        write_json(review, None)
-    else:
-        typer.echo(review_markdown(review))
-
-
 def register(root: typer.Typer) -> None:
-    """Attach ``simulate``, ``compare`` and ``review`` to the root app."""
+    """Attach ``simulate`` and ``compare`` to the root app."""
     root.command("simulate")(_one_line_errors(simulate_command))
     root.command("compare")(_one_line_errors(compare_command))
-    root.command("review")(_one_line_errors(review_command))

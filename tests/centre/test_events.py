@@ -58,6 +58,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "complaint_recorded": {"incident_id": "I-1", "category": "response time", "text": "slow"},
     "agency_notified": {"incident_id": "I-1", "agency": "PennDOT", "channel": "phone",
                         "reference": "PD8-07"},
+    "coaching_recorded": {"coach": "morgan", "colleague": "alice", "topic": "overrides",
+                          "figure": "dispatch", "incidents": ["I-1"], "follow_up": "2026-03-21",
+                          "notes": "agreed a checklist"},
     "road_closure_on": {"closure_id": "RC-1", "centre": P, "radius_m": 150, "factor": None},
     "road_closure_off": {"closure_id": "RC-1"},
 }  # fmt: skip

@@ -1,0 +1,156 @@
+"""``planner review``, ``planner review-trends``, ``planner review-import`` and
+``planner coaching record``: supervisors' reviews, trends, external logs and coaching records."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import typer
+
+from planner.cli._common import fail, write_file, write_json
+from planner.errors import InputError, PlannerError
+from planner.settings import get_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+coaching_app = typer.Typer(
+    name="coaching", help="Record coaching and buddying sessions.", no_args_is_help=True
+)
+
+
+def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Bad input exits 2 with a one-line message, also when invoked without ``run_app``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except PlannerError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper
+
+
+def _date(text: str, *, field: str, end: bool, tz: str) -> datetime:
+    """An ISO date or date-time; without an offset it is read in the centre's time zone."""
+    from planner.review.performance import time_zone
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"not an ISO date or date-time: {text!r}", field=field) from None
+    if len(text) == 10 and end:
+        value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return value if value.tzinfo else value.replace(tzinfo=time_zone(tz))
+
+
+def _period(
+    date_from: str | None, date_to: str | None, tz: str
+) -> tuple[datetime | None, datetime | None]:
+    start = _date(date_from, field="--from", end=False, tz=tz) if date_from else None
+    stop = _date(date_to, field="--to", end=True, tz=tz) if date_to else None
+    if start and stop and stop < start:
+        raise InputError("--to is before --from", field="--to")
+    return start, stop
+
+
+def review_command(
+    db: str | None = typer.Option(None, "--db", help="Incident log URL (default: settings)."),
+    date_from: str | None = typer.Option(None, "--from", help="First day (ISO date)."),
+    date_to: str | None = typer.Option(None, "--to", help="Last day (ISO date, inclusive)."),
+    roster: Path | None = typer.Option(None, "--roster", help="YAML: dispatcher -> team."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write Markdown (and .json) here."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown."),
+    tz: str | None = typer.Option(
+        None, "--tz", help="Centre time zone, IANA name (default: PLANNER_CENTRE_TZ, UTC)."
+    ),
+    few_calls: int = typer.Option(
+        5, "--few-calls", help="Mark figures resting on fewer calls than this."
+    ),
+    reversal_window: float = typer.Option(
+        120.0, "--reversal-window", help="Seconds within which an override counts as reversed."
+    ),
+) -> None:
+    """Performance review per role (call-takers, dispatchers, crews) and team."""
+    from planner.review.performance import build_review, load_roster, review_markdown
+
+    settings = get_settings()
+    zone = tz or settings.centre_tz
+    start, stop = _period(date_from, date_to, zone)
+    if reversal_window < 0:
+        raise InputError("must not be negative", field="--reversal-window")
+    review = build_review(
+        db or settings.db_url,
+        start=start,
+        end=stop,
+        roster=load_roster(roster) if roster else None,
+        tz=zone,
+        min_calls=few_calls,
+        reversal_window_s=reversal_window,
+    )
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write {out}: {exc.strerror or exc}", field="--out") from None
+        write_file(out, review_markdown(review), field="--out")
+        write_json(review, out.with_suffix(".json"), field="--out")
+        typer.echo(f"review: {out}")
+    elif json_out:
+        write_json(review, None)
+    else:
+        typer.echo(review_markdown(review))
+
+
+@coaching_app.command("record")
+@_one_line_errors
+def coaching_record(
+    coach: str = typer.Option(..., "--coach", help="Who coached (e.g. morgan)."),
+    colleague: str = typer.Option(..., "--with", help="The colleague coached (e.g. alice)."),
+    topic: str = typer.Option(..., "--topic", help="What the session was about."),
+    figure: str | None = typer.Option(
+        None,
+        "--figure",
+        help="Review figure it aims to move: answer, call_handling, dispatch, "
+        "turnout, travel, override_rate.",
+    ),
+    incidents: list[str] = typer.Option([], "--incident", help="Incident discussed (repeat)."),
+    follow_up: str | None = typer.Option(None, "--follow-up", help="Follow-up date (ISO)."),
+    notes: str | None = typer.Option(None, "--notes", help="Notes (kept as personal data)."),
+    db: str | None = typer.Option(None, "--db", help="Incident log URL (default: settings)."),
+) -> None:
+    """Record a coaching session as a ``coaching_recorded`` event in the incident log."""
+    from planner.centre.engine import Engine
+    from planner.log.incident_log import IncidentLog
+
+    if follow_up is not None:
+        try:
+            date.fromisoformat(follow_up)
+        except ValueError:
+            raise InputError(f"not an ISO date: {follow_up!r}", field="--follow-up") from None
+    event = {
+        "type": "coaching_recorded",
+        "actor": f"supervisor:{coach}",
+        "coach": coach,
+        "colleague": colleague,
+        "topic": topic,
+        "figure": figure,
+        "incidents": incidents,
+        "follow_up": follow_up,
+        "notes": notes,
+    }
+    with IncidentLog(db or get_settings().db_url, create=False) as log:
+        engine = Engine.replay(log, resolve=False)
+        outcome = engine.submit(event)
+    typer.echo(f"coaching_recorded: seq {outcome.seq}")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach ``review`` and the ``coaching`` group to the root app."""
+    root.command("review")(_one_line_errors(review_command))
+    root.add_typer(coaching_app, name="coaching")

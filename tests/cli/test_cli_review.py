@@ -1,0 +1,75 @@
+"""``planner review`` options and ``planner coaching record``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.settings import SCENARIOS_DIR
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def shift_db(tmp_path: Path) -> str:
+    db = f"sqlite:///{tmp_path / 'shift.sqlite'}"
+    code, out = _run("events", "apply", "--db", db, str(SCENARIOS_DIR / "sample-shift.jsonl"))
+    assert code == 0, out
+    return db
+
+
+def test_review_reads_and_shows_times_in_the_centre_time_zone(shift_db: str) -> None:
+    code, out = _run("review", "--db", shift_db, "--json", "--tz", "America/Chicago")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["period"]["first_event"] == "2026-03-14T06:55:00-05:00"
+    # A bare date is a day of the centre's calendar: 2026-03-14 in Chicago.
+    code, out = _run(
+        "review", "--db", shift_db, "--json", "--tz", "America/Chicago",
+        "--from", "2026-03-14T07:30", "--to", "2026-03-14",
+    )  # fmt: skip
+    assert code == 0, out
+    assert set(json.loads(out)["incidents"]) == {"I-0704", "I-0705"}
+
+
+def test_review_flags_name_the_field(shift_db: str) -> None:
+    code, out = _run("review", "--db", shift_db, "--tz", "Nowhere/Land")
+    assert code == 2 and "tz: unknown time zone" in out
+    code, out = _run("review", "--db", shift_db, "--few-calls", "0")
+    assert code == 2 and "min_calls" in out
+    code, out = _run("review", "--db", shift_db, "--reversal-window", "-1")
+    assert code == 2 and "--reversal-window" in out
+
+
+def test_coaching_record_lands_in_the_review(shift_db: str) -> None:
+    code, out = _run(
+        "coaching", "record", "--db", shift_db, "--coach", "morgan", "--with", "bob",
+        "--topic", "answering texts", "--figure", "call_handling", "--incident", "I-0702",
+        "--follow-up", "2026-03-28",
+    )  # fmt: skip
+    assert code == 0, out
+    assert out.startswith("coaching_recorded: seq ")
+    code, out = _run("review", "--db", shift_db, "--json")
+    (session,) = json.loads(out)["coaching_sessions"]
+    # Recorded now, after the shift: bob's call handling 60, 60, 30, 60 s before, none since.
+    assert session["before"]["value"] == 60.0 and session["before"]["n"] == 4
+    assert session["moved"] == "no calls since"
+
+
+def test_coaching_record_refuses_bad_input_and_writes_nothing(shift_db: str) -> None:
+    base = ["coaching", "record", "--db", shift_db, "--coach", "morgan", "--with", "bob"]
+    code, out = _run(*base, "--topic", "x", "--figure", "speed")
+    assert code == 2 and "figure" in out
+    code, out = _run(*base, "--topic", "x", "--follow-up", "next week")
+    assert code == 2 and "--follow-up" in out
+    code, out = _run("review", "--db", shift_db, "--json")
+    assert json.loads(out)["coaching_sessions"] == []
