@@ -1,41 +1,72 @@
-"""Coverage-aware dispatch: the optimal solver, charged for the cover a dispatch takes away.
+"""Coverage-aware dispatch and redeployment: dynamic MEXCLP (Jagtenberg et al.).
 
-Expected coverage as in Daskin's MEXCLP: a demand point ``j`` with weight ``d_j`` reached within
-the target by ``k_j`` available units is covered with probability ``1 - q**k_j``, where ``q`` is
-the probability that a unit is busy. Sending unit ``u`` away lowers expected covered demand by
+Expected coverage as in Daskin's MEXCLP: a demand point ``j`` with weight ``d_j`` (``Σ d_j = 1``)
+reached within the *cover time* by ``k_j`` free units is covered with probability
+``1 - q**k_j``, where ``q`` is the probability that a unit is busy. The cover time is the
+priority-1 target less what the clock has already spent before a unit rolls: the expected
+call-handling/dispatch delay and the turnout (``CoverageModel.delay_s``). ``q`` may vary by
+weekday and hour (``busy_by_hour``, from the demand profile and the service times).
 
-    L_u = Σ_j d_j · c_uj · q**(k_j - 1) · (1 - q)          (c_uj = 1 if u covers j)
+Two decisions use the same model:
 
-with ``Σ_j d_j = 1``. The ``coverage`` policy adds ``w[p] · coverage_weight_s · L_u`` to every
-assignment of ``u`` (``DispatchProblem.extra_cost_s``) and solves exactly as ``optimal`` does:
-losing all expected cover costs as much as arriving ``coverage_weight_s`` seconds later. The
-priority-lexicographic filling is unchanged; only *which* unit goes shifts towards units whose
-absence hurts the rest of the area least (the dynamic MEXCLP dispatch idea of Jagtenberg et al.).
+- **Dispatch** (Jagtenberg, Bhulai & van der Mei 2017, "dynamic MEXCLP"): among the free units
+  that reach the call within its own budget (its target less ``delay_s``), send the one whose
+  departure loses the least expected coverage; if none can, the closest. The rule is a cost on
+  every arc, so the exact solver keeps several simultaneous calls lexicographically optimal:
+  an in-budget arc costs ``w[p]·(M·level + eta)``, an out-of-budget one
+  ``w[p]·(M·(top + 1) + eta + late)``, where ``level`` is the unit's coverage loss in steps of
+  ``LOSS_STEP`` of total demand and ``M`` exceeds every in-budget ETA, so a smaller loss always
+  wins and ETA only breaks ties.
+- **Redeployment** (Jagtenberg, van den Berg & van der Mei 2015, "DMEXCLP"): a unit that becomes
+  free goes to the base, staffed or not, whose extra unit adds the most expected coverage,
+  counting the other free units where they are (or where they are heading) and respecting
+  each base's capacity (:func:`best_base`).
+
+Units that are free, returning or relocating all count towards ``k_j`` at their current
+position: they will be back in service soon, and a relocating unit can be dispatched on the way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import numpy as np
 
 from planner.arrays import BoolArray, FloatArray, IntArray
+from planner.dispatch.candidates import weight_of
 from planner.dispatch.domain import DispatchProblem, Plan, SolveOptions, UnitStatus
 from planner.dispatch.solver import register_policy, solve_optimal
 from planner.network.region import Region
 
+LOSS_STEP = 0.001
+"""Coverage losses are compared in steps of 0.1 % of total demand; closer ones count as equal
+(then the nearer unit goes). A resolution of the model, not a tuned constant."""
+
+COVERING_STATUSES = frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING})
+"""Units counted as cover at their current position."""
+
 
 @dataclass(slots=True)
 class CoverageModel:
-    """Demand points, the coverage target and the busy fraction of one region."""
+    """Demand points, the cover time and the busy fraction of one region."""
 
     region: Region
     demand_nodes: IntArray
     demand_weights: FloatArray
     """Normalised to sum 1 on construction."""
     target_s: float
+    """The cover time in seconds of driving (priority-1 target less ``delay_s``)."""
     busy_fraction: float
+    """The mean busy probability ``q``."""
+    delay_s: float = 0.0
+    """Seconds spent before a unit rolls (call handling, dispatch, turnout): an incident's
+    driving budget is its target less this."""
+    busy_by_hour: FloatArray | None = None
+    """``q`` by ``(weekday, hour)`` (7 × 24, Monday first, UTC); default: ``busy_fraction``."""
     weight_s: float = 1800.0
+    """Kept for scenario compatibility (the former soft-penalty weight); unused by the rule."""
     _rows: dict[int, BoolArray] = field(default_factory=dict)
     _snaps: dict[tuple[float, float], int] = field(default_factory=dict)
     _version: object = None
@@ -46,9 +77,22 @@ class CoverageModel:
         self.demand_nodes = np.asarray(self.demand_nodes, dtype=np.int64)
         if not 0.0 < self.busy_fraction < 1.0:
             raise ValueError("busy_fraction must lie strictly between 0 and 1")
+        if self.busy_by_hour is not None:
+            q = np.asarray(self.busy_by_hour, dtype=np.float64)
+            if q.shape != (7, 24) or not ((q > 0) & (q < 1)).all():
+                raise ValueError("busy_by_hour must be 7 x 24 values strictly between 0 and 1")
+            self.busy_by_hour = q
+
+    def busy_at(self, when: float | None) -> float:
+        """``q`` at ``when`` (POSIX seconds; ``None``: the mean)."""
+        if self.busy_by_hour is None or when is None or not np.isfinite(when):
+            return self.busy_fraction
+        moment = datetime.fromtimestamp(when, tz=UTC)
+        return float(self.busy_by_hour[moment.weekday(), moment.hour])
 
     def covered_by(self, node: int) -> BoolArray:
-        """Demand points a unit at ``node`` reaches within the target (cached per node)."""
+        """Demand points a unit at ``node`` reaches within the cover time (cached per node;
+        the cache is dropped when closures or speeds change the region)."""
         version = (getattr(self.region, "weights_version", None), tuple(self.region.closures))
         if version != self._version:
             self._rows.clear()
@@ -70,46 +114,122 @@ class CoverageModel:
             self._snaps[key] = node
         return node
 
-    def expected_coverage(self, nodes: list[int]) -> float:
-        """MEXCLP expected covered demand (fraction) with available units at ``nodes``."""
-        k = self._counts(nodes)
-        return float(np.sum(self.demand_weights * (1.0 - self.busy_fraction**k)))
-
-    def losses(self, nodes: list[int]) -> FloatArray:
-        """``L_u`` for each unit at ``nodes``: the expected cover lost if it leaves."""
-        if not nodes:
-            return np.zeros(0)
-        q = self.busy_fraction
-        k = self._counts(nodes)
-        marginal = self.demand_weights * q ** np.maximum(k - 1, 0) * (1.0 - q)
-        return np.array([float(marginal[self.covered_by(n)].sum()) for n in nodes])
-
-    def _counts(self, nodes: list[int]) -> FloatArray:
+    def counts(self, nodes: Sequence[int]) -> FloatArray:
+        """``k_j``: how many units at ``nodes`` cover each demand point."""
         k = np.zeros(len(self.demand_nodes))
         for n in nodes:
-            k += self.covered_by(n)
+            k += self.covered_by(int(n))
         return k
+
+    def expected_coverage(self, nodes: Sequence[int], *, q: float | None = None) -> float:
+        """MEXCLP expected covered demand (fraction) with free units at ``nodes``."""
+        q = self.busy_fraction if q is None else q
+        return float(np.sum(self.demand_weights * (1.0 - q ** self.counts(nodes))))
+
+    def losses(self, nodes: Sequence[int], *, q: float | None = None) -> FloatArray:
+        """For each unit at ``nodes``: the expected coverage lost if it leaves."""
+        if not len(nodes):
+            return np.zeros(0)
+        q = self.busy_fraction if q is None else q
+        k = self.counts(nodes)
+        marginal = self.demand_weights * q ** np.maximum(k - 1, 0) * (1.0 - q)
+        return np.array([float(marginal[self.covered_by(int(n))].sum()) for n in nodes])
+
+    def gains(
+        self, candidates: Sequence[int], nodes: Sequence[int], *, q: float | None = None
+    ) -> FloatArray:
+        """For each candidate node: the expected coverage one more unit there adds, with the
+        other free units at ``nodes``."""
+        q = self.busy_fraction if q is None else q
+        marginal = self.demand_weights * q ** self.counts(nodes) * (1.0 - q)
+        return np.array([float(marginal[self.covered_by(int(b))].sum()) for b in candidates])
+
+
+def loss_levels(loss: FloatArray) -> IntArray:
+    """Losses in whole steps of :data:`LOSS_STEP` (what the strict rule compares)."""
+    return np.floor(np.asarray(loss) / LOSS_STEP + 1e-9).astype(np.int64)
 
 
 def coverage_extra_cost(
     problem: DispatchProblem, options: SolveOptions, model: CoverageModel
 ) -> FloatArray:
-    """``(units, incidents)`` weighted seconds of lost cover; zero for units not available."""
-    extra = np.zeros((len(problem.units), len(problem.incidents)))
-    idle = [
+    """``(units, incidents)`` cost added to the optimal solver's ``w[p]·(eta + late)`` so that
+    the arc costs become the strict dynamic-MEXCLP ranking described in the module docstring.
+
+    Units that are not free (divertible ones) are ranked as losing nothing: they cover nothing
+    now. Unreachable pairs get 0 (they have no arc).
+    """
+    n_units, n_inc = len(problem.units), len(problem.incidents)
+    extra = np.zeros((n_units, n_inc))
+    if n_units == 0 or n_inc == 0:
+        return extra
+    tt = np.asarray(problem.travel_times_s, dtype=np.float64)
+    when = max((inc.opened_at for inc in problem.incidents), default=None)
+    q = model.busy_at(when)
+    covering = [
         (u, model.node_of(unit.location.lat, unit.location.lon))
         for u, unit in enumerate(problem.units)
-        if unit.status == UnitStatus.AVAILABLE and unit.location is not None
+        if unit.status in COVERING_STATUSES and unit.location is not None
     ]
-    if not idle or not problem.incidents:
-        return extra
-    loss = model.losses([node for _, node in idle])
-    weights = np.array(
-        [options.priority_weights.get(inc.priority, 1.0) for inc in problem.incidents]
+    level = np.zeros(n_units, dtype=np.int64)
+    if covering:
+        loss = model.losses([node for _, node in covering], q=q)
+        rows = np.array([u for u, _ in covering], dtype=np.int64)
+        free = np.array(
+            [problem.units[u].status == UnitStatus.AVAILABLE for u, _ in covering], dtype=bool
+        )
+        level[rows[free]] = loss_levels(loss[free])
+    top = int(level.max())
+    budget = np.array([inc.target_s - model.delay_s for inc in problem.incidents])
+    finite = np.isfinite(tt)
+    big_m = float(max(budget.max(), 0.0)) + 1.0
+    late = tt > np.array([inc.target_s for inc in problem.incidents])[None, :]
+    base = np.where(finite, tt + options.late_penalty_s * late, 0.0)
+    in_budget = finite & (tt <= budget[None, :])
+    wanted = np.where(
+        in_budget,
+        big_m * level[:, None] + np.where(finite, tt, 0.0),
+        big_m * (top + 1) + base,
     )
-    rows = np.array([u for u, _ in idle], dtype=np.int64)
-    extra[rows, :] = model.weight_s * np.outer(loss, weights)
+    weights = np.array([weight_of(options, inc.priority) for inc in problem.incidents])
+    extra = np.where(finite, weights[None, :] * (wanted - base), 0.0)
     return extra
+
+
+def split_policy(policy: str) -> tuple[str, str | None]:
+    """``DISPATCH[+RELOCATION]`` → ``(dispatch, relocation or None)``."""
+    dispatch, _, relocation = policy.partition("+")
+    return dispatch, relocation or None
+
+
+def best_base(
+    model: CoverageModel,
+    *,
+    bases: Sequence[int],
+    room: Sequence[int],
+    others: Sequence[int],
+    origin: int,
+    q: float | None = None,
+    reach_s: FloatArray | None = None,
+    max_drive_s: float = float("inf"),
+) -> int | None:
+    """DMEXCLP: the index into ``bases`` where one more unit adds the most expected coverage.
+
+    ``room`` is each base's free capacity, ``others`` the nodes of the other free units (at
+    their destination when relocating), ``reach_s`` (optional) the drive from ``origin`` to
+    each base, used to honour ``max_drive_s`` and to break ties (nearer first). ``None``: no
+    base has room within reach.
+    """
+    if not len(bases):
+        return None
+    gain = model.gains(bases, others, q=q)
+    drive = np.zeros(len(bases)) if reach_s is None else np.asarray(reach_s, dtype=np.float64)
+    ok = (np.asarray(room) > 0) & (drive <= max_drive_s)
+    if not ok.any():
+        return None
+    levels = loss_levels(gain).astype(np.float64)
+    key = np.where(ok, -levels * 1e9 + drive, np.inf)
+    return int(np.argmin(key))
 
 
 def install(model: CoverageModel, *, name: str = "coverage") -> None:
@@ -120,6 +240,6 @@ def install(model: CoverageModel, *, name: str = "coverage") -> None:
         if problem.extra_cost_s is not None:
             extra = extra + problem.extra_cost_s
         plan = solve_optimal(replace(problem, extra_cost_s=extra), options, previous)
-        return replace(plan, policy=name)
+        return replace(plan, policy=options.policy)
 
     register_policy(name, policy)

@@ -37,6 +37,10 @@ Policy = Callable[[DispatchProblem, SolveOptions, "Plan | None"], Plan]
 
 POLICIES: dict[str, Policy] = {}
 
+RELOCATIONS = ("dmexclp", "mip")
+"""Relocation rules a policy string ``DISPATCH+RELOCATION`` may name; they decide where free
+units wait (:mod:`planner.dispatch.coverage`), not which unit goes, so ``solve`` ignores them."""
+
 _MAX_COST = 2**62
 """Rewards and costs are scaled so that OR-Tools' internal arithmetic cannot overflow."""
 _MAX_FLOAT_INT = 2**52
@@ -54,10 +58,17 @@ def solve(problem: DispatchProblem, options: SolveOptions, *, previous: Plan | N
     ``solve_ms`` on the returned plan is the wall time of the whole policy, explanations
     included.
     """
-    policy = POLICIES.get(options.policy)
+    dispatch, _, relocation = options.policy.partition("+")
+    policy = POLICIES.get(dispatch)
     if policy is None:
         known = ", ".join(sorted(POLICIES))
         raise InputError(f"unknown policy {options.policy!r} (known: {known})", field="policy")
+    if relocation and relocation not in RELOCATIONS:
+        raise InputError(
+            f"unknown relocation {relocation!r} in policy {options.policy!r} "
+            f"(known: {', '.join(RELOCATIONS)})",
+            field="policy",
+        )
     _check_shapes(problem)
     start = time.perf_counter()
     plan = policy(problem, options, previous)

@@ -170,6 +170,15 @@ class Deployment:
                 station = closure.relocate_to
         return station
 
+    def open_stations(self, hour: float) -> list[str]:
+        """Stations not closed at ``hour`` of the day, sorted: the bases move-up may use."""
+        closed = {
+            c.station
+            for c in self.station_closures
+            if c.from_h is None or c.to_h is None or _in_window(hour, c.from_h, c.to_h)
+        }
+        return sorted(s for s in self.stations if s not in closed)
+
 
 def _in_window(hour: float, start: float, end: float) -> bool:
     hour %= 24.0

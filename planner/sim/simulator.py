@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from planner.centre.config import EngineConfig, EscalationConfig
+from planner.dispatch.coverage import best_base, split_policy
 from planner.dispatch.domain import Plan, UnitStatus
 from planner.sim.metrics import IncidentRecord, ReplicationResult, UnitRecord
 from planner.sim.scenario import Scenario, UnitSpec
@@ -50,6 +53,8 @@ class _UnitState:
     on_duty_s: float = 0.0
     dispatches: int = 0
     off_after_job: bool = False
+    dest: str | None = None
+    """The base a relocating unit is heading to (``None``: its duty station)."""
 
 
 @dataclass(slots=True)
@@ -98,6 +103,8 @@ class Simulation:
         self.solve_ms: list[float] = []
         self._closures: list[str] = []
         self._reached = 0
+        self.relocation = split_policy(policy)[1]
+        self.relocations = 0
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -335,6 +342,8 @@ class Simulation:
         unit = self.units[uid]
         unit.incident = None
         mode = self.world.scenario.service.return_to
+        if self.relocation is not None and unit.station is not None:
+            return self._relocate(uid)
         base = unit.station or unit.spec.station
         if mode == "where_they_are" or unit.node == self.world.station_node[base]:
             return self._free(uid, unit.node)
@@ -353,8 +362,76 @@ class Simulation:
         unit = self.units[uid]
         if unit.trip != trip:
             return None  # dispatched again on the way
-        base = unit.station or unit.spec.station
+        base = unit.dest or unit.station or unit.spec.station
         return self._free(uid, self.world.station_node[base])
+
+    # -- move-up: where a freed unit waits (policy ``DISPATCH+RELOCATION``) --------------
+
+    def _relocate(self, uid: str) -> Plan | None:
+        """DMEXCLP: drive to the base where one more unit adds the most expected coverage (the
+        others counted where they wait or are heading). The scenario's ``return_to`` still
+        says whether the crew is dispatchable on the way (from where it has got to: AVL
+        updates along the route) or busy until it gets there (``station``)."""
+        unit = self.units[uid]
+        bases, room, others = self._bases(exclude=uid)
+        world = self.world
+        reach = np.array([world.seconds_to_station(unit.node, b) for b in bases])
+        when = (self.start + timedelta(seconds=self.now)).timestamp()
+        pick = best_base(
+            world.coverage,
+            bases=[world.station_node[b] for b in bases],
+            room=room,
+            others=others,
+            origin=unit.node,
+            q=world.coverage.busy_at(when),
+            reach_s=reach,
+        )
+        target = bases[pick] if pick is not None else (unit.station or unit.spec.station)
+        if target != (unit.dest or unit.station):
+            self.relocations += 1
+        unit.dest = target
+        plan = self._move(uid, unit.node)
+        seconds = world.seconds_to_station(unit.node, target)
+        if world.scenario.service.return_to == "station" and seconds > 0:
+            plan = self._set_status(uid, UnitStatus.RETURNING)
+        else:
+            plan = self._free(uid, unit.node) or plan
+        unit.trip += 1
+        if seconds > 0 and np.isfinite(seconds):
+            for t, node in world.waypoints(unit.node, target, seconds):
+                self._push(self.now + t, "waypoint", uid, node, unit.trip)
+            self._push(self.now + seconds, "home", uid, unit.trip)
+        return plan
+
+    def _bases(self, *, exclude: str) -> tuple[list[str], list[int], list[int]]:
+        """Open bases, their free room (capacity: the on-duty units based there, at least
+        one) and the nodes of the other free or returning units (where they wait or are
+        heading)."""
+        capacity: dict[str, int] = {}
+        for u in self.units.values():
+            if u.station is not None:
+                capacity[u.station] = capacity.get(u.station, 0) + 1
+        hour = (self.start + timedelta(seconds=self.now)).hour
+        bases = self.world.deployment.open_stations(hour)
+        taken: dict[str, int] = {}
+        others: list[int] = []
+        for vid, v in self.units.items():
+            if vid == exclude or v.status not in (UnitStatus.AVAILABLE, UnitStatus.RETURNING):
+                continue
+            where = v.dest or v.station
+            if where is not None:
+                taken[where] = taken.get(where, 0) + 1
+                others.append(self.world.station_node[where])
+            else:
+                others.append(v.node)
+        room = [max(capacity.get(b, 0), 1) - taken.get(b, 0) for b in bases]
+        return bases, room, others
+
+    def _on_waypoint(self, uid: str, node: int, trip: int) -> Plan | None:
+        unit = self.units[uid]
+        if unit.trip != trip or unit.status not in (UnitStatus.AVAILABLE, UnitStatus.RETURNING):
+            return None
+        return self._move(uid, node)
 
     def _free(self, uid: str, node: int) -> Plan | None:
         """Back in service at ``node`` (or off duty if the shift ended meanwhile)."""
@@ -385,10 +462,13 @@ class Simulation:
                 continue
             unit.off_after_job = False
             node = self.world.station_node[station]
+            stays = self.relocation is not None and unit.status == UnitStatus.AVAILABLE
             if (
                 unit.status in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE)
                 and unit.node != node
+                and not stays
             ):
+                unit.dest = None
                 plan = self._move(uid, node)
             if unit.status == UnitStatus.OUT_OF_SERVICE:
                 plan = self._set_status(uid, UnitStatus.AVAILABLE)

@@ -77,6 +77,29 @@ class World:
         k = int(np.argmin(col))
         return int(self.hospital_nodes[k]), float(col[k])
 
+    def waypoints(self, origin: int, station: str, seconds: float) -> list[tuple[float, int]]:
+        """Where a unit driving ``origin`` → ``station`` (``seconds``) is along the way: up to
+        three ``(seconds after leaving, node)`` points, one per quarter of the trip and at
+        least two minutes apart, on nodes that lie on a fastest path (within 2 %)."""
+        n = min(3, int(seconds // 120.0))
+        if n == 0:
+            return []
+        self._refresh()
+        to_base = self.seconds_to_station(origin, station)
+        node = self.station_node[station]
+        from_origin = self.region.travel_time_matrix(
+            np.array([origin], dtype=np.int64), np.arange(self.region.n_nodes, dtype=np.int64)
+        )[0]
+        back = self._to_station[node]
+        on_way = np.flatnonzero(from_origin + back <= to_base * 1.02 + 1e-9)
+        out: list[tuple[float, int]] = []
+        for k in range(1, n + 1):
+            goal = seconds * k / (n + 1)
+            best = int(on_way[np.argmin(np.abs(from_origin[on_way] - goal))])
+            if best not in (origin, node) and (not out or out[-1][1] != best):
+                out.append((float(from_origin[best]), best))
+        return out
+
     def _refresh(self) -> None:
         version = (getattr(self.region, "weights_version", None), tuple(self.region.closures))
         if version != self._version:
@@ -105,22 +128,28 @@ def prepare_world(scenario: Scenario) -> World:
         priority = entry.priority or codes[entry.code].default_priority
         mix.append(CallMixEntry(entry.code, priority, entry.share))
     nodes, weights = _demand_points(scenario, region, station_node)
-    target = min(codes[m.code].target_s for m in mix if m.priority == min(x.priority for x in mix))
+    top = min(x.priority for x in mix)
+    target = min(
+        scenario.targets_s.get(m.priority, codes[m.code].target_s) for m in mix if m.priority == top
+    )
+    delay = rolling_delay_s(scenario)
+    busy = scenario.options.busy_fraction or busy_estimate(
+        scenario,
+        region,
+        stations=np.array(sorted(set(station_node.values())), dtype=np.int64),
+        hospitals=np.array(hospitals, dtype=np.int64),
+        demand=(nodes, weights),
+        units=len(deployment.units),
+        surge=_mean_surge(scenario, deployment),
+    )
     coverage = CoverageModel(
         region=region,
         demand_nodes=nodes,
         demand_weights=weights,
-        target_s=target,
-        busy_fraction=scenario.options.busy_fraction
-        or busy_estimate(
-            scenario,
-            region,
-            stations=np.array(sorted(set(station_node.values())), dtype=np.int64),
-            hospitals=np.array(hospitals, dtype=np.int64),
-            demand=(nodes, weights),
-            units=len(deployment.units),
-            surge=_mean_surge(scenario, deployment),
-        ),
+        target_s=max(target - delay, 0.0),
+        busy_fraction=busy,
+        delay_s=delay,
+        busy_by_hour=None if scenario.options.busy_fraction else _busy_by_hour(scenario, busy),
         weight_s=scenario.options.coverage_weight_s,
     )
     install(coverage)
@@ -208,6 +237,25 @@ def busy_estimate(
     mean_busy_s = float(np.sum(weights[finite] * busy[finite]) / np.sum(weights[finite]))
     q = scenario.demand.rate_per_h * surge * mean_busy_s / 3600.0 / max(units, 1)
     return float(min(max(q, 0.02), 0.95))
+
+
+def rolling_delay_s(scenario: Scenario) -> float:
+    """Expected seconds between a call and its unit rolling: dispatch delay plus turnout
+    (when the scenario's service model has one)."""
+    svc = scenario.service
+    turnout = getattr(svc, "turnout_s", None)
+    extra = float(getattr(turnout, "mean", turnout or 0.0))
+    return float(svc.dispatch_delay_s.mean) + extra
+
+
+def _busy_by_hour(scenario: Scenario, mean_busy: float) -> FloatArray | None:
+    """``q`` by weekday and hour: the mean scaled by the demand profile, averaged over the
+    hour and the one before (a call keeps a unit busy for about an hour)."""
+    if scenario.demand.replay is not None or scenario.demand.profile == "flat":
+        return None
+    multiplier = load_profile(scenario.demand.profile).multiplier.reshape(-1)
+    lagged = 0.5 * (multiplier + np.roll(multiplier, 1))
+    return np.clip(mean_busy * lagged, 0.02, 0.95).reshape(7, 24)
 
 
 def _mean_surge(scenario: Scenario, deployment: Deployment) -> float:

@@ -96,3 +96,24 @@ def test_review_prints_markdown_and_json(tmp_path: Path) -> None:
     assert "| alice |" in text and "## After-action timelines" in text
     doc = json.loads(_ok("review", "--db", db, "--json"))
     assert doc["dispatchers"]["alice"]["overridden"] == 1
+
+
+def test_simulate_policy_strings_with_relocation(tmp_path: Path) -> None:
+    """The ``DISPATCH[+RELOCATION]`` contract: summary.json is keyed by the strings and
+    incidents.csv keeps ``units``; a misspelt relocation names the field."""
+    policies = "closest_idle,coverage,coverage+dmexclp,closest_idle+dmexclp"
+    out = tmp_path / "run"
+    _ok(
+        *("simulate", str(FIXTURES / "tiny.yaml"), "--policies", policies),
+        *("-n", "1", "--hours", "2", "--workers", "1", "-q", "-o", str(out)),
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["policies"]) == set(policies.split(","))
+    incidents = pd.read_csv(out / "incidents.csv")
+    assert set(incidents["policy"]) == set(policies.split(","))
+    assert (incidents["units"] - incidents["preempted"] <= 1).all()
+    message = _exit_2(
+        *("simulate", str(FIXTURES / "tiny.yaml"), "--policies", "coverage+nearest"),
+        *("-n", "1", "--hours", "1", "--workers", "1", "-q", "-o", str(tmp_path / "bad")),
+    )
+    assert "policy" in message and "nearest" in message

@@ -1,0 +1,121 @@
+"""Dynamic MEXCLP dispatch and DMEXCLP redeployment on a hand-worked line of five points.
+
+Points 0..4 lie on a line, 300 s apart; demand is uniform (0.2 each); the cover time is
+300 s, so a unit covers its own point and its neighbours; the busy fraction is q = 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from planner.dispatch.coverage import CoverageModel, best_base, install, split_policy
+from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
+from planner.dispatch.solver import solve
+from planner.errors import InputError
+from planner.network.geo import Location
+from planner.network.matrix_region import MatrixRegion
+
+N = 5
+
+
+@pytest.fixture(scope="module")
+def model() -> CoverageModel:
+    pos = np.arange(N, dtype=np.float64)
+    region = MatrixRegion(
+        name="line",
+        point_ids=[str(i) for i in range(N)],
+        lonlat=np.column_stack([5.0 + 0.01 * pos, np.full(N, 52.0)]),
+        seconds=300.0 * np.abs(pos[:, None] - pos[None, :]),
+    )
+    return CoverageModel(
+        region=region,
+        demand_nodes=np.arange(N, dtype=np.int64),
+        demand_weights=np.ones(N),
+        target_s=300.0,
+        busy_fraction=0.5,
+    )
+
+
+def _at(model: CoverageModel, node: int) -> Location:
+    lon, lat = model.region.node_lonlat[node]
+    return Location(float(lat), float(lon))
+
+
+def test_losses_and_gains_by_hand(model: CoverageModel) -> None:
+    # X at 0 covers {0, 1}; Y at 2 covers {1, 2, 3}: k = (1, 2, 1, 1, 0).
+    # X leaving: 0.2·0.5 (point 0) + 0.2·0.5·0.5 (point 1) = 0.15; Y: 0.05 + 0.1 + 0.1 = 0.25.
+    assert model.losses([0, 2]) == pytest.approx([0.15, 0.25])
+    # 1 - q^k summed: 0.2·(0.5 + 0.75 + 0.5 + 0.5 + 0) = 0.45
+    assert model.expected_coverage([0, 2]) == pytest.approx(0.45)
+    assert model.expected_coverage([0, 2]) - model.expected_coverage([2]) == pytest.approx(0.15)
+    # One more unit at 0, 2 or 4 with a unit at 0: 0.1, 0.25, 0.2
+    assert model.gains([0, 2, 4], [0]) == pytest.approx([0.1, 0.25, 0.2])
+
+
+def _problem(model: CoverageModel, target_s: float) -> DispatchProblem:
+    units = (
+        Unit("X", frozenset({"ALS"}), UnitStatus.AVAILABLE, _at(model, 0)),
+        Unit("Y", frozenset({"ALS"}), UnitStatus.AVAILABLE, _at(model, 2)),
+    )
+    call = Incident("I1", 1, "A1", _at(model, 2), {"ALS": 1}, target_s=target_s)
+    return DispatchProblem(units, (call,), np.array([[600.0], [0.0]]))
+
+
+def test_dmexclp_sends_the_unit_whose_absence_costs_least(model: CoverageModel) -> None:
+    """Y is on the spot, but X (600 s, within the 900 s target) leaves less demand bare."""
+
+    install(model, name="coverage_line")
+    problem = _problem(model, target_s=900.0)
+    assert [a.unit for a in solve(problem, SolveOptions(policy="closest_idle")).assignments] == [
+        "Y"
+    ]
+    plan = solve(problem, SolveOptions(policy="coverage_line"))
+    assert [a.unit for a in plan.assignments] == ["X"]
+    assert plan.policy == "coverage_line"
+
+
+def test_dmexclp_falls_back_to_the_closest_when_only_it_is_in_time(
+    model: CoverageModel,
+) -> None:
+    """With a 500 s target X (600 s) would be late: the rule only ranks in-time units."""
+
+    install(model, name="coverage_line")
+    plan = solve(_problem(model, target_s=500.0), SolveOptions(policy="coverage_line+dmexclp"))
+    assert [a.unit for a in plan.assignments] == ["Y"]
+    assert plan.policy == "coverage_line+dmexclp"
+
+
+def test_dispatch_delay_shortens_the_budget(model: CoverageModel) -> None:
+    """A 900 s target less a 400 s delay leaves 500 s of driving: X no longer makes it."""
+
+    install(replace(model, delay_s=400.0), name="coverage_late")
+    plan = solve(_problem(model, target_s=900.0), SolveOptions(policy="coverage_late"))
+    assert [a.unit for a in plan.assignments] == ["Y"]
+
+
+def test_dmexclp_redeploys_to_the_largest_marginal_coverage(model: CoverageModel) -> None:
+    bases = [0, 2, 4]
+    assert best_base(model, bases=bases, room=[1, 1, 1], others=[0], origin=1) == 1
+    # base 2 full: the next best is 4 (0.2 > 0.1)
+    assert best_base(model, bases=bases, room=[1, 0, 1], others=[0], origin=1) == 2
+    # a drive limit of 600 s from point 1 rules out 4 (900 s)
+    reach = np.array([300.0, 300.0, 900.0])
+    assert (
+        best_base(
+            model, bases=bases, room=[1, 0, 1], others=[0], origin=1, reach_s=reach, max_drive_s=600
+        )
+        == 0
+    )
+    assert best_base(model, bases=bases, room=[0, 0, 0], others=[0], origin=1) is None
+
+
+def test_policy_strings() -> None:
+    assert split_policy("coverage+dmexclp") == ("coverage", "dmexclp")
+    assert split_policy("closest_idle") == ("closest_idle", None)
+    problem = DispatchProblem((), (), np.zeros((0, 0)))
+    with pytest.raises(InputError, match="unknown relocation 'nearest'") as err:
+        solve(problem, SolveOptions(policy="optimal+nearest"))
+    assert err.value.field == "policy"
