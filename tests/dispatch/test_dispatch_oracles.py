@@ -1,4 +1,4 @@
-"""Hand-worked dispatch cases: unmet reasons by urgency and the coverage charge of MEXCLP."""
+"""Hand-worked dispatch cases: unmet reasons by urgency and the dynamic-MEXCLP charge."""
 
 from __future__ import annotations
 
@@ -73,8 +73,10 @@ def test_mexclp_coverage_and_losses_by_hand() -> None:
 
 
 def test_coverage_charge_is_weighted_by_priority() -> None:
-    """extra[u, i] = 1800 s · L(u) · w[p_i]: with weights 16 (P1) and 1 (P5),
-    unit 0 → [5760, 360] and unit 1 → [8640, 540]; a custom P5 weight of 3 triples column 2."""
+    """Strict dynamic MEXCLP: both units arrive in time (60 s of a 600 s budget), so an arc
+    costs w[p]·(M·level + eta) with M = 601 and level = L in 0.1 % steps (200 and 300); the
+    extra charge over the optimal cost w[p]·eta is w[p]·601·level: unit 0 → [16·120200,
+    120200], unit 1 → [16·180300, 180300]; a custom P5 weight of 3 triples column 2."""
     problem = DispatchProblem(
         units=(
             Unit("U0", ALS, location=Location(lat=0.0, lon=0.0)),
@@ -87,10 +89,10 @@ def test_coverage_charge_is_weighted_by_priority() -> None:
         travel_times_s=np.array([[60.0, 60.0], [60.0, 60.0]]),
     )
     extra = coverage_extra_cost(problem, SolveOptions(), _model())
-    np.testing.assert_allclose(extra, [[5760.0, 360.0], [8640.0, 540.0]])
+    np.testing.assert_allclose(extra, [[1923200.0, 120200.0], [2884800.0, 180300.0]])
     heavier = SolveOptions(priority_weights={1: 16.0, 2: 8.0, 3: 4.0, 4: 2.0, 5: 3.0})
     np.testing.assert_allclose(
-        coverage_extra_cost(problem, heavier, _model())[:, 1], [1080.0, 1620.0]
+        coverage_extra_cost(problem, heavier, _model())[:, 1], [360600.0, 540900.0]
     )
 
 
@@ -110,4 +112,4 @@ def test_coverage_policy_sends_the_unit_whose_absence_hurts_least() -> None:
     finally:
         POLICIES.pop("coverage-oracle")
     assert [(a.unit, a.incident) for a in plan.assignments] == [("U0", "A")]
-    assert plan.objective.terms["extra"] == pytest.approx(1800.0 * 0.2 * 16.0)
+    assert plan.objective.terms["extra"] == pytest.approx(601.0 * 200 * 16.0)
