@@ -55,22 +55,28 @@ def load_region(spec: str | Path, *, fresh: bool = False) -> Region:
         with _loaded_lock:
             if key in _loaded:
                 return _loaded[key]
-    region = _load(path)
+    region = _load(path, calibrated=str(spec).lower())
     if not fresh:
         with _loaded_lock:
             _loaded[key] = region
     return region
 
 
-def _load(path: Path) -> Region:
+def _load(path: Path, *, calibrated: str) -> Region:
+    """``calibrated``: a shipped region's name gets its published class speeds (see
+    :data:`planner.network.speed_profile.CALIBRATED_CLASS_KPH`)."""
     if path.is_dir():
         from planner.network.matrix_region import load_matrix_region
 
         return load_matrix_region(path)
-    from planner.network.osm import load_road_arrays
+    from planner.network.osm import load_road_arrays, with_class_speeds
     from planner.network.road_region import RoadRegion
+    from planner.network.speed_profile import CALIBRATED_CLASS_KPH
 
-    return RoadRegion(load_road_arrays(path))
+    arrays = load_road_arrays(path)
+    if calibrated in CALIBRATED_CLASS_KPH and arrays.edge_highway is not None:
+        arrays = with_class_speeds(arrays, dict(CALIBRATED_CLASS_KPH[calibrated]))
+    return RoadRegion(arrays)
 
 
 def _missing_message(spec: str | Path, path: Path) -> str:

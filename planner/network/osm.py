@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,15 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from planner.arrays import FloatArray, IntArray
+from planner.arrays import FloatArray, IntArray, StrArray
 from planner.atomic_write import atomic_open
 from planner.errors import DataMissingError, InputError
 from planner.network.speed_profile import SpeedProfile
 from planner.settings import get_settings
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bump when the cached array layout changes; old cache files are then ignored."""
+
 
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".xml", ".xml.bz2", ".osm.gz", ".xml.gz")
 
@@ -49,6 +50,9 @@ class RoadArrays:
     edge_metres: FloatArray
     meta: dict[str, Any] = field(default_factory=dict)
     """Provenance: ``source``, ``built_at`` (UTC ISO), ``build_seconds``, ``profile``."""
+    edge_highway: StrArray | None = None
+    """OSM ``highway`` class of each edge (first of a list), so a scenario can set speeds by
+    road class; ``None`` for GraphML without the tag or arrays from an older cache."""
 
     @property
     def n_nodes(self) -> int:
@@ -144,18 +148,23 @@ def arrays_from_graph(graph: nx.MultiDiGraph, *, name: str) -> RoadArrays:
     edge_v = np.empty(m, dtype=np.int64)
     seconds = np.empty(m, dtype=np.float64)
     metres = np.empty(m, dtype=np.float64)
+    highway: list[str] = []
     for k, (u, v, data) in enumerate(graph.edges(data=True)):
         if "travel_time" not in data:
             raise InputError(f"edge {u}->{v} has no travel_time", field="graph")
         edge_u[k], edge_v[k] = index[u], index[v]
         seconds[k] = float(data["travel_time"])
         metres[k] = float(data.get("length", np.nan))
+        tag = data.get("highway")
+        highway.append(str((tag[0] if tag else "") if isinstance(tag, list) else (tag or "")))
     meta = {
         key.removeprefix("planner_"): value
         for key, value in graph.graph.items()
         if key.startswith("planner_")
     }
-    return RoadArrays(name, osm_ids, lonlat, edge_u, edge_v, seconds, metres, meta)
+    return RoadArrays(
+        name, osm_ids, lonlat, edge_u, edge_v, seconds, metres, meta, np.array(highway, dtype=str)
+    )
 
 
 def save_graphml(graph: nx.MultiDiGraph, path: Path) -> None:
@@ -181,6 +190,9 @@ def save_arrays(arrays: RoadArrays, path: Path) -> None:
             edge_v=arrays.edge_v,
             edge_seconds=arrays.edge_seconds,
             edge_metres=arrays.edge_metres,
+            edge_highway=np.array([], dtype=str)
+            if arrays.edge_highway is None
+            else arrays.edge_highway,
             meta=np.array(json.dumps(meta)),
         )
 
@@ -199,9 +211,39 @@ def load_arrays(path: Path) -> RoadArrays:
                 edge_seconds=data["edge_seconds"].astype(np.float64),
                 edge_metres=data["edge_metres"].astype(np.float64),
                 meta=meta,
+                edge_highway=_highway(data),
             )
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"{path} is not a prepared region file: {exc}", field="region") from exc
+
+
+def _highway(data: Any) -> StrArray | None:
+    if "edge_highway" not in data.files or data["edge_highway"].size == 0:
+        return None
+    highway: StrArray = data["edge_highway"].astype(str)
+    return highway
+
+
+def with_class_speeds(arrays: RoadArrays, kph: dict[str, float]) -> RoadArrays:
+    """The same network with every edge of a listed OSM road class driven at that speed.
+
+    Travel times of unlisted classes stay as built (posted or fallback speed × emergency
+    factor). This is how a published model's road-class speeds (JEMSS, ELASPY) are reproduced.
+    """
+    if not kph:
+        return arrays
+    if arrays.edge_highway is None:
+        raise InputError(
+            f"region {arrays.name} carries no road classes (rebuild it from OSM XML)",
+            field="speeds.kph",
+        )
+    seconds = arrays.edge_seconds.copy()
+    for road_class, speed in kph.items():
+        mask = arrays.edge_highway == road_class
+        seconds[mask] = arrays.edge_metres[mask] / (speed / 3.6)
+    profile = {"class_kph": sorted(kph.items())}
+    meta = {**arrays.meta, "speeds": profile}
+    return replace(arrays, edge_seconds=seconds, meta=meta)
 
 
 def cache_path(source: Path, *, profile: SpeedProfile | None) -> Path:

@@ -37,6 +37,8 @@ class RoadRegion(RegionBase):
             lonlat=arrays.lonlat,
             max_snap_m=get_settings().max_snap_m if max_snap_m is None else max_snap_m,
         )
+        self.arrays = arrays
+        """The arrays it was built from (to rebuild it with other speeds)."""
         self.meta = dict(arrays.meta)
         self.osm_ids = arrays.osm_ids
         self.n_raw_edges = arrays.n_edges

@@ -109,3 +109,33 @@ class SpeedProfile:
             }
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+JEMSS_MANHATTAN_REGULAR_KPH = (72.0, 35.0, 25.0, 22.0, 11.0, 11.0)
+"""JEMSS Manhattan "regular" speeds of its classes 1-6 (motorway … unclassified/residential)."""
+
+_JEMSS_CLASSES = (
+    ("motorway", "motorway_link"),
+    ("trunk", "trunk_link"),
+    ("primary", "primary_link"),
+    ("secondary", "secondary_link"),
+    ("tertiary", "tertiary_link"),
+    ("unclassified", "residential", "living_street", "service", "road"),
+)
+
+JEMSS_MANHATTAN_KPH: Mapping[str, float] = MappingProxyType(
+    {
+        road_class: kph * 4.0 / 3.0
+        for names, kph in zip(_JEMSS_CLASSES, JEMSS_MANHATTAN_REGULAR_KPH, strict=True)
+        for road_class in names
+    }
+)
+"""Lights-and-sirens speeds (km/h) by OSM class of the published JEMSS Manhattan model
+(``models/1/travel/roads/run.jl``: regular ``[72, 35, 25, 22, 11, 11]`` for motorway, trunk,
+primary, secondary, tertiary, unclassified/residential; lights and sirens × 4/3). Links take
+their parent class; service roads and living streets (not in JEMSS's network) the lowest."""
+
+CALIBRATED_CLASS_KPH: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {"manhattan": JEMSS_MANHATTAN_KPH}
+)
+"""Shipped regions whose default emergency speeds are a published model's class speeds."""

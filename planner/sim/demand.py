@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,10 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
 
-from planner.arrays import FloatArray, IntArray
+from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.errors import DataMissingError, InputError
 from planner.settings import PROJECT_DATA_DIR
+from planner.sim.scenario import Replay, ServiceArea, SurgeSpec
 
 MONTGOMERY_CALLS = "incidents/montgomery_county_pa_911_2015-2016.csv.gz"
 """The real call log, relative to ``get_settings().data_dir``."""
@@ -64,6 +68,162 @@ class Surge:
     start_s: float
     end_s: float
     factor: float
+
+
+def surge_windows(
+    surges: Sequence[SurgeSpec], *, start: datetime, duration_s: float
+) -> list[Surge]:
+    """Surges as windows in seconds from ``start``; ``daily`` ones repeated every day (their
+    hours are clock hours), clipped to the horizon."""
+    out: list[Surge] = []
+    midnight = -float(start.hour * 3600 + start.minute * 60 + start.second)
+    for s in surges:
+        if not s.daily:
+            out.append(Surge(s.from_h * 3600.0, min(s.to_h * 3600.0, duration_s), s.factor))
+            continue
+        for day in range(-1, math.ceil(duration_s / 86400.0) + 1):
+            a = midnight + 86400.0 * day + s.from_h * 3600.0
+            b = midnight + 86400.0 * day + s.to_h * 3600.0
+            if b > 0 and a < duration_s:
+                out.append(Surge(max(a, 0.0), min(b, duration_s), s.factor))
+    return out
+
+
+def surge_factor(times: FloatArray, surges: Sequence[Surge]) -> FloatArray:
+    """The rate factor at each time: the product of the surges covering it (1 elsewhere)."""
+    factor = np.ones(len(times))
+    for s in surges:
+        factor[(times >= s.start_s) & (times < s.end_s)] *= s.factor
+    return factor
+
+
+def load_service_area(area: ServiceArea) -> shapely.Geometry:
+    """The service area as a shapely (Multi)Polygon in lon/lat."""
+    if area.polygon is not None:
+        geometry: shapely.Geometry = shapely.Polygon(area.polygon)
+    else:
+        assert area.file is not None
+        try:
+            doc = json.loads(Path(area.file).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"cannot read service area {area.file}: {exc}", field="service_area.file"
+            ) from None
+        if doc.get("type") == "FeatureCollection":
+            geoms = [f.get("geometry") for f in doc.get("features", [])]
+        elif doc.get("type") == "Feature":
+            geoms = [doc.get("geometry")]
+        else:
+            geoms = [doc]
+        try:
+            geometry = shapely.union_all([shapely.geometry.shape(g) for g in geoms if g])
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"{area.file} holds no GeoJSON polygon: {exc}", field="service_area.file"
+            ) from None
+    if geometry.is_empty or geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InputError("the service area must be a polygon", field="service_area")
+    if not geometry.is_valid:
+        geometry = shapely.make_valid(geometry)
+    shapely.prepare(geometry)
+    return geometry
+
+
+def inside_area(area: shapely.Geometry, lonlat: FloatArray) -> BoolArray:
+    """Which ``(n, 2)`` lon/lat points lie inside (or on the border of) ``area``."""
+    inside: BoolArray = shapely.intersects_xy(area, lonlat[:, 0], lonlat[:, 1])
+    return inside
+
+
+def read_demand_points(file: str) -> pd.DataFrame:
+    """A CSV of demand points: ``lat``, ``lon``, ``weight`` (positive, any scale)."""
+    path = Path(file)
+    if not path.is_file():
+        raise InputError(f"demand points file {file} not found", field="demand.spatial.points")
+    frame = pd.read_csv(path)
+    missing = {"lat", "lon", "weight"} - set(frame.columns)
+    if missing:
+        raise InputError(
+            f"{path.name} lacks column(s) {', '.join(sorted(missing))}",
+            field="demand.spatial.points",
+        )
+    values: pd.DataFrame = frame[["lat", "lon", "weight"]].apply(pd.to_numeric, errors="coerce")
+    bad = values.isna().any(axis=1) | (values["weight"] < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise InputError(
+            f"{path.name} line {row}: lat, lon and weight must be numbers (weight >= 0)",
+            field="demand.spatial.points",
+        )
+    return values
+
+
+def read_log(path: Path, replay: Replay, *, duration_s: float) -> pd.DataFrame:
+    """The calls of a log from ``replay.start`` for ``duration_s`` with their codes.
+
+    Returns ``t_s`` (seconds from ``replay.start``), ``code``, ``lat``, ``lon`` and ``priority``
+    (``nan`` where the log gives none), sorted by time.
+    Columns are named by ``replay.columns``; the separator is a tab for ``.tsv``; types map to
+    codes through ``replay.codes`` (``*`` suffix: prefix match) or ``replay.services``.
+    """
+    if not path.is_file():
+        raise DataMissingError(
+            f"call log {path} not found; set PLANNER_DATA_DIR to the shared data folder",
+            field="demand.replay.file",
+        )
+    cols = replay.columns
+    sep = "\t" if ".tsv" in path.name.lower() else ","
+    frame = pd.read_csv(path, sep=sep)
+    wanted = {"time": cols.time, "type": cols.type}
+    if cols.priority is not None:
+        wanted["priority"] = cols.priority
+    if replay.locations == "log":
+        wanted |= {"lat": cols.lat or "", "lon": cols.lon or ""}
+    for key, column in wanted.items():
+        if column not in frame.columns:
+            known = ", ".join(map(str, frame.columns))
+            raise InputError(
+                f"{path.name} has no column {column!r} (known: {known})",
+                field=f"demand.replay.columns.{key}",
+            )
+    stamps = pd.to_datetime(frame[cols.time], errors="coerce", format="mixed")
+    begin = pd.Timestamp(replay.start)
+    end = begin + pd.Timedelta(seconds=duration_s)
+    inside = (stamps >= begin) & (stamps < end)
+    frame, stamps = frame[inside], stamps[inside]
+    codes = [_code_for(str(t), replay) for t in frame[cols.type]]
+    mapped = np.array([c is not None for c in codes], dtype=bool)
+    if not mapped.any():
+        raise InputError(
+            f"{path.name} has no mapped calls between {begin} and {end}",
+            field="demand.replay.start",
+        )
+    out = pd.DataFrame(
+        {
+            "t_s": (stamps - begin).dt.total_seconds().to_numpy()[mapped],
+            "code": [c for c in codes if c is not None],
+            "lat": pd.to_numeric(frame[cols.lat], errors="coerce").to_numpy()[mapped]
+            if cols.lat in frame.columns
+            else np.nan,
+            "lon": pd.to_numeric(frame[cols.lon], errors="coerce").to_numpy()[mapped]
+            if cols.lon in frame.columns
+            else np.nan,
+            "priority": pd.to_numeric(frame[cols.priority], errors="coerce").to_numpy()[mapped]
+            if cols.priority in frame.columns
+            else np.nan,
+        }
+    )
+    return out.sort_values("t_s", kind="stable").reset_index(drop=True)
+
+
+def _code_for(kind: str, replay: Replay) -> str | None:
+    if kind in replay.codes:
+        return replay.codes[kind]
+    for key, code in replay.codes.items():
+        if key.endswith("*") and kind.startswith(key[:-1]):
+            return code
+    service = kind.split(":")[0].strip()
+    return replay.services.get(service)
 
 
 def read_call_log(path: Path) -> pd.DataFrame:

@@ -121,6 +121,9 @@ class Service(_Model):
     on_scene_s: Distribution = Distribution(dist="exponential", mean=900.0)
     transport_probability: float = Field(default=0.7, ge=0, le=1)
     handover_s: Distribution = Distribution(dist="exponential", mean=900.0)
+    turnout_s: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    """Seconds from accepting a dispatch to rolling, by unit capability (``ALS``, ``engine``);
+    a unit takes the first of its capabilities listed here, else ``default`` (else 0)."""
     return_to: Literal["station", "station_available", "where_they_are"] = "station"
     """``station``: busy until back at base; ``station_available``: drives back to base but
     can be dispatched on the way (from where it set off, as JEMSS does); ``where_they_are``:
@@ -134,33 +137,125 @@ class MixEntry(_Model):
     """Simulated priority; default: the code's default priority."""
 
 
+class ReplayColumns(_Model):
+    """Which log columns hold what: ``time`` is required; ``lat``/``lon`` for ``locations:
+    log``; ``type`` for the ``codes`` mapping; ``priority`` overrides the code's priority."""
+
+    time: str = "timeStamp"
+    lat: str | None = "lat"
+    lon: str | None = "lng"
+    type: str = "title"
+    priority: str | None = None
+
+
 class Replay(_Model):
-    """Replay the timestamps and types of a real call log (Montgomery County format)."""
+    """Replay the timestamps, types (and places) of a real call log (CSV/TSV, gzip ok).
+
+    ``codes`` maps the log's ``type`` values to codes of ``demand.mix``; a key ending in ``*``
+    matches by prefix (``"EMS:*"``). ``services`` is the older Montgomery form (the part of
+    ``title`` before ``:``). Calls whose type matches nothing are skipped.
+    """
 
     file: str
     start: datetime
     """First moment of the log to replay; it maps to the scenario's ``start``."""
-    services: dict[str, str] = Field(min_length=1)
-    """Log service (``EMS``, ``Fire``, ``Traffic``) → code; other services are skipped."""
+    columns: ReplayColumns = ReplayColumns()
+    codes: dict[str, str] = Field(default_factory=dict)
+    services: dict[str, str] = Field(default_factory=dict)
+    """Montgomery County form: log service (``EMS``, ``Fire``, ``Traffic``) → code."""
     locations: Literal["log", "model"] = "model"
     """``log``: snap the log's coordinates; ``model``: draw from the spatial model."""
 
+    @model_validator(mode="after")
+    def _mapped(self) -> Replay:
+        if not self.codes and not self.services:
+            raise ValueError("give codes (log type -> code) or services")
+        if self.locations == "log" and (self.columns.lat is None or self.columns.lon is None):
+            raise ValueError("locations: log needs columns.lat and columns.lon")
+        return self
+
 
 class Spatial(_Model):
-    """Where calls happen: over all region nodes, by population, or near the stations."""
+    """Where calls happen: over all region nodes, by population, or at weighted points.
 
-    kind: Literal["uniform", "population"] = "uniform"
+    ``points``: a CSV (relative to the scenario file) with ``lat``, ``lon`` and ``weight``
+    columns; each point is snapped to the network and its weight added to that node.
+    """
+
+    kind: Literal["uniform", "population", "points"] = "uniform"
+    points: str | None = None
     max_s_from_station: float | None = Field(default=None, gt=0)
     """Keep only nodes a station reaches within this many seconds (clips network edges)."""
 
+    @model_validator(mode="after")
+    def _points(self) -> Spatial:
+        if (self.kind == "points") != (self.points is not None):
+            raise ValueError("points (a CSV file) is required for kind: points and only there")
+        return self
+
+
+class ServiceArea(_Model):
+    """The area calls come from: a GeoJSON file (relative to the scenario file) with one
+    (Multi)Polygon, or an inline ``polygon`` ring of ``[lon, lat]`` pairs (GeoJSON order)."""
+
+    file: str | None = None
+    polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)
+
+    @model_validator(mode="after")
+    def _one(self) -> ServiceArea:
+        if (self.file is None) == (self.polygon is None):
+            raise ValueError("give either file or polygon")
+        return self
+
+
+class Speeds(_Model):
+    """How fast units drive, on top of the region's emergency profile.
+
+    ``kph`` sets the speed of every edge of an OSM road class (as JEMSS and ELASPY do; unlisted
+    classes keep the built speeds); ``priority_factor`` multiplies speeds for calls of a
+    priority (e.g. 0.75 for low priority without siren); ``hour_factor`` multiplies speeds by
+    hour of day (24 values, or ``{hour: factor}``). Factors change the simulated drives to a
+    call; the engine still ranks units on the region's (class) travel times.
+    """
+
+    kph: dict[str, Positive] = Field(default_factory=dict)
+    priority_factor: dict[int, Positive] = Field(default_factory=dict)
+    hour_factor: dict[int, Positive] | list[Positive] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _hours(self) -> Speeds:
+        hours = (
+            list(self.hour_factor)
+            if isinstance(self.hour_factor, dict)
+            else list(range(len(self.hour_factor)))
+        )
+        if isinstance(self.hour_factor, list) and self.hour_factor and len(hours) != 24:
+            raise ValueError("hour_factor as a list needs 24 values")
+        if any(not 0 <= h <= 23 for h in hours):
+            raise ValueError("hour_factor hours are 0..23")
+        return self
+
+    def factor(self, *, priority: int, hour: int) -> float:
+        """Speed multiplier for a drive to a call of ``priority`` starting in ``hour``."""
+        by_hour = self.hour_factor
+        h = by_hour.get(hour, 1.0) if isinstance(by_hour, dict) else (by_hour or [1.0] * 24)[hour]
+        return self.priority_factor.get(priority, 1.0) * h
+
 
 class Demand(_Model):
-    rate_per_h: Positive
-    """Mean calls per hour; the profile's multipliers (mean 1) shape it by hour and weekday."""
+    rate_per_h: Positive | None = None
+    """Mean calls per hour; the profile's multipliers (mean 1) shape it by hour and weekday.
+    Required unless calls are replayed."""
     profile: Literal["flat", "all", "EMS", "Fire", "Traffic"] = "flat"
     spatial: Spatial = Spatial()
     mix: list[MixEntry] = Field(min_length=1)
     replay: Replay | None = None
+
+    @model_validator(mode="after")
+    def _rate(self) -> Demand:
+        if self.rate_per_h is None and self.replay is None:
+            raise ValueError("rate_per_h is required unless calls are replayed")
+        return self
 
 
 class CloseStation(_Model):
@@ -192,12 +287,18 @@ class RoadClosure(_Model):
     to_h: Hours | None = None
     factor: float | None = Field(default=None, gt=1)
     """``None``: closed; above 1: a slow-down by this factor."""
+    daily: bool = False
+    """Repeat every day of the horizon (``from_h``/``to_h`` are then hours of the day)."""
 
 
 class SurgeSpec(_Model):
+    """Call rate × ``factor`` from ``from_h`` to ``to_h`` (hours from the start; with ``daily``
+    hours of the day, repeated every day). Applies to replayed calls too."""
+
     from_h: Hours
     to_h: Hours
     factor: Positive
+    daily: bool = False
 
     @model_validator(mode="after")
     def _order(self) -> SurgeSpec:
@@ -257,6 +358,12 @@ class Scenario(_Model):
     duration_h: Positive = 24.0
     drain_h: Hours = 6.0
     """After the horizon no calls arrive; open calls get this long to be served."""
+    warmup_h: Hours = 0.0
+    """Calls in the first hours of the horizon are simulated but left out of the statistics
+    (the fleet starts all at base, which is not a typical moment)."""
+    service_area: ServiceArea | None = None
+    """Calls only come from inside this area (demand points outside it are dropped)."""
+    speeds: Speeds = Speeds()
     seed: int = 1
     replications: int = Field(default=5, ge=1)
     policies: list[str] = Field(default_factory=lambda: ["closest_idle", "optimal", "coverage"])
@@ -298,6 +405,14 @@ def _read_raw(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
     base = raw.pop("base", None)
     if raw.get("codes") is not None:
         raw["codes"] = str((path.parent / str(raw["codes"])).resolve())
+    area = raw.get("service_area")
+    if isinstance(area, dict) and area.get("file"):
+        area["file"] = str((path.parent / str(area["file"])).resolve())
+    spatial = (
+        (raw.get("demand") or {}).get("spatial") if isinstance(raw.get("demand"), dict) else None
+    )
+    if isinstance(spatial, dict) and spatial.get("points"):
+        spatial["points"] = str((path.parent / str(spatial["points"])).resolve())
     for spec in raw.get("imports") or []:
         if isinstance(spec, dict) and spec.get("format") == "fleet" and spec.get("file"):
             spec["file"] = str((path.parent / str(spec["file"])).resolve())
@@ -324,6 +439,40 @@ def _check_references(scenario: Scenario) -> None:
         raise InputError("give at least one policy", field="policies")
     if len(set(scenario.policies)) != len(scenario.policies):
         raise InputError("policies are listed more than once", field="policies")
+    if scenario.warmup_h >= scenario.duration_h:
+        raise InputError("warm-up must end before the horizon does", field="warmup_h")
+    area = scenario.service_area
+    if area is not None and area.file is not None and not Path(area.file).is_file():
+        raise InputError(
+            f"service area file {area.file} not found",
+            field="service_area.file",
+        )
+    _check_horizon(scenario)
+
+
+def _check_horizon(scenario: Scenario) -> None:
+    """Timed changes must happen inside the horizon, or they would silently do nothing."""
+    horizon = scenario.duration_h
+    for i, change in enumerate(scenario.changes):
+        timed: list[tuple[str, float, bool]] = []
+        if change.surge is not None:
+            timed.append(("surge.from_h", change.surge.from_h, change.surge.daily))
+        if change.road_closure is not None:
+            road = change.road_closure
+            timed.append(("road_closure.from_h", road.from_h, road.daily))
+        if change.major_incident is not None:
+            timed.append(("major_incident.at_h", change.major_incident.at_h, False))
+        for name, at_h, daily in timed:
+            if daily and at_h >= 24:
+                raise InputError(
+                    f"a daily change gives hours of the day (0-24), got {at_h}",
+                    field=f"changes.{i}.{name}",
+                )
+            if not daily and at_h >= horizon:
+                raise InputError(
+                    f"at {at_h} h this change starts after the {horizon} h horizon",
+                    field=f"changes.{i}.{name}",
+                )
 
 
 def code_table(scenario: Scenario) -> CodeTable:

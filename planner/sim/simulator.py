@@ -28,7 +28,7 @@ from planner.dispatch.coverage import best_base, split_policy
 from planner.dispatch.domain import Plan, UnitStatus
 from planner.sim.metrics import IncidentRecord, ReplicationResult, UnitRecord
 from planner.sim.scenario import Scenario, UnitSpec
-from planner.sim.world import Call, World, generate_calls, prepare_world
+from planner.sim.world import Call, World, generate_calls, prepare_world, road_windows
 
 __all__ = ["Call", "Simulation", "World", "generate_calls", "prepare_world", "simulate"]
 
@@ -87,6 +87,7 @@ class Simulation:
         self.start = sc.start.replace(tzinfo=UTC) if sc.start.tzinfo is None else sc.start
         self.duration_s = sc.duration_h * 3600.0
         self.end_s = self.duration_s + sc.drain_h * 3600.0
+        self.warmup_s = sc.warmup_h * 3600.0
         self.now = 0.0
         config = EngineConfig(
             solver=sc.solver.model_copy(update={"policy": policy}),
@@ -176,7 +177,11 @@ class Simulation:
             policy=self.policy,
             replication=self.replication,
             seed=self.world.scenario.seed,
-            incidents=tuple(self._record(inc) for inc in self.incidents.values()),
+            incidents=tuple(
+                self._record(inc)
+                for inc in self.incidents.values()
+                if inc.call.t_s >= self.warmup_s
+            ),
             units=tuple(
                 UnitRecord(u.spec.id or "", u.spec.station, u.on_duty_s, u.busy_s, u.dispatches)
                 for u in self.units.values()
@@ -238,10 +243,12 @@ class Simulation:
             t = (offset % 3600.0) + 3600.0 * h
             if 0 < t <= self.duration_s:
                 self._push(t, "duty")
-        for road in world.deployment.road_closures:
-            self._push(road.from_h * 3600.0, "road_on", road)
-            if road.to_h is not None:
-                self._push(road.to_h * 3600.0, "road_off", road.id)
+        for road, on_s, off_s in road_windows(
+            world.deployment.road_closures, start=self.start, duration_s=self.duration_s
+        ):
+            self._push(on_s, "road_on", road)
+            if off_s is not None:
+                self._push(off_s, "road_off", road.id)
         self._last_duty = 0.0
 
     # -- outside-world events ---------------------------------------------------------------
@@ -292,6 +299,7 @@ class Simulation:
             if uid == transporter:
                 plan = self._set_status(uid, UnitStatus.TRANSPORTING)
                 hospital, seconds = self.world.nearest_hospital(inc.call.node)
+                seconds /= self._speed_factor(inc.call.priority)
                 self.units[uid].trip += 1
                 self._push(self.now + seconds, "at_hospital", uid, hospital, self.units[uid].trip)
             else:
@@ -347,7 +355,7 @@ class Simulation:
         base = unit.station or unit.spec.station
         if mode == "where_they_are" or unit.node == self.world.station_node[base]:
             return self._free(uid, unit.node)
-        seconds = self.world.seconds_to_station(unit.node, base)
+        seconds = self.world.seconds_to_station(unit.node, base) / self._speed_factor(None)
         if mode == "station_available":
             plan = self._free(uid, unit.node)
             unit.trip += 1
@@ -437,7 +445,8 @@ class Simulation:
         """Back in service at ``node`` (or off duty if the shift ended meanwhile)."""
         unit = self.units[uid]
         if unit.busy_since is not None:
-            unit.busy_s += max(0.0, min(self.now, self.duration_s) - unit.busy_since)
+            since = max(unit.busy_since, self.warmup_s)
+            unit.busy_s += max(0.0, min(self.now, self.duration_s) - since)
             unit.busy_since = None
         plan = self._move(uid, node) if unit.node != node else self.engine.plan
         off = unit.off_after_job or unit.station is None
@@ -476,7 +485,7 @@ class Simulation:
 
     def _account(self, t: float) -> None:
         """Add on-duty time since the last duty check (units on duty at its start)."""
-        span = max(0.0, t - self._last_duty)
+        span = max(0.0, t - max(self._last_duty, self.warmup_s))
         for unit in self.units.values():
             if unit.station is not None:
                 unit.on_duty_s += span
@@ -522,6 +531,22 @@ class Simulation:
                 plan = self._accept(iid, chosen)
         raise RuntimeError("the dispatcher did not settle after 1000 rounds")
 
+    def _turnout(self, spec: UnitSpec) -> float:
+        """Seconds from accepting to rolling: the first of the unit's capabilities listed."""
+        turnout = self.world.scenario.service.turnout_s
+        for capability in spec.capabilities:
+            if capability in turnout:
+                return turnout[capability]
+        return turnout.get("default", 0.0)
+
+    def _speed_factor(self, priority: int | None) -> float:
+        """Speed multiplier for a drive starting now (``None``: no siren-related factor)."""
+        hour = (self.start + timedelta(seconds=self.now)).hour
+        speeds = self.world.scenario.speeds
+        if priority is None:
+            return speeds.factor(priority=-1, hour=hour)
+        return speeds.factor(priority=priority, hour=hour)
+
     def _accept(self, iid: str, chosen: list[tuple[str, float, str | None]]) -> Plan | None:
         inc = self.incidents[iid]
         plan = self._submit(
@@ -549,7 +574,8 @@ class Simulation:
             plan = self._submit(
                 {"type": "unit_acknowledged", "unit_id": uid, "actor": f"unit:{uid}"}
             )
-            self._push(self.now + eta_s, "arrive", uid, iid, unit.trip)
+            drive_s = eta_s / self._speed_factor(inc.call.priority)
+            self._push(self.now + self._turnout(unit.spec) + drive_s, "arrive", uid, iid, unit.trip)
         return plan
 
 

@@ -8,16 +8,22 @@ the scenario seed and the replication number, so every policy sees exactly the s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
-from planner.arrays import FloatArray, IntArray
+from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.centre.codes import CodeTable
 from planner.dispatch.coverage import CoverageModel, install
 from planner.errors import InputError
+from planner.network.closures import Closure, points_in_area, segments_in_area
+from planner.network.geo import LocalProjection, Location
 from planner.network.loader import load_region
+from planner.network.osm import with_class_speeds
 from planner.network.region import Region
+from planner.network.road_region import RoadRegion
 from planner.settings import get_settings
 from planner.sim.demand import (
     CallMixEntry,
@@ -26,12 +32,16 @@ from planner.sim.demand import (
     draw_mix,
     draw_points,
     flat_profile,
+    inside_area,
     load_profile,
-    read_call_log,
-    replay_calls,
+    load_service_area,
+    read_demand_points,
+    read_log,
+    surge_factor,
+    surge_windows,
 )
 from planner.sim.deployment import Deployment, apply_changes
-from planner.sim.scenario import Distribution, Place, Scenario, code_table
+from planner.sim.scenario import Distribution, Place, RoadClosure, Scenario, code_table
 
 # --------------------------------------------------------------------------------------------
 # The prepared world (one per process) and the calls of a replication
@@ -51,6 +61,8 @@ class World:
     demand_weights: FloatArray
     mix: list[CallMixEntry]
     coverage: CoverageModel
+    area: Any = None
+    """The service area (a shapely geometry, lon/lat) or ``None``."""
     _to_station: dict[int, FloatArray] = field(default_factory=dict)
     _to_hospital: FloatArray | None = None
     _version: object = None
@@ -110,9 +122,11 @@ class World:
 
 def prepare_world(scenario: Scenario) -> World:
     """Load the region and code table, place the fleet and demand, install ``coverage``."""
-    region = load_region(scenario.region)
+    region = _with_speeds(load_region(scenario.region), scenario)
     codes = code_table(scenario)
     deployment = apply_changes(scenario)
+    _check_closures(region, deployment)
+    area = load_service_area(scenario.service_area) if scenario.service_area else None
     station_node = {
         sid: _node(region, s, field=f"stations.{sid}") for sid, s in deployment.stations.items()
     }
@@ -127,7 +141,7 @@ def prepare_world(scenario: Scenario) -> World:
             raise InputError(f"unknown code {entry.code!r}", field=f"demand.mix.{i}.code")
         priority = entry.priority or codes[entry.code].default_priority
         mix.append(CallMixEntry(entry.code, priority, entry.share))
-    nodes, weights = _demand_points(scenario, region, station_node)
+    nodes, weights = _demand_points(scenario, region, station_node, area=area)
     top = min(x.priority for x in mix)
     target = min(
         scenario.targets_s.get(m.priority, codes[m.code].target_s) for m in mix if m.priority == top
@@ -164,7 +178,48 @@ def prepare_world(scenario: Scenario) -> World:
         demand_weights=weights,
         mix=mix,
         coverage=coverage,
+        area=area,
     )
+
+
+_SPED: dict[tuple[int, tuple[tuple[str, float], ...]], Region] = {}
+
+
+def _with_speeds(region: Region, scenario: Scenario) -> Region:
+    """The region with the scenario's road-class speeds (built once per process)."""
+    kph = scenario.speeds.kph
+    if not kph:
+        return region
+    if not isinstance(region, RoadRegion):
+        raise InputError(
+            f"region {region.name} is a travel-time matrix: it has no road classes",
+            field="speeds.kph",
+        )
+    key = (id(region), tuple(sorted(kph.items())))
+    if key not in _SPED:
+        _SPED[key] = RoadRegion(with_class_speeds(region.arrays, dict(kph)))
+    return _SPED[key]
+
+
+def _check_closures(region: Region, deployment: Deployment) -> None:
+    """A road closure that covers no road would silently change nothing: refuse it."""
+    if not deployment.road_closures:
+        return
+    lon0, lat0 = (float(v) for v in region.node_lonlat.mean(axis=0))
+    projection = LocalProjection(lat0, lon0)
+    segments = region.road_segments()
+    for road in deployment.road_closures:
+        closure = Closure(centre=Location(road.lat, road.lon), radius_m=road.radius_m)
+        if len(segments):
+            hit = bool(segments_in_area(closure, projection, segments).any())
+        else:
+            hit = bool(points_in_area(closure, projection, region.node_lonlat).any())
+        if not hit:
+            raise InputError(
+                f"road closure {road.id!r} ({road.lat}, {road.lon}, {road.radius_m} m) "
+                f"touches no road of region {region.name}",
+                field=f"road_closure.{road.id}",
+            )
 
 
 def _node(region: Region, place: Place, *, field: str) -> int:
@@ -178,11 +233,14 @@ def _node(region: Region, place: Place, *, field: str) -> int:
 
 
 def _demand_points(
-    scenario: Scenario, region: Region, station_node: dict[str, int]
+    scenario: Scenario, region: Region, station_node: dict[str, int], *, area: Any = None
 ) -> tuple[IntArray, FloatArray]:
     spatial = scenario.demand.spatial
     nodes = np.arange(region.n_nodes, dtype=np.int64)
-    if spatial.kind == "population":
+    if spatial.kind == "points":
+        assert spatial.points is not None
+        weights = _point_weights(region, spatial.points, area=area)
+    elif spatial.kind == "population":
         population = getattr(region, "population", None)
         if population is None:
             raise InputError(
@@ -192,6 +250,8 @@ def _demand_points(
         weights = np.asarray(population, dtype=np.float64)
     else:
         weights = np.ones(region.n_nodes)
+    if area is not None:
+        weights = np.where(inside_area(area, region.node_lonlat), weights, 0.0)
     if spatial.max_s_from_station is not None:
         stations = np.array(sorted(set(station_node.values())), dtype=np.int64)
         reach = region.travel_time_matrix(stations, nodes).min(axis=0)
@@ -201,6 +261,25 @@ def _demand_points(
     if not keep.any():
         raise InputError("no demand point has positive weight", field="demand.spatial")
     return nodes[keep], weights[keep] / weights[keep].sum()
+
+
+def _point_weights(region: Region, file: str, *, area: Any) -> FloatArray:
+    """Demand-point weights added onto their nearest nodes (points outside the area dropped)."""
+    points = read_demand_points(file)
+    if area is not None:
+        points = points[inside_area(area, points[["lon", "lat"]].to_numpy(dtype=np.float64))]
+    weights = np.zeros(region.n_nodes)
+    for k, (lat, lon, w) in enumerate(
+        zip(points["lat"], points["lon"], points["weight"], strict=True)
+    ):
+        try:
+            node = region.snap(float(lat), float(lon)).node
+        except InputError as exc:
+            raise InputError(
+                f"demand point {k + 1} of {file}: {exc}", field="demand.spatial.points"
+            ) from None
+        weights[node] += float(w)
+    return weights
 
 
 def busy_estimate(
@@ -235,7 +314,7 @@ def busy_estimate(
         busy = busy + drive
     finite = np.isfinite(busy)
     mean_busy_s = float(np.sum(weights[finite] * busy[finite]) / np.sum(weights[finite]))
-    q = scenario.demand.rate_per_h * surge * mean_busy_s / 3600.0 / max(units, 1)
+    q = _rate_per_h(scenario) * surge * mean_busy_s / 3600.0 / max(units, 1)
     return float(min(max(q, 0.02), 0.95))
 
 
@@ -243,8 +322,8 @@ def rolling_delay_s(scenario: Scenario) -> float:
     """Expected seconds between a call and its unit rolling: dispatch delay plus turnout
     (when the scenario's service model has one)."""
     svc = scenario.service
-    turnout = getattr(svc, "turnout_s", None)
-    extra = float(getattr(turnout, "mean", turnout or 0.0))
+    turnout = svc.turnout_s
+    extra = turnout.get("default", float(np.mean(list(turnout.values()))) if turnout else 0.0)
     return float(svc.dispatch_delay_s.mean) + extra
 
 
@@ -258,13 +337,46 @@ def _busy_by_hour(scenario: Scenario, mean_busy: float) -> FloatArray | None:
     return np.clip(mean_busy * lagged, 0.02, 0.95).reshape(7, 24)
 
 
+def _rate_per_h(scenario: Scenario) -> float:
+    """The scenario's call rate, or for a replay without one, the log's rate in the window."""
+    replay = scenario.demand.replay
+    if scenario.demand.rate_per_h is not None or replay is None:
+        return scenario.demand.rate_per_h or 0.0
+    duration_s = scenario.duration_h * 3600.0
+    calls = read_log(get_settings().data_dir / replay.file, replay, duration_s=duration_s)
+    return len(calls) / scenario.duration_h
+
+
 def _mean_surge(scenario: Scenario, deployment: Deployment) -> float:
     """The average rate factor of the surges over the horizon."""
-    horizon = scenario.duration_h
-    extra = sum(
-        (s.factor - 1.0) * max(0.0, min(s.to_h, horizon) - s.from_h) for s in deployment.surges
-    )
-    return 1.0 + extra / horizon
+    horizon_s = scenario.duration_h * 3600.0
+    surges = surge_windows(deployment.surges, start=scenario.start, duration_s=horizon_s)
+    extra = sum((s.factor - 1.0) * (s.end_s - s.start_s) for s in surges)
+    return 1.0 + extra / horizon_s
+
+
+def road_windows(
+    roads: list[RoadClosure], *, start: datetime, duration_s: float
+) -> list[tuple[RoadClosure, float, float | None]]:
+    """(closure, on, off) in seconds from ``start``; ``daily`` closures once per day (clock
+    hours, wrapping past midnight when ``to_h < from_h``), each day under its own id."""
+    out: list[tuple[RoadClosure, float, float | None]] = []
+    midnight = -float(start.hour * 3600 + start.minute * 60 + start.second)
+    for road in roads:
+        if not road.daily:
+            out.append(
+                (road, road.from_h * 3600.0, None if road.to_h is None else road.to_h * 3600.0)
+            )
+            continue
+        to_h = 24.0 if road.to_h is None else road.to_h
+        length_s = ((to_h - road.from_h) % 24.0 or 24.0) * 3600.0
+        for day in range(-1, math.ceil(duration_s / 86400.0) + 1):
+            on = midnight + 86400.0 * day + road.from_h * 3600.0
+            if on + length_s <= 0 or on >= duration_s:
+                continue
+            daily = road.model_copy(update={"id": f"{road.id}@{day}"})
+            out.append((daily, max(on, 0.0), on + length_s))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,83 +406,178 @@ def _draw(rng: np.random.Generator, dist: Distribution, n: int) -> FloatArray:
 
 
 def generate_calls(world: World, replication: int) -> list[Call]:
-    """The calls of one replication; identical for every policy (separate seeded streams)."""
+    """The calls of one replication; identical for every policy and, where they overlap, for
+    every scenario with the same seed (common random numbers that survive surges).
+
+    Calls come in *layers*, each an independent stream seeded by (seed, replication, layer)
+    that holds the calls and their service times. Layer 0 is the base demand (model or
+    replayed log); a surge of factor ``f`` keeps layers ``0..ceil(f)-1`` inside its window,
+    the last one thinned to the fraction ``f - floor(f)`` by a uniform drawn per call. Every
+    layer is Poisson at the base rate, so the result is Poisson at ``f`` × the base rate, and
+    the calls of a scenario without the surge are exactly a subset of those with it.
+    """
     sc = world.scenario
-    streams = np.random.SeedSequence([sc.seed, replication]).spawn(4)
-    arrivals, places, kinds, service = (np.random.default_rng(s) for s in streams)
     duration_s = sc.duration_h * 3600.0
-    deployment = world.deployment
-    surges = [Surge(s.from_h * 3600.0, s.to_h * 3600.0, s.factor) for s in deployment.surges]
+    surges = surge_windows(world.deployment.surges, start=sc.start, duration_s=duration_s)
+    peak = max([1.0, *(surge_factor(np.array([s.start_s]), surges)[0] for s in surges)])
+    parts = [_layer(world, replication, k, surges, duration_s) for k in range(math.ceil(peak))]
+    parts.append(_majors(world, replication))
+    calls = [c for part in parts for c in part]
+    calls.sort(key=lambda c: c.t_s)
+    return [replace(c, index=k) for k, c in enumerate(calls)]
+
+
+def _layer(
+    world: World, replication: int, layer: int, surges: list[Surge], duration_s: float
+) -> list[Call]:
+    sc = world.scenario
+    arrivals, places, kinds, service = (
+        np.random.default_rng(s)
+        for s in np.random.SeedSequence([sc.seed, replication, layer]).spawn(4)
+    )
     if sc.demand.replay is not None:
-        times, nodes, mix_idx = _replayed(world, duration_s, places)
+        times, nodes, mix_idx, logged = _replayed(world, duration_s, places, arrivals, layer)
+        thin = arrivals.random(len(times))
     else:
         profile = flat_profile() if sc.demand.profile == "flat" else load_profile(sc.demand.profile)
+        assert sc.demand.rate_per_h is not None
         times = arrival_times(
             arrivals,
             start=sc.start,
             duration_s=duration_s,
             rate_per_h=sc.demand.rate_per_h,
             profile=profile,
-            surges=surges,
         )
+        thin = arrivals.random(len(times))
         nodes = world.demand_nodes[draw_points(places, world.demand_weights, len(times))]
         mix_idx = draw_mix(kinds, world.mix, len(times))
-    codes = [world.mix[int(k)].code for k in mix_idx]
-    priorities = [world.mix[int(k)].priority for k in mix_idx]
-    casualties = [0] * len(times)
-    for major in deployment.major_incidents:
-        times = np.append(times, major.at_h * 3600.0)
-        nodes = np.append(nodes, _node(world.region, major, field="changes.major_incident"))
-        codes.append(major.code)
-        priorities.append(world.codes[major.code].default_priority)
-        casualties.append(major.casualties)
-    n = len(times)
-    svc = sc.service
-    delay = _draw(service, svc.dispatch_delay_s, n)
-    on_scene = _draw(service, svc.on_scene_s, n)
-    transport = service.random(n) < svc.transport_probability
-    handover = _draw(service, svc.handover_s, n)
-    order = np.argsort(times, kind="stable")
+        logged = np.full(len(times), np.nan)
+    priority = np.array([world.mix[int(k)].priority for k in mix_idx], dtype=np.float64)
+    priority = np.where(np.isfinite(logged), logged, priority)
+    keep = thin < np.clip(surge_factor(times, surges) - layer, 0.0, 1.0)
+    drawn = _service_draws(world, service, len(times))
     return [
         Call(
-            index=k,
+            index=0,
             t_s=float(times[i]),
             node=int(nodes[i]),
-            code=codes[i],
-            priority=priorities[i],
-            delay_s=float(delay[i]),
-            on_scene_s=float(on_scene[i]),
-            transport=bool(transport[i]),
-            handover_s=float(handover[i]),
-            casualties=casualties[i],
+            code=world.mix[int(mix_idx[i])].code,
+            priority=int(priority[i]),
+            delay_s=float(drawn[0][i]),
+            on_scene_s=float(drawn[1][i]),
+            transport=bool(drawn[2][i]),
+            handover_s=float(drawn[3][i]),
         )
-        for k, i in enumerate(order.tolist())
+        for i in np.flatnonzero(keep).tolist()
     ]
 
 
+def _service_draws(
+    world: World, rng: np.random.Generator, n: int
+) -> tuple[FloatArray, FloatArray, BoolArray, FloatArray]:
+    svc = world.scenario.service
+    delay = _draw(rng, svc.dispatch_delay_s, n)
+    on_scene = _draw(rng, svc.on_scene_s, n)
+    transport = rng.random(n) < svc.transport_probability
+    handover = _draw(rng, svc.handover_s, n)
+    return delay, on_scene, transport, handover
+
+
+def _majors(world: World, replication: int) -> list[Call]:
+    """Major incidents: one call per casualty (each a patient needing an ambulance); the first
+    carries the major-incident declaration."""
+    sc = world.scenario
+    service = np.random.default_rng(np.random.SeedSequence([sc.seed, replication, 10_000]))
+    calls: list[Call] = []
+    for major in world.deployment.major_incidents:
+        node = _node(world.region, major, field="changes.major_incident")
+        n = max(1, major.casualties)
+        delay, on_scene, transport, handover = _service_draws(world, service, n)
+        for k in range(n):
+            calls.append(
+                Call(
+                    index=0,
+                    t_s=major.at_h * 3600.0,
+                    node=node,
+                    code=major.code,
+                    priority=world.codes[major.code].default_priority,
+                    delay_s=float(delay[k]),
+                    on_scene_s=float(on_scene[k]),
+                    transport=bool(transport[k]),
+                    handover_s=float(handover[k]),
+                    casualties=major.casualties if k == 0 else 0,
+                )
+            )
+    return calls
+
+
+REPLAY_JITTER_S = 1800.0
+"""Surge copies of replayed calls are moved by up to this much (uniform, either way)."""
+
+
 def _replayed(
-    world: World, duration_s: float, places: np.random.Generator
-) -> tuple[FloatArray, IntArray, IntArray]:
+    world: World,
+    duration_s: float,
+    places: np.random.Generator,
+    jitter: np.random.Generator,
+    layer: int,
+) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
+    """Layer 0: the log's calls in the window; layer ``k > 0`` (surges): a copy of each, moved
+    by up to :data:`REPLAY_JITTER_S`, at a place drawn from the spatial model."""
     replay = world.scenario.demand.replay
     assert replay is not None
-    calls = read_call_log(get_settings().data_dir / replay.file)
-    window = replay_calls(calls, duration_s=duration_s, log_from=replay.start)
-    window = window[window["service"].isin(list(replay.services))]
-    code_index = {m.code: i for i, m in enumerate(world.mix)}
-    for service, code in replay.services.items():
-        if code not in code_index:
-            raise InputError(
-                f"code {code!r} is not in demand.mix", field=f"demand.replay.services.{service}"
-            )
-    mix_idx = np.array([code_index[replay.services[s]] for s in window["service"]], np.int64)
-    if replay.locations == "log":
-        nodes = np.array(
-            [
-                world.region.snap(lat, lon).node
-                for lat, lon in zip(window["lat"], window["lon"], strict=True)
-            ],
-            dtype=np.int64,
-        )
+    window = _replay_window(world, duration_s)
+    times = window["t_s"].to_numpy(dtype=np.float64)
+    mix_idx = window["mix"].to_numpy(dtype=np.int64)
+    if layer == 0 and replay.locations == "log":
+        nodes = window["node"].to_numpy(dtype=np.int64)
     else:
         nodes = world.demand_nodes[draw_points(places, world.demand_weights, len(window))]
-    return window["t_s"].to_numpy(dtype=np.float64), nodes, mix_idx
+    if layer > 0:
+        shift = jitter.uniform(-REPLAY_JITTER_S, REPLAY_JITTER_S, size=len(times))
+        times = np.clip(times + shift, 0.0, np.nextafter(duration_s, 0.0))
+    return times, nodes, mix_idx, window["priority"].to_numpy(dtype=np.float64)
+
+
+_WINDOWS: dict[tuple[int, float], Any] = {}
+
+
+def _snap_or_none(region: Region, lat: float, lon: float) -> int:
+    """The node of a logged call, or -1 when it lies too far from every road."""
+    try:
+        return region.snap(float(lat), float(lon)).node
+    except InputError:
+        return -1
+
+
+def _replay_window(world: World, duration_s: float) -> Any:
+    """The replayed calls (``t_s``, ``mix``, ``node``), read and snapped once per world."""
+    key = (id(world), duration_s)
+    if key in _WINDOWS:
+        return _WINDOWS[key]
+    replay = world.scenario.demand.replay
+    assert replay is not None
+    code_index = {m.code: i for i, m in enumerate(world.mix)}
+    for name, code in {**replay.codes, **replay.services}.items():
+        if code not in code_index:
+            raise InputError(
+                f"code {code!r} is not in demand.mix", field=f"demand.replay.codes.{name}"
+            )
+    window = read_log(get_settings().data_dir / replay.file, replay, duration_s=duration_s)
+    window["mix"] = [code_index[c] for c in window["code"]]
+    if replay.locations == "log":
+        lonlat = window[["lon", "lat"]].to_numpy(dtype=np.float64)
+        ok = np.isfinite(lonlat).all(axis=1)
+        if world.area is not None:
+            ok &= inside_area(world.area, np.nan_to_num(lonlat))
+        window = window[ok].copy()
+        window["node"] = [
+            _snap_or_none(world.region, lat, lon)
+            for lat, lon in zip(window["lat"], window["lon"], strict=True)
+        ]
+        window = window[window["node"] >= 0]
+        if world.area is not None:
+            inside = inside_area(world.area, world.region.node_lonlat[window["node"].to_numpy()])
+            window = window[inside]
+    _WINDOWS[key] = window
+    return window
