@@ -7,12 +7,31 @@ import { ContactForm } from "./contact.js";
 import { IncidentDetail } from "./detail.js";
 import { toast } from "./dialog.js";
 import { IncidentEditForm } from "./edit.js";
-import { clock } from "./format.js";
+import { clock, humanError } from "./format.js";
 import { RegionMap } from "./map.js";
 import { renderQueue, renderUnits, tickClocks } from "./panels.js";
 import { CLOSURE_ROLES, OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store, TIMELINE_ROLES } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
+
+/** How often the console checks that the server still answers (also on every stream drop). */
+const OFFLINE_PROBE_MS = 3000;
+
+/** Every button and selector that would write, disabled (or given back) as the server goes. */
+function disableActions(off) {
+  const writers = document.querySelectorAll(
+    "main button:not(.locate):not([data-keep]), main select[data-unit], #new-contact, #prompt-form button[type=submit]",
+  );
+  for (const el of writers) {
+    if (off) {
+      if (!el.disabled) el.dataset.offlineDisabled = "true";
+      el.disabled = true;
+    } else if (el.dataset.offlineDisabled) {
+      delete el.dataset.offlineDisabled;
+      el.disabled = false;
+    }
+  }
+}
 
 /** Timings the browser tests and the curious can read: page ready, last event applied. */
 window.consoleMetrics = { readyMs: null, events: 0, lastEvent: null };
@@ -128,8 +147,16 @@ async function main() {
     api,
     map,
     canSeePersonal,
-    onOpened: (id) => store.scheduleRefresh().then(() => select(id)),
+    onOpened: (id) => store.scheduleRefresh().then(() => showDetail(id)),
   });
+
+  /** After a call: the incident's title and its actions in view, and the focus on them. */
+  function showDetail(id) {
+    select(id);
+    const el = $("detail");
+    el.scrollIntoView({ block: "start" });
+    el.focus({ preventScroll: true });
+  }
 
   function select(id) {
     if (edit.open && edit.id !== id) edit.hide();
@@ -155,7 +182,7 @@ async function main() {
       await api.post(PATHS.unitStatus(unitId), { status });
       toast(`${store.unitName(unitId)} → ${status.replace(/_/g, " ")}`);
     } catch (err) {
-      toast(`Status failed: ${err.message}`, { bad: true });
+      toast(`Status failed: ${humanError(err)}`, { bad: true });
       renderAll();
     }
   }
@@ -227,9 +254,42 @@ async function main() {
       const pill = $("stream-state");
       pill.textContent = state === "live" ? "live" : state === "denied" ? "no stream access" : "reconnecting…";
       pill.className = `pill ${state === "live" ? "live" : "down"}`;
-      if (state === "live") store.scheduleRefresh();
+      if (state === "live") {
+        setOffline(false);
+        store.scheduleRefresh();
+      } else if (state === "down") {
+        probe();
+      }
     },
   });
+
+  // Offline honesty: a failed probe (or a dropped stream) shows a banner and disables every
+  // action until the server answers again; nothing pretends to work meanwhile.
+  let offlineSince = null;
+  function setOffline(on) {
+    if (on === Boolean(offlineSince)) return;
+    offlineSince = on ? new Date() : null;
+    const banner = $("offline");
+    banner.hidden = !on;
+    if (on) {
+      banner.querySelector("[data-since]").textContent = offlineSince.toLocaleTimeString([], { hour12: false });
+      document.body.dataset.offline = "true";
+    } else {
+      delete document.body.dataset.offline;
+      store.scheduleRefresh();
+    }
+    disableActions(on);
+  }
+  async function probe() {
+    try {
+      const r = await fetch("/health", { cache: "no-store" });
+      setOffline(!r.ok);
+    } catch {
+      setOffline(true);
+    }
+  }
+  store.onChange(() => disableActions(Boolean(offlineSince)));
+  setInterval(probe, OFFLINE_PROBE_MS);
 
   setInterval(() => {
     tickClocks(store);
@@ -239,7 +299,8 @@ async function main() {
   bindKeys({ store, map, detail, forms: [edit, closures, contact], contact, closures, select, canOperate, getSelected: () => selected });
   $("new-contact").addEventListener("click", () => contact.show());
   $("help-button").addEventListener("click", () => $("help").showModal());
-  window.dispatchConsole = { store, map, region, select, selected: () => selected };
+  contact.restoreDraft();
+  window.dispatchConsole = { store, map, region, select, selected: () => selected, forms: [edit, closures, contact] };
   document.body.dataset.ready = "true";
   window.consoleMetrics.readyMs = performance.now() - started;
 }
@@ -250,25 +311,46 @@ function currentForm(forms) {
   return open.find((f) => (f.section ?? f.form).contains(document.activeElement)) ?? open[0];
 }
 
+/** Keys that still work while a form is open (a call is being taken, an incident edited). */
+const KEYS_WHILE_A_FORM_IS_OPEN = new Set(["m", "?"]);
+
+/**
+ * Single-key shortcuts, made safe for a dispatcher who is typing: none acts while the focus is
+ * in a form or a dialog (a letter typed on a form's button is not a command), and none of the
+ * incident actions acts while a form is open at all. Alt+P picks a form's point on the map; Esc
+ * stops picking, else asks before a form with typed information is discarded.
+ */
 function bindKeys({ store, map, detail, forms, contact, closures, select, canOperate, getSelected }) {
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.ctrlKey || e.metaKey) return;
     if (document.querySelector("dialog[open]")) return;
-    if (e.key === "Escape") {
-      const picking = forms.find((f) => f.picking);
-      if (picking) picking.pick(false);
-      else currentForm(forms)?.hide();
+    const form = currentForm(forms);
+    if (e.altKey) {
+      if (form && e.code === "KeyP") {
+        e.preventDefault();
+        form.pick(true);
+      }
       return;
     }
-    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
-    if (typing) return;
+    if (e.key === "Escape") {
+      // The key's own default (closing a modal) must not cancel the question it opens.
+      e.preventDefault();
+      const picking = forms.find((f) => f.picking);
+      if (picking) picking.pick(false);
+      else if (form) setTimeout(() => form.requestHide(), 0);
+      return;
+    }
+    if (/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) || e.target.isContentEditable) return;
+    if (forms.some((f) => f.open && f.section.contains(e.target))) return;
     if (e.target === map.canvas && ["+", "-", "=", "0"].includes(e.key)) return;
+    const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+    if (form && !KEYS_WHILE_A_FORM_IS_OPEN.has(key)) return;
+    if (document.body.dataset.offline && !KEYS_WHILE_A_FORM_IS_OPEN.has(key)) return;
     const queue = store.queue();
     const idx = queue.findIndex((i) => i.id === getSelected());
     const focusRow = (id) => document.querySelector(`#queue tr[data-id="${CSS.escape(id)}"]`)?.focus();
     const keys = {
       n: () => canOperate && contact.show(),
-      p: () => currentForm(forms)?.pick(true),
       r: () => closures.show(),
       j: () => queue.length && (select(queue[Math.min(idx + 1, queue.length - 1)].id), focusRow(getSelected())),
       k: () => queue.length && (select(queue[Math.max(idx - 1, 0)].id), focusRow(getSelected())),
@@ -286,7 +368,7 @@ function bindKeys({ store, map, detail, forms, contact, closures, select, canOpe
       u: () => document.getElementById("units-filter").focus(),
       "?": () => document.getElementById("help").showModal(),
     };
-    const fn = keys[e.key.toLowerCase()] ?? keys[e.key];
+    const fn = keys[key];
     if (fn) {
       e.preventDefault();
       fn();

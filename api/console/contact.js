@@ -9,6 +9,8 @@ import { PATHS } from "./store.js";
 /** Open incidents of the same code (or service) within this distance are offered for linking. */
 export const DUPLICATE_RADIUS_M = 400;
 
+const DRAFT_KEY = "dispatch-console.contact-draft";
+
 export class ContactForm extends PickingForm {
   constructor({ store, api, map, canSeePersonal, onOpened }) {
     super({
@@ -29,6 +31,11 @@ export class ContactForm extends PickingForm {
     this.form.querySelector("fieldset.personal").hidden = !canSeePersonal;
     this._fillCodes();
     this.code.addEventListener("change", () => this._codeChanged());
+    // Every keystroke is kept in the tab's session storage: a reload or a crash of the page
+    // mid-call gives the call back as it was typed.
+    this.form.addEventListener("input", () => this._saveDraft());
+    this.form.addEventListener("change", () => this._saveDraft());
+    this.form.elements.casualties.addEventListener("input", () => this._checkCasualties(false));
   }
 
   show() {
@@ -40,7 +47,50 @@ export class ContactForm extends PickingForm {
   hide() {
     super.hide();
     this.form.reset();
+    for (const el of this.form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
     document.getElementById("c-duplicates").innerHTML = "";
+    sessionStorage.removeItem(DRAFT_KEY);
+  }
+
+  _saveDraft() {
+    const values = {};
+    for (const el of this.form.elements) if (el.name) values[el.name] = el.value;
+    sessionStorage.setItem(DRAFT_KEY, JSON.stringify(values));
+  }
+
+  /** Reopen the call that was being typed when the page went away, if any. */
+  restoreDraft() {
+    let values;
+    try {
+      values = JSON.parse(sessionStorage.getItem(DRAFT_KEY) ?? "null");
+    } catch {
+      values = null;
+    }
+    if (!values) return false;
+    super.show();
+    for (const [name, value] of Object.entries(values)) {
+      const el = this.form.elements[name];
+      if (el && "value" in el) el.value = value;
+    }
+    this._codeChanged();
+    this._preview();
+    this.code.focus();
+    toast("The call you were typing is back");
+    return true;
+  }
+
+  /** Casualties must be a number: "many" would be saved as nothing and escalate nothing. */
+  _checkCasualties(report = true) {
+    const el = this.form.elements.casualties;
+    const raw = el.value.trim();
+    const ok = raw === "" || /^\d+$/.test(raw);
+    if (ok) el.removeAttribute("aria-invalid");
+    else el.setAttribute("aria-invalid", "true");
+    if (!ok && report) {
+      this.error.textContent = `Casualties: "${raw}" is not a number. Type the count (best estimate, e.g. 6); words go in Type of incident.`;
+      el.focus();
+    }
+    return ok;
   }
 
   _fillCodes() {
@@ -133,17 +183,58 @@ export class ContactForm extends PickingForm {
     return body.contact_id;
   }
 
-  /** Record this call as a further contact about an incident already open. */
+  /**
+   * Record this call as a further contact about an incident already open, and merge what this
+   * caller said into it: more casualties, other hazards or services, a major incident declared
+   * (the incident's report only ever grows here; it is edited to take anything back).
+   */
   async link(incidentId) {
+    this.error.textContent = "";
+    if (!this._checkCasualties()) return;
     try {
       const contactId = await this._newContact();
       await this.api.post(PATHS.linkContact(incidentId), { contact_id: contactId });
-      toast(`Contact linked to ${incidentId}`);
+      const update = this._merged(this.store.incidents.get(incidentId));
+      if (update) await this.api.request("PATCH", PATHS.incident(incidentId), { body: update });
+      toast(`Contact linked to ${incidentId}${update ? " and what the caller said was added" : ""}`);
       this.hide();
       this.onOpened(incidentId);
     } catch (err) {
-      this.error.textContent = err.message;
+      this._refused(err);
     }
+  }
+
+  /** The PATCH body that adds this call's METHANE (and address) to ``incident``, or null. */
+  _merged(incident) {
+    if (!incident) return null;
+    const typed = this._methane();
+    const f = this.form.elements;
+    const union = (a, b) => [...new Set([...(a ?? []), ...(b ?? [])])];
+    const m = {
+      major_incident: Boolean(incident.major_incident || typed.major_incident),
+      hazards: union(incident.hazards, typed.hazards),
+      services_present: [...(incident.services_present ?? [])],
+      services_required: union(incident.services_required, typed.services_required),
+    };
+    const type = incident.methane_type ?? typed.type;
+    if (type) m.type = type;
+    const access = typed.access ?? incident.access;
+    if (access) m.access = access;
+    if (typed.exact_location) m.exact_location = typed.exact_location;
+    const casualties = Math.max(incident.casualties ?? -1, typed.casualties ?? -1);
+    if (casualties >= 0) m.casualties = casualties;
+    const grew =
+      m.major_incident !== Boolean(incident.major_incident) ||
+      m.hazards.length !== (incident.hazards ?? []).length ||
+      m.services_required.length !== (incident.services_required ?? []).length ||
+      (m.casualties ?? null) !== (incident.casualties ?? null) ||
+      (typed.access && typed.access !== incident.access) ||
+      (typed.type && !incident.methane_type) ||
+      Boolean(typed.exact_location);
+    const body = {};
+    if (grew) body.methane = m;
+    if (this.canSeePersonal && f.address.value.trim()) body.address = f.address.value.trim();
+    return Object.keys(body).length ? body : null;
   }
 
   async submit() {
@@ -151,15 +242,16 @@ export class ContactForm extends PickingForm {
     const code = this.code.value;
     const p = this._point();
     if (!code) {
-      this.error.textContent = "code: choose an incident code";
+      this.error.textContent = "Incident code: choose what the call is about (type to search the list).";
       this.code.focus();
       return;
     }
     if (!p) {
-      this.error.textContent = "location: type lat and lon, or pick a point on the map";
+      this.error.textContent = "Location: type the latitude and longitude, or pick the point on the map (Alt+P).";
       this.lat.focus();
       return;
     }
+    if (!this._checkCasualties()) return;
     const f = this.form.elements;
     const body = { incident_id: newId("INC"), code, location: p, methane: this._methane() };
     if (f.priority.value) body.priority = Number(f.priority.value);

@@ -1,7 +1,7 @@
 // The selected incident: recommendation with its why, METHANE, timeline and the actions.
 
 import { ask, toast } from "./dialog.js";
-import { clock, esc, secondsSince, targetState, timeOfDay, titleCase } from "./format.js";
+import { clock, esc, humanError, secondsSince, targetState, timeOfDay, titleCase } from "./format.js";
 import { PATHS } from "./store.js";
 import { UNIT_STATUS_STYLE } from "./styles.js";
 
@@ -205,27 +205,25 @@ export class IncidentDetail {
       ${e.actor ? `<span class="muted">— ${esc(e.actor)}</span>` : ""}</li>`;
   }
 
-  /** Run one of the incident actions (from a button or a shortcut). */
+  /** Run one of the incident actions (from a button or a shortcut). Dialogs stay open on a
+   * refusal (with the reason next to the field), so nothing typed is lost. */
   async act(action) {
     const i = this.id ? this.store.incidents.get(this.id) : null;
-    if (!i || !this.canOperate) return;
+    if (!i || !this.canOperate || document.body.dataset.offline) return;
     const id = i.id;
     try {
       if (action === "accept") {
-        const units = this.store.assignmentsFor(id).map((a) => a.unit);
-        if (!units.length) return toast("Nothing recommended to accept", { bad: true });
-        await this.api.post(PATHS.accept(id), { units });
-        toast(`Accepted: ${units.map((u) => this.store.unitName(u)).join(", ")} → ${id}`);
+        await this._accept(i);
       } else if (action === "override") {
         await this._override(i);
       } else if (action === "escalate") {
-        const v = await ask(`Escalate ${id}`, [
-          { name: "level", label: "To level", type: "number", value: i.level + 1, required: true },
-          { name: "cause", label: "Cause", type: "text", required: true },
-        ]);
-        if (!v) return;
-        await this.api.post(PATHS.escalate(id), { level: Number(v.level), cause: v.cause });
-        toast(`${id} escalated to level ${v.level}`);
+        await ask(`Escalate ${id}`, [
+          { name: "level", label: "To level", type: "number", value: i.level + 1, required: true, min: i.level + 1, max: 20 },
+          { name: "cause", label: "Cause", type: "text", required: true, maxLength: 500 },
+        ], { onSubmit: async (v) => {
+          await this.api.post(PATHS.escalate(id), { level: Number(v.level), cause: v.cause });
+          toast(`${id} escalated to level ${v.level}`);
+        } });
       } else if (action === "edit") {
         this.onEdit?.(i, this._incidentPersonal());
       } else if (action === "downgrade") {
@@ -235,72 +233,90 @@ export class IncidentDetail {
       } else if (action === "agency") {
         await this._agency(i);
       } else if (action === "note") {
-        const v = await ask(`Note on ${id}`, [{ name: "text", label: "Note", type: "textarea", required: true }]);
-        if (!v) return;
-        await this.api.post(PATHS.notes(id), { text: v.text });
-        toast("Note added");
+        await ask(`Note on ${id}`, [{ name: "text", label: "Note", type: "textarea", required: true, maxLength: 2000 }], {
+          onSubmit: async (v) => {
+            await this.api.post(PATHS.notes(id), { text: v.text });
+            toast("Note added");
+          },
+        });
       } else if (action === "complaint") {
-        const v = await ask(`Complaint about ${id}`, [
+        await ask(`Complaint about ${id}`, [
           { name: "category", label: "Category", type: "select", value: "delay", required: true,
             options: ["delay", "conduct", "advice", "outcome", "other"].map((c) => ({ value: c, label: c })) },
-          { name: "text", label: "What was said", type: "textarea" },
-        ]);
-        if (!v) return;
-        await this.api.post(PATHS.complaints(id), { category: v.category, text: v.text || null });
-        toast("Complaint recorded");
+          { name: "text", label: "What was said", type: "textarea", maxLength: 2000 },
+        ], { onSubmit: async (v) => {
+          await this.api.post(PATHS.complaints(id), { category: v.category, text: v.text || null });
+          toast("Complaint recorded");
+        } });
       } else if (action === "close") {
-        const v = await ask(`Close ${id}`, [
+        await ask(`Close ${id}`, [
           { name: "outcome", label: "Outcome", type: "select", value: "resolved", required: true,
             options: ["resolved", "treated on scene", "transported", "false alarm", "no trace", "referred"].map((c) => ({ value: c, label: c })) },
-          { name: "summary", label: "Summary", type: "textarea" },
-        ]);
-        if (!v) return;
-        await this.api.post(PATHS.close(id), { outcome: v.outcome, summary: v.summary || null });
-        toast(`${id} closed`);
+          { name: "summary", label: "Summary", type: "textarea", maxLength: 2000 },
+        ], { ok: `Close ${id}`, onSubmit: async (v) => {
+          await this.api.post(PATHS.close(id), { outcome: v.outcome, summary: v.summary || null });
+          toast(`${id} closed`);
+        } });
       }
     } catch (err) {
-      toast(`${titleCase(action)} failed: ${err.message}`, { bad: true });
+      toast(`${titleCase(action)} failed: ${humanError(err)}`, { bad: true });
     }
+  }
+
+  /** Accept only after a confirmation that names the units and the incident (Enter confirms,
+   * Esc does nothing): a stray "a" can no longer send anyone. */
+  async _accept(i) {
+    const units = this.store.assignmentsFor(i.id).map((a) => a.unit);
+    if (!units.length) return toast("Nothing recommended to accept", { bad: true });
+    const names = units.map((u) => this.store.unitName(u)).join(", ");
+    await ask(`Send ${names} to ${i.id}?`, [], {
+      ok: "Send",
+      text: `${i.code} · P${i.priority} · level ${i.level}. The crews are told at once.`,
+      onSubmit: async () => {
+        await this.api.post(PATHS.accept(i.id), { units });
+        toast(`Accepted: ${names} → ${i.id}`);
+      },
+    });
   }
 
   async _downgrade(i) {
     if (i.level <= 1) return toast(`${i.id} is at level 1: nothing to downgrade to`, { bad: true });
     const levels = Array.from({ length: i.level - 1 }, (_, k) => i.level - 1 - k);
-    const v = await ask(`Downgrade ${i.id} from level ${i.level}`, [
+    await ask(`Downgrade ${i.id} from level ${i.level}`, [
       { name: "level", label: "To level", type: "select", value: i.level - 1, required: true,
         options: levels.map((l) => ({ value: l, label: `level ${l}` })) },
-      { name: "cause", label: "Cause", type: "text", required: true },
-    ]);
-    if (!v) return;
-    await this.api.post(PATHS.downgrade(i.id), { level: Number(v.level), cause: v.cause });
-    toast(`${i.id} downgraded to level ${v.level}`);
+      { name: "cause", label: "Cause", type: "text", required: true, maxLength: 500 },
+    ], { onSubmit: async (v) => {
+      await this.api.post(PATHS.downgrade(i.id), { level: Number(v.level), cause: v.cause });
+      toast(`${i.id} downgraded to level ${v.level}`);
+    } });
   }
 
   /** A query about the incident, from one of its contacts (or none: an agency, a crew). */
   async _query(i) {
     const contacts = i.contacts ?? [];
-    const v = await ask(`Query about ${i.id}`, [
+    await ask(`Query about ${i.id}`, [
       { name: "topic", label: "Topic", type: "select", value: "where is the unit", required: true,
         options: ["where is the unit", "progress", "advice", "patient's condition", "other"].map((t) => ({ value: t, label: t })) },
       { name: "contact_id", label: "From contact", type: "select", value: contacts.at(-1) ?? "",
         options: [{ value: "", label: "not a recorded contact" }, ...contacts.map((c) => ({ value: c, label: c }))] },
-      { name: "text", label: "What was asked (personal data)", type: "textarea" },
-    ]);
-    if (!v) return;
-    await this.api.post(PATHS.queries(i.id), { topic: v.topic, contact_id: v.contact_id || null, text: v.text || null });
-    toast("Query recorded");
+      { name: "text", label: "What was asked (personal data)", type: "textarea", maxLength: 2000 },
+    ], { onSubmit: async (v) => {
+      await this.api.post(PATHS.queries(i.id), { topic: v.topic, contact_id: v.contact_id || null, text: v.text || null });
+      toast("Query recorded");
+    } });
   }
 
   async _agency(i) {
-    const v = await ask(`Notify an agency about ${i.id}`, [
+    await ask(`Notify an agency about ${i.id}`, [
       { name: "agency", label: "Agency", type: "text", required: true },
       { name: "channel", label: "Channel", type: "select", value: "phone", required: true,
         options: ["phone", "radio", "email", "data link", "in person"].map((c) => ({ value: c, label: c })) },
       { name: "reference", label: "Their reference (if given)", type: "text" },
-    ]);
-    if (!v) return;
-    await this.api.post(PATHS.agencies(i.id), { agency: v.agency, channel: v.channel, reference: v.reference || null });
-    toast(`${v.agency} notified`);
+    ], { onSubmit: async (v) => {
+      await this.api.post(PATHS.agencies(i.id), { agency: v.agency, channel: v.channel, reference: v.reference || null });
+      toast(`${v.agency} notified`);
+    } });
   }
 
   async _override(i) {
@@ -310,14 +326,14 @@ export class IncidentDetail {
       .filter((u) => u.status === "available" || u.status === "dispatched" || u.status === "en_route")
       .filter((u) => u.incident !== i.id)
       .sort((a, b) => (a.call_sign || a.id).localeCompare(b.call_sign || b.id, undefined, { numeric: true }));
-    const v = await ask(`Override the recommendation for ${i.id}`, [
+    await ask(`Override the recommendation for ${i.id}`, [
       { name: "units", label: "Send these units", type: "checks",
         options: candidates.map((u) => ({ value: u.id, label: `${u.call_sign || u.id} (${[...(u.capabilities ?? [])].join(", ")}, ${titleCase(u.status)})`, checked: recommended.includes(u.id) })) },
-      { name: "reason", label: "Reason (required)", type: "textarea", required: true, minLength: 3 },
-    ]);
-    if (!v) return;
-    if (!v.units.length) return toast("Choose at least one unit", { bad: true });
-    await this.api.post(PATHS.override(i.id), { units: v.units, reason: v.reason, instead_of: recommended });
-    toast(`Override recorded for ${i.id}`);
+      { name: "reason", label: "Reason (required)", type: "textarea", required: true, minLength: 3, maxLength: 1000 },
+    ], { onSubmit: async (v) => {
+      if (!v.units.length) throw Object.assign(new Error("choose at least one unit"), { field: "units" });
+      await this.api.post(PATHS.override(i.id), { units: v.units, reason: v.reason, instead_of: recommended });
+      toast(`Override recorded for ${i.id}`);
+    } });
   }
 }

@@ -1,17 +1,24 @@
 // A small modal form ("prompt") built from field descriptions, and a status toast.
 
-import { esc } from "./format.js";
+import { esc, humanError } from "./format.js";
 
 /**
  * Ask for a few values; resolves to {name: value} or null when cancelled.
  * fields: [{name, label, type: "text" | "textarea" | "number" | "select" | "checks",
- *           options?: [{value, label, checked?}], value?, required?, minLength?}]
+ *           options?: [{value, label, checked?}], value?, required?, minLength?, maxLength?}]
+ * With ``onSubmit`` the dialog stays open until it succeeds: a refusal is shown in the dialog,
+ * next to the field it names, and nothing typed is lost. ``ok`` names the OK button.
  */
-export function ask(title, fields) {
+export function ask(title, fields, { onSubmit: save = null, ok = "OK", text = "" } = {}) {
   const dialog = document.getElementById("prompt");
   const form = document.getElementById("prompt-form");
+  const error = document.getElementById("prompt-error");
+  const okButton = form.querySelector("button[type=submit]");
   document.getElementById("prompt-title").textContent = title;
+  document.getElementById("prompt-text").textContent = text;
   document.getElementById("prompt-fields").innerHTML = fields.map(fieldHtml).join("");
+  okButton.textContent = ok;
+  error.textContent = "";
   return new Promise((resolve) => {
     const done = (value) => {
       form.removeEventListener("submit", onSubmit);
@@ -20,9 +27,10 @@ export function ask(title, fields) {
       if (dialog.open) dialog.close();
       resolve(value);
     };
-    const onSubmit = (e) => {
+    let busy = false;
+    const onSubmit = async (e) => {
       e.preventDefault();
-      if (!form.reportValidity()) return;
+      if (busy || !form.reportValidity()) return;
       const values = {};
       for (const f of fields) {
         if (f.type === "checks") {
@@ -31,7 +39,24 @@ export function ask(title, fields) {
           values[f.name] = form.elements[f.name].value.trim();
         }
       }
-      done(values);
+      if (!save) return done(values);
+      busy = true;
+      okButton.disabled = true;
+      try {
+        await save(values);
+        done(values);
+      } catch (err) {
+        const labels = Object.fromEntries(fields.map((f) => [f.name, f.label]));
+        error.textContent = humanError(err, labels);
+        const bad = err.field && form.elements[err.field.split(".").pop()];
+        if (bad?.focus) {
+          bad.setAttribute("aria-invalid", "true");
+          bad.focus();
+        }
+      } finally {
+        busy = false;
+        okButton.disabled = false;
+      }
     };
     const onCancel = (e) => {
       e.preventDefault();
@@ -43,14 +68,14 @@ export function ask(title, fields) {
     dialog.addEventListener("cancel", onCancel);
     dialog.showModal();
     const first = form.querySelector("input:not([type=checkbox]), textarea, select, input");
-    first?.focus();
+    (first ?? okButton).focus();
   });
 }
 
 function fieldHtml(f) {
   const id = `prompt-${f.name}`;
   const req = f.required ? " required" : "";
-  const min = f.minLength ? ` minlength="${f.minLength}"` : "";
+  const min = (f.minLength ? ` minlength="${f.minLength}"` : "") + (f.maxLength ? ` maxlength="${f.maxLength}"` : "");
   const value = esc(f.value ?? "");
   if (f.type === "textarea") {
     return `<label for="${id}">${esc(f.label)}</label>
@@ -72,8 +97,9 @@ function fieldHtml(f) {
     return `<fieldset><legend>${esc(f.label)}</legend><div class="checks">${boxes || '<span class="muted">none</span>'}</div></fieldset>`;
   }
   const type = f.type === "number" ? "number" : "text";
+  const range = (f.min !== undefined ? ` min="${esc(f.min)}"` : "") + (f.max !== undefined ? ` max="${esc(f.max)}"` : "");
   return `<label for="${id}">${esc(f.label)}</label>
-    <input id="${id}" name="${esc(f.name)}" type="${type}" value="${value}"${req}${min} autocomplete="off">`;
+    <input id="${id}" name="${esc(f.name)}" type="${type}" value="${value}"${req}${min}${range} autocomplete="off">`;
 }
 
 let toastTimer = 0;

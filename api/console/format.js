@@ -69,3 +69,36 @@ export function targetState(incident, now = Date.now()) {
 export function titleCase(text) {
   return String(text ?? "").replace(/_/g, " ");
 }
+
+/** What the API calls a field, in the words on the console's forms. */
+const FIELD_LABELS = {
+  lat: "Latitude",
+  lon: "Longitude",
+  location: "Location",
+  code: "Incident code",
+  priority: "Priority",
+  level: "Level",
+  cause: "Cause",
+  reason: "Reason",
+  units: "Units",
+  text: "Text",
+  casualties: "Casualties",
+  "methane.casualties": "Casualties",
+  radius_m: "Radius",
+  factor: "Travel time factor",
+  caller_phone: "Caller phone",
+  caller_name: "Caller name",
+};
+
+/**
+ * A refusal as a dispatcher reads it: the field in the form's words ("Reason: …"), never an API
+ * path ("body.reason"), and "the server cannot be reached" instead of "Failed to fetch".
+ */
+export function humanError(err, labels = {}) {
+  if (err instanceof TypeError && /fetch|network/i.test(err.message)) return "The server cannot be reached: nothing was saved. Try again when it is back.";
+  const field = err.field ? String(err.field).replace(/^body\./, "") : "";
+  const label = labels[field] ?? labels[field.split(".").pop()] ?? FIELD_LABELS[field] ?? FIELD_LABELS[field.split(".").pop()];
+  let message = String(err.message ?? err);
+  if (field) message = message.replace(new RegExp(`^(body\\.)?${field.replace(/[.]/g, "\\.")}:\\s*`), "");
+  return label ? `${label}: ${message}` : message;
+}

@@ -7,6 +7,7 @@ import { PRIORITY_STYLE, UNIT_STATUS_STYLE } from "./styles.js";
 
 const MIN_SCALE = 0.005; // pixels per metre
 const MAX_SCALE = 20;
+const STACK_PX = 14; // unit squares closer than this on screen are drawn as one stack
 
 export class RegionMap {
   /**
@@ -23,6 +24,8 @@ export class RegionMap {
     this.view = { scale: 1, x: 0, y: 0 }; // screen = (map - offset) * scale
     this.layers = { incidents: [], units: [], lines: [], closures: [], draft: null, pick: null };
     this.selected = null;
+    this.expanded = null; // the unit stack drawn spread out (its first unit's id), if any
+    this._targets = []; // what was drawn where, topmost last: {kind, id, x, y, r}
     this.picking = false;
     this.pickOwner = null; // the form the picked point goes to
     this._frame = 0;
@@ -180,9 +183,100 @@ export class RegionMap {
     for (const c of this.layers.closures) this._closure(c);
     if (this.layers.draft) this._closure(this.layers.draft);
     for (const l of this.layers.lines) this._line(l);
+    this._targets = [];
     for (const i of this.layers.incidents) this._incident(i);
-    for (const u of this.layers.units) this._unit(u);
+    for (const stack of this.stacks()) {
+      if (stack.units.length === 1) this._unit(stack.units[0], stack.x, stack.y);
+      else if (this.expanded === stack.key || stack.units.some((u) => this._isSelected(u))) this._spread(stack);
+      else this._stack(stack);
+    }
     if (this.layers.pick) this._pick(this.layers.pick);
+  }
+
+  /**
+   * Units whose squares would overlap on screen, grouped (a station's units share one point):
+   * each stack is drawn once, with a count, so no unit's label sits on another unit's status.
+   * Returns [{key, x, y, units}] with ``key`` the first unit's id (stable while it stays there).
+   */
+  stacks() {
+    const out = [];
+    const units = [...this.layers.units].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const u of units) {
+      const p = this.toScreen(u.lat, u.lon);
+      const near = out.find((s) => Math.abs(s.x - p.x) < STACK_PX && Math.abs(s.y - p.y) < STACK_PX);
+      if (near) near.units.push(u);
+      else out.push({ key: u.id, x: p.x, y: p.y, units: [u] });
+    }
+    return out;
+  }
+
+  /** Spread a stack out (or fold it back with ``null``); a click on a stack does this. */
+  expand(key) {
+    this.expanded = key;
+    this.draw();
+  }
+
+  _isSelected(u) {
+    return Boolean(this.selected && this.selected.kind === "unit" && this.selected.id === u.id);
+  }
+
+  /** A folded stack: one dark square with the number of units, and their statuses in words. */
+  _stack(stack) {
+    const ctx = this.ctx;
+    const { x, y } = stack;
+    const r = 9;
+    const counts = new Map();
+    for (const u of stack.units) {
+      const letter = (UNIT_STATUS_STYLE[u.status] || UNIT_STATUS_STYLE.out_of_service).letter;
+      counts.set(letter, (counts.get(letter) ?? 0) + 1);
+    }
+    ctx.save();
+    // Two offset squares behind say "more than one"; the count is the text cue.
+    ctx.fillStyle = "#ffffff";
+    ctx.strokeStyle = "#1b1b1b";
+    ctx.lineWidth = 1;
+    for (const d of [6, 3]) {
+      ctx.fillRect(x - r + d, y - r - d, 2 * r, 2 * r);
+      ctx.strokeRect(x - r + d, y - r - d, 2 * r, 2 * r);
+    }
+    ctx.fillStyle = "#20252b";
+    ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
+    ctx.strokeRect(x - r, y - r, 2 * r, 2 * r);
+    ctx.fillStyle = "#ffffff";
+    ctx.font = "bold 11px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText(String(stack.units.length), x, y + 0.5);
+    const summary = [...counts].sort().map(([l, n]) => `${n}${l}`).join(" ");
+    this._label(`${stack.units.length} units: ${summary}`, x + r + 8, y, "#1b1b1b", "rgba(255,255,255,0.9)", "left");
+    ctx.restore();
+    this._targets.push({ kind: "stack", id: stack.key, x, y, r: r + 4 });
+  }
+
+  /** An opened stack: each unit on a ring around the point, joined to it by a thin line. */
+  _spread(stack) {
+    const ctx = this.ctx;
+    const n = stack.units.length;
+    const radius = Math.max(26, (n * 22) / (2 * Math.PI));
+    ctx.save();
+    ctx.strokeStyle = "#1b1b1b";
+    ctx.lineWidth = 1;
+    ctx.fillStyle = "#1b1b1b";
+    ctx.beginPath();
+    ctx.arc(stack.x, stack.y, 3, 0, 2 * Math.PI);
+    ctx.fill();
+    const spots = stack.units.map((u, k) => {
+      const a = (2 * Math.PI * k) / n - Math.PI / 2;
+      return { u, x: stack.x + radius * Math.cos(a), y: stack.y + radius * Math.sin(a) };
+    });
+    for (const s of spots) {
+      ctx.beginPath();
+      ctx.moveTo(stack.x, stack.y);
+      ctx.lineTo(s.x, s.y);
+      ctx.stroke();
+    }
+    ctx.restore();
+    for (const s of spots) this._unit(s.u, s.x, s.y, true);
   }
 
   _closure(c) {
@@ -267,13 +361,15 @@ export class RegionMap {
     ctx.fillText(String(i.priority), p.x, p.y + 0.5);
     if (i.label) this._label(i.label, p.x, p.y - r - 9, "#1b1b1b", "#ffffff", "center", true);
     ctx.restore();
+    this._targets.push({ kind: "incident", id: i.id, x: p.x, y: p.y, r: r + 1 });
   }
 
-  _unit(u) {
+  /** One unit: its square, its status letter and its own label, all from the same unit. */
+  _unit(u, x, y, labelled = false) {
     const ctx = this.ctx;
-    const p = this.toScreen(u.lat, u.lon);
+    const p = { x, y };
     const style = UNIT_STATUS_STYLE[u.status] || UNIT_STATUS_STYLE.out_of_service;
-    const sel = this.selected && this.selected.kind === "unit" && this.selected.id === u.id;
+    const sel = this._isSelected(u);
     const r = 7;
     ctx.save();
     ctx.fillStyle = style.fill;
@@ -286,12 +382,13 @@ export class RegionMap {
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     ctx.fillText(style.letter, p.x, p.y + 0.5);
-    if (this.view.scale > 0.03 || sel) {
+    if (this.view.scale > 0.03 || sel || labelled) {
       ctx.textAlign = "left";
       ctx.font = "11px system-ui, sans-serif";
-      this._label(u.label, p.x + r + 2, p.y, "#1b1b1b", "rgba(255,255,255,0.85)", "left", sel);
+      this._label(u.label, p.x + r + 2, p.y, "#1b1b1b", "rgba(255,255,255,0.85)", "left", sel || labelled);
     }
     ctx.restore();
+    this._targets.push({ kind: "unit", id: u.id, x: p.x, y: p.y, r: r + 2 });
   }
 
   _pick(p) {
@@ -332,17 +429,10 @@ export class RegionMap {
     ctx.restore();
   }
 
-  /** The incident or unit drawn under a screen point, if any (units are on top). */
+  /** The unit, stack or incident drawn topmost under a screen point, if any. */
   hit(sx, sy) {
-    const near = (lat, lon, r) => {
-      const p = this.toScreen(lat, lon);
-      return Math.abs(p.x - sx) <= r && Math.abs(p.y - sy) <= r;
-    };
-    for (const u of [...this.layers.units].reverse()) {
-      if (near(u.lat, u.lon, 9)) return { kind: "unit", id: u.id };
-    }
-    for (const i of [...this.layers.incidents].reverse()) {
-      if (near(i.lat, i.lon, 12)) return { kind: "incident", id: i.id };
+    for (const t of [...this._targets].reverse()) {
+      if (Math.abs(t.x - sx) <= t.r && Math.abs(t.y - sy) <= t.r) return { kind: t.kind, id: t.id };
     }
     return null;
   }
@@ -377,7 +467,9 @@ export class RegionMap {
         return;
       }
       const h = this.hit(sx, sy);
-      if (h) this.handlers.onSelect?.(h.kind, h.id);
+      if (h?.kind === "stack") this.expand(h.id);
+      else if (h) this.handlers.onSelect?.(h.kind, h.id);
+      else if (this.expanded) this.expand(null);
     });
     c.addEventListener(
       "wheel",

@@ -2,6 +2,9 @@
 // edit): Lat/Lon typed or picked on the map, Pick and Cancel buttons, an error line, show/hide.
 // Their elements are found by id: `${prefix}-lat`, `-lon`, `-error`, `-pick` and `-cancel`.
 
+import { ask } from "./dialog.js";
+import { humanError } from "./format.js";
+
 export class PickingForm {
   /**
    * @param {object} o
@@ -27,7 +30,7 @@ export class PickingForm {
     this.error = document.getElementById(`${prefix}-error`);
     for (const el of [this.lat, this.lon]) el.addEventListener("input", () => this._preview());
     document.getElementById(`${prefix}-pick`).addEventListener("click", () => this.pick(true));
-    document.getElementById(`${prefix}-cancel`).addEventListener("click", () => this.hide());
+    document.getElementById(`${prefix}-cancel`).addEventListener("click", () => this.requestHide());
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.submit();
@@ -46,6 +49,28 @@ export class PickingForm {
   show() {
     this.section.hidden = false;
     this.error.textContent = "";
+  }
+
+  /** Whether anything was typed or chosen since the form opened (what a discard would lose). */
+  dirty() {
+    return [...this.form.elements].some((el) => {
+      if (el.tagName === "SELECT") return [...el.options].some((o) => o.selected !== o.defaultSelected);
+      if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+      return "value" in el && el.tagName !== "BUTTON" && el.value !== el.defaultValue;
+    });
+  }
+
+  /** Close the form, asking first when that would discard what was typed. */
+  async requestHide() {
+    if (this.dirty()) {
+      const title = this.section.querySelector("h2, h3")?.textContent ?? "this form";
+      const sure = await ask(`Discard ${title.toLowerCase()}?`, [], {
+        ok: "Discard",
+        text: "What was typed in the form will be lost.",
+      });
+      if (!sure) return;
+    }
+    this.hide();
   }
 
   hide() {
@@ -78,8 +103,20 @@ export class PickingForm {
     return { lat, lon };
   }
 
-  /** Say why the server refused the request, naming the field when it names one. */
+  /** Say why the server refused the request in the form's words, and mark the field it
+   * names; what was typed stays in the form. */
   _refused(err) {
-    this.error.textContent = err.field ? `${err.field}: ${err.message}` : err.message;
+    const labels = {};
+    for (const label of this.form.querySelectorAll("label")) {
+      const input = label.control;
+      if (input?.name) labels[input.name] = label.firstChild?.textContent?.trim() || input.name;
+    }
+    this.error.textContent = humanError(err, labels);
+    const name = err.field ? String(err.field).split(".").pop() : null;
+    const bad = name && this.form.elements[name];
+    if (bad?.focus) {
+      bad.setAttribute("aria-invalid", "true");
+      bad.focus();
+    }
   }
 }

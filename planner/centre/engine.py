@@ -118,6 +118,22 @@ def affects_plan(event: Event, before: CentreState) -> bool:
     return True
 
 
+ETA_CHANGING_TYPES = frozenset({"road_closure_on", "road_closure_off"})
+"""Events after which changed ETAs alone call for a new recommendation: a slow-down that
+keeps the same units would otherwise leave the dispatcher reading the old ETAs."""
+
+
+def needs_recommendation(event: Event, before: Plan | None, after: Plan | None) -> bool:
+    """Whether the plan solved after ``event`` is logged as a new recommendation: when who
+    goes where (or what is short) changed, or a closure changed an ETA by a second or more."""
+    if plan_key(after) != plan_key(before):
+        return True
+    if event.type not in ETA_CHANGING_TYPES or before is None or after is None:
+        return False
+    old = {(a.unit, a.incident): round(a.eta_s) for a in before.assignments}
+    return any(old.get((a.unit, a.incident)) != round(a.eta_s) for a in after.assignments)
+
+
 MAX_ESCALATION_ROUNDS = 100
 """Safety bound on escalations triggered by one event (rules fire once per level anyway)."""
 
@@ -446,7 +462,7 @@ class Engine:
                 pending = None
             elif resolve and affects_plan(event, before):
                 plan = engine._solve()
-                if plan_key(plan) != plan_key(engine._plan):
+                if needs_recommendation(event, engine._plan, plan):
                     pending = plan
                 engine._plan = plan
         engine._log = log
@@ -527,7 +543,7 @@ class Engine:
         self._state = new_state
         if affects_plan(event, before):
             plan = self._solve()
-            changed = plan_key(plan) != plan_key(self._plan)
+            changed = needs_recommendation(event, self._plan, plan)
             changes = plan_changes(self._plan, plan)
             self._plan = plan
             if changed:

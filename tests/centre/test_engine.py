@@ -272,6 +272,29 @@ def test_closure_changes_etas_and_lifting_restores_them(ags_region: Region) -> N
     assert eng.plan.assignments[0].eta_s == pytest.approx(eta)  # type: ignore[union-attr]
 
 
+def test_a_slow_down_that_keeps_the_units_reissues_the_recommendation_with_new_etas(
+    ags_region: Region,
+) -> None:
+    # Same unit before and after (the only one): only its ETA changes, and the recommendation
+    # the API serves (the logged one) must carry the slowed ETA, not the old one.
+    eng, _ = engine(region=ags_region)
+    eng.submit(unit("M1", "ALS", 21.8620, -102.2800))
+    eng.submit(incident("I1", "STROKE", 21.8728, -102.2640))
+    issued = eng.state.counts["recommendation_issued"]
+    before = eng.state.recommendation.assignments[0].eta_s  # type: ignore[union-attr]
+    eng.submit({"type": "road_closure_on", "closure_id": "RC1", "centre": AGS, "radius_m": 250,
+                "factor": 5.0})  # fmt: skip
+    assert eng.state.counts["recommendation_issued"] == issued + 1
+    logged = eng.state.recommendation.assignments[0]  # type: ignore[union-attr]
+    assert logged.unit == "M1"
+    assert logged.eta_s == pytest.approx(eng.plan.assignments[0].eta_s)  # type: ignore[union-attr]
+    assert logged.eta_s > before
+    # Lifting it gives the old ETAs back, in a recommendation again.
+    eng.submit({"type": "road_closure_off", "closure_id": "RC1"})
+    assert eng.state.counts["recommendation_issued"] == issued + 2
+    assert eng.state.recommendation.assignments[0].eta_s == pytest.approx(before)  # type: ignore[union-attr]
+
+
 def shift(eng: Engine, clock: Clock) -> None:
     """A short shift with a duplicate caller, escalations, an override and a closure."""
     p = {"lat": 21.8700, "lon": -102.2680}
