@@ -14,12 +14,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ALL_ROLES, RoleGuard, current_key
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
+from api.middleware import HeadAsGet, ProblemGuard, StrictInput
+from api.openapi import install_openapi
 from api.routes import (
     closures,
     coaching,
@@ -58,7 +62,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 ticker.cancel()
             services.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="dispatch-planner API",
         version=API_VERSION,
         description=(
@@ -70,7 +74,25 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(StrictInput)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ProblemGuard)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+            allow_headers=[
+                "X-API-Key",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "Last-Event-ID",
+            ],
+            expose_headers=["ETag", "Retry-After", "Idempotent-Replayed", "Location"],
+        )
     for module in (
         health,
         plan,
@@ -88,6 +110,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     ):
         _document_roles(module.router)
         app.include_router(module.router)
+    install_openapi(app)
     return app
 
 

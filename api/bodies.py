@@ -9,9 +9,10 @@ keep their ``"personal": true`` marker in the OpenAPI schema.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, create_model
+from pydantic.fields import FieldInfo
 
 from planner.centre.events import (
     AgencyNotified,
@@ -26,6 +27,7 @@ from planner.centre.events import (
     IncidentEscalated,
     IncidentOpened,
     IncidentUpdated,
+    Methane,
     NoteAdded,
     QueryRecorded,
     RoadClosureOn,
@@ -33,6 +35,7 @@ from planner.centre.events import (
     UnitArrived,
     UnitMoved,
     UnitRegistered,
+    UnitRemoved,
     UnitStatusChanged,
     parse_event,
 )
@@ -84,6 +87,7 @@ if TYPE_CHECKING:
     UnitPositionIn = BaseModel
     UnitAckIn = BaseModel
     UnitArriveIn = BaseModel
+    UnitRemoveIn = BaseModel
     ClosureIn = BaseModel
 else:
     _INC = ("incident_id",)
@@ -108,4 +112,53 @@ else:
     UnitPositionIn = body_model(UnitMoved, name="UnitPositionIn", omit=_UNIT)
     UnitAckIn = body_model(UnitAcknowledged, name="UnitAckIn", omit=_UNIT)
     UnitArriveIn = body_model(UnitArrived, name="UnitArriveIn", omit=_UNIT)
+    UnitRemoveIn = body_model(UnitRemoved, name="UnitRemoveIn", omit=_UNIT)
     ClosureIn = body_model(RoadClosureOn, name="ClosureIn")
+
+
+def _nullable(info: FieldInfo) -> tuple[Any, FieldInfo]:
+    """A field that may also be null (RFC 7396: null removes the member), default absent."""
+    field = copy.copy(info)
+    field.default = None
+    field.default_factory = None
+    return (Optional[info.annotation], field)  # noqa: UP045 - a runtime type expression
+
+
+def merge_patch_model(model: type[BaseModel], *, name: str) -> type[BaseModel]:
+    """``model`` as an RFC 7396 merge patch: every field optional and nullable."""
+    fields: dict[str, Any] = {f: _nullable(i) for f, i in model.model_fields.items()}
+    patch: type[BaseModel] = create_model(
+        name,
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=f"A JSON Merge Patch (RFC 7396) of {model.__name__}: members sent replace "
+        "the current ones, null removes one (back to its default), absent ones stay.",
+        **fields,
+    )
+    return patch
+
+
+def merge_methane(current: Methane, patch: BaseModel) -> Methane:
+    """RFC 7396 for the METHANE block: the members ``patch`` sets replace those of
+    ``current``; a null resets that member to its default."""
+    data = current.model_dump()
+    for name in patch.model_fields_set:
+        value = getattr(patch, name)
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value.model_dump() if isinstance(value, BaseModel) else value
+    return Methane.model_validate(data)
+
+
+if TYPE_CHECKING:
+    MethanePatch = BaseModel
+    IncidentPatchIn = BaseModel
+else:
+    MethanePatch = merge_patch_model(Methane, name="MethanePatch")
+    IncidentPatchIn = create_model(
+        "IncidentPatchIn",
+        __base__=IncidentUpdateIn,
+        __doc__="Changed details of an incident: omitted fields stay as they are; "
+        "``methane`` is a JSON Merge Patch (RFC 7396) of the current METHANE report.",
+        methane=(MethanePatch | None, None),
+    )

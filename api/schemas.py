@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.closed import IncidentSummary
 from planner.centre.events import RecommendationIssued, RecommendedAssignment, RecommendedUnmet
 from planner.centre.state import ClosureState, ContactState, IncidentState, UnitState
 from planner.log.incident_log import LogEntry
@@ -64,16 +65,21 @@ class VerifyOut(BaseModel):
 
 
 class IncidentList(BaseModel):
-    """The open incidents, with the state version they were read at."""
+    """A page of open incidents (``incidents``) or of closed ones (``closed``, with
+    ``?status=closed``), with the state version they were read at."""
 
     version: int
     incidents: list[IncidentState]
+    closed: list[IncidentSummary] = Field(
+        default_factory=list, description="Closed incidents (only with ?status=closed)."
+    )
+    next_cursor: str | None = Field(default=None, description="None on the last page.")
 
 
 class IncidentDetail(BaseModel):
     """One open incident, its committed units and what the recommendation adds."""
 
-    version: int
+    version: int = Field(description="The incident's own version (also its ETag).")
     incident: IncidentState
     label: str
     units: list[UnitState] = Field(description="Units committed to it now.")
@@ -82,18 +88,45 @@ class IncidentDetail(BaseModel):
 
 
 class UnitList(BaseModel):
+    """A page of units; pass ``next_cursor`` as ``cursor`` for the next page."""
+
     version: int
     units: list[UnitState]
+    next_cursor: str | None = Field(default=None, description="None on the last page.")
+
+
+class UnitOut(BaseModel):
+    """One unit and its own version (also its ``ETag``)."""
+
+    version: int
+    unit: UnitState
 
 
 class ContactList(BaseModel):
+    """A page of contacts; pass ``next_cursor`` as ``cursor`` for the next page."""
+
     version: int
     contacts: list[ContactState]
+    next_cursor: str | None = Field(default=None, description="None on the last page.")
+
+
+class ContactOut(BaseModel):
+    """One contact and its own version (also its ``ETag``)."""
+
+    version: int
+    contact: ContactState
 
 
 class ClosureList(BaseModel):
     version: int
     closures: list[ClosureState]
+
+
+class ClosureOut(BaseModel):
+    """One road closure and its own version (also its ``ETag``)."""
+
+    version: int
+    closure: ClosureState
 
 
 class RecommendationOut(BaseModel):

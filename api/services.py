@@ -9,8 +9,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from api.closed import IncidentHistory
 from api.idempotency import IdempotencyStore
 from api.settings import ApiSettings
+from api.versions import ResourceVersions
 from planner.centre.codes import DEFAULT_CODES_PATH, CodeTable
 from planner.centre.config import EngineConfig
 from planner.centre.engine import Engine
@@ -38,6 +40,8 @@ class Services:
     idempotency: IdempotencyStore
     region: Region | None
     engine: Engine
+    versions: ResourceVersions
+    history: IncidentHistory
     write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -55,6 +59,8 @@ class Services:
         return True
 
     def close(self) -> None:
+        self.versions.close()
+        self.history.close()
         self.log.close()
         self.db.dispose()
 
@@ -113,6 +119,8 @@ def build_services(settings: ApiSettings) -> Services:
         idempotency=IdempotencyStore(db),
         region=engine.region,
         engine=engine,
+        versions=ResourceVersions(engine),
+        history=IncidentHistory(log, engine),
     )
 
 
@@ -121,7 +129,7 @@ def _logged_region(log: IncidentLog) -> str | None:
     region: str | None = None
     for entry in log.entries():
         if entry.kind == "centre_configured":
-            event = parse_event(entry.payload)
+            event = parse_event(entry.payload, logged=True)
             assert isinstance(event, CentreConfigured)
             region = event.region
     return region

@@ -42,3 +42,7 @@ class ApiSettings(BaseSettings):
 
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     """Seconds between keep-alive comments on an idle event stream."""
+
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the API cross-origin (CORS); empty: none. From the
+    environment as JSON, e.g. ``PLANNER_CORS_ORIGINS='["https://cad.example"]'``."""

@@ -3,10 +3,10 @@
 One request is one engine event. Under the services' write lock: a replayed
 ``Idempotency-Key`` returns the stored first response (header ``Idempotent-Replayed: true``)
 without touching the engine; otherwise the event is submitted with ``If-Match`` as the
-expected state version (stale → ``ConflictError`` → 409, nothing logged), and the response is
-stored under the key in the same transaction as the event and what it caused. The response
-carries the new state version in its body and as the ``ETag`` header, ready for the next
-``If-Match``.
+expected version of the resource in the path (stale → 412, nothing logged; for a create, the
+collection's state version), and the response is stored under the key in the same transaction
+as the event and what it caused. The response carries the new state version in its body and
+the written resource's version as the ``ETag`` header, ready for the next ``If-Match``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from api.bodies import to_event
+from api.errors import PreconditionFailed
 from api.idempotency import StoredResponse, check_key, fingerprint
 from api.services import Services
+from api.versions import Kind, check_if_match, etag, parse_version
 from planner.centre.engine import Outcome
 from planner.centre.events import RecommendationChanges
 from planner.centre.recommendations import recommendation_changes
-from planner.errors import ConflictError, InputError
+from planner.errors import ConflictError
 from planner.log.api_keys import ApiKey
 
 
@@ -71,14 +73,16 @@ class WriteHeaders:
     expected_version: int | None
 
 
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
+"""``If-Match``: ``*`` or one entity tag as sent in ``ETag`` (``"12"``; ``12`` and ``W/"12"``
+are read the same way)."""
+
+
 def parse_if_match(value: str | None) -> int | None:
-    """The state version in an ``If-Match`` header (``"12"``, ``12``, ``W/"12"``; ``*``: any)."""
+    """The version in an ``If-Match`` header (``"12"``, ``12``, ``W/"12"``; ``*``: any)."""
     if value is None or value.strip() == "*":
         return None
-    text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 18:
-        raise InputError('must be a state version, e.g. "12"', field="If-Match")
-    return int(text)
+    return parse_version(value, field="If-Match")
 
 
 def write_headers(
@@ -97,7 +101,9 @@ def write_headers(
         Header(
             alias="If-Match",
             max_length=64,
-            description="The state version the write is based on; stale → 409, nothing changes.",
+            pattern=IF_MATCH_PATTERN,
+            description="The ETag the write is based on: of the resource in the path, or of "
+            "the collection (its state version) for a create; stale → 412, nothing changes.",
         ),
     ] = None,
 ) -> WriteHeaders:
@@ -112,12 +118,10 @@ def write_headers(
 WriteHeadersDep = Annotated[WriteHeaders, Depends(write_headers)]
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "The unit, incident or contact named does not exist; nothing changed."},
-    409: {
-        "description": "Stale If-Match, or the current state forbids the event; nothing changed."
-    },
-    422: {"description": "Invalid input; the body names the field."},
+    409: {"description": "The current state forbids the event; nothing changed."},
+    412: {"description": "Stale If-Match; nothing changed."},
 }
+"""Statuses every write may answer (the app documents the problem body of each)."""
 
 
 def submit_event(
@@ -127,24 +131,38 @@ def submit_event(
     *,
     key: ApiKey,
     headers: WriteHeaders,
+    resource: Kind | None = None,
     status_code: int = 200,
     **path: str,
 ) -> Response:
     """The whole work of a write route: ``body``, the path's ids and the caller as one
     ``event_type`` event, run through idempotency, If-Match and the engine (see the module
-    docstring)."""
+    docstring). ``resource`` is the kind of resource the route writes: named by the path's
+    id, or created by the body (then ``If-Match`` is the collection's state version); None
+    for writes that are no resource (the ETag is then the state version)."""
     event = to_event(event_type, body, key=key, **path)
+    rid = None if resource is None else str(getattr(event, f"{resource}_id"))
+    in_path = f"{resource}_id" in path
     request_id = fingerprint(
         method=headers.method, path=headers.path, body=event.model_dump_json().encode()
     )
     idem = headers.idempotency_key
+
+    def current() -> int | None:
+        """The written resource's version now (the state version for non-resources)."""
+        if resource is None or rid is None:
+            return services.engine.version
+        return services.versions.version(resource, rid)
+
     with services.write_lock:
         if idem is not None:
             stored = services.idempotency.lookup(
                 owner=key.prefix, key=idem, request_fingerprint=request_id
             )
             if stored is not None:
-                return _response(stored, replayed=True)
+                return _response(stored, replayed=True, etag_of=current())
+        if in_path:
+            check_if_match(headers.expected_version, current(), what=f"{resource} {rid!r}")
         responses: list[StoredResponse] = []
 
         def remember(outcome: Outcome) -> None:
@@ -163,11 +181,13 @@ def submit_event(
                 )
 
         try:
-            outcome = services.engine.submit(
-                event, expected_version=headers.expected_version, before_commit=remember
+            services.engine.submit(
+                event,
+                expected_version=None if in_path else headers.expected_version,
+                before_commit=remember,
             )
         except ConflictError as exc:
-            raise ConflictError(exc.message, field="If-Match") from exc
+            raise PreconditionFailed(exc.message, field="If-Match") from exc
         except IntegrityError:
             if idem is None:
                 raise
@@ -176,14 +196,14 @@ def submit_event(
             )
             if stored is None:
                 raise
-            return _response(stored, replayed=True)
-    return _response(responses[0], replayed=False, version=outcome.version)
+            return _response(stored, replayed=True, etag_of=current())
+        version = current()
+    return _response(responses[0], replayed=False, etag_of=version)
 
 
-def _response(stored: StoredResponse, *, replayed: bool, version: int | None = None) -> Response:
-    if version is None:
-        version = WriteResult.model_validate_json(stored.body).version
-    headers = {"ETag": f'"{version}"'}
+def _response(stored: StoredResponse, *, replayed: bool, etag_of: int | None) -> Response:
+    """The stored response, with the written resource's ETag (none once it is gone)."""
+    headers = {} if etag_of is None else {"ETag": etag(etag_of)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(

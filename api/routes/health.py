@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import ServicesDep
+from api.errors import PROBLEM_MEDIA_TYPE, problem
 
 router = APIRouter(tags=["health"])
 
@@ -19,7 +20,7 @@ def health() -> dict[str, str]:
 @router.get(
     "/ready",
     summary="Readiness: database reachable, region loaded",
-    responses={503: {"description": "Not ready; the body says which check failed"}},
+    responses={503: {"description": "Not ready: a problem+json whose ``checks`` say which failed"}},
 )
 def ready(services: ServicesDep) -> JSONResponse:
     """200 when the database answers and the configured region (if any) is loaded; else 503.
@@ -28,9 +29,9 @@ def ready(services: ServicesDep) -> JSONResponse:
         "database": services.db_reachable(),
         "region": services.settings.region is None or services.region is not None,
     }
-    body = {
-        "status": "ready" if all(checks.values()) else "not ready",
-        "checks": checks,
-        "region": None if services.region is None else services.region.name,
-    }
-    return JSONResponse(status_code=200 if all(checks.values()) else 503, content=body)
+    region = None if services.region is None else services.region.name
+    if all(checks.values()):
+        return JSONResponse({"status": "ready", "checks": checks, "region": region})
+    failed = ", ".join(name for name, ok in checks.items() if not ok)
+    body = {**problem(503, f"not ready: {failed}"), "checks": checks, "region": region}
+    return JSONResponse(status_code=503, content=body, media_type=PROBLEM_MEDIA_TYPE)

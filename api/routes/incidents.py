@@ -7,8 +7,12 @@ allowed. Refused transitions (e.g. escalating a closed incident) are 409, nothin
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Path, status
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import Response
+from pydantic import AwareDatetime
 
 from api.bodies import (
     AcceptIn,
@@ -18,16 +22,21 @@ from api.bodies import (
     DowngradeIn,
     EscalateIn,
     IncidentIn,
+    IncidentPatchIn,
     IncidentUpdateIn,
     LinkContactIn,
     NoteIn,
     OverrideIn,
     QueryIn,
+    merge_methane,
 )
 from api.deps import Feed, Operator, Reader, ServicesDep
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, paginate
 from api.schemas import IncidentDetail, IncidentList
-from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
+from api.versions import etag, not_modified
+from api.writes import WriteHeadersDep, WriteResult, submit_event
 from planner.centre.events import (
+    ID_PATTERN,
     AgencyNotified,
     ComplaintRecorded,
     ContactLinked,
@@ -38,6 +47,7 @@ from planner.centre.events import (
     IncidentEscalated,
     IncidentOpened,
     IncidentUpdated,
+    Methane,
     NoteAdded,
     QueryRecorded,
 )
@@ -45,7 +55,7 @@ from planner.centre.state import IncidentState
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
-IncidentId = Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+IncidentId = Path(min_length=1, max_length=80, pattern=ID_PATTERN)
 
 
 def open_incident_or_404(services: ServicesDep, incident_id: str) -> IncidentState:
@@ -62,27 +72,103 @@ def open_incident_or_404(services: ServicesDep, incident_id: str) -> IncidentSta
     raise HTTPException(status.HTTP_404_NOT_FOUND, detail=detail)
 
 
-@router.get("", summary="Open incidents", response_model=IncidentList)
-def list_incidents(_key: Reader, services: ServicesDep) -> IncidentList:
-    """Every open incident (operational record only, no personal data), most urgent first."""
+IncidentStatus = Literal["open", "closed"]
+
+
+@router.get(
+    "",
+    summary="Incidents, open or closed",
+    response_model=IncidentList,
+    openapi_extra={"x-etag": True},
+)
+def list_incidents(
+    _key: Reader,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    status: Annotated[
+        IncidentStatus,
+        Query(description="open (default): in ``incidents``; closed: in ``closed``."),
+    ] = "open",
+    priority: Annotated[int | None, Query(ge=1, le=5, description="Only this priority.")] = None,
+    code: Annotated[str | None, Query(max_length=80, description="Only this code.")] = None,
+    opened_from: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Opened at or after (RFC 3339).")
+    ] = None,
+    opened_to: Annotated[
+        AwareDatetime | None, Query(alias="to", description="Opened before (RFC 3339).")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> IncidentList | Response:
+    """Open incidents (operational record only, no personal data), most urgent first; or, with
+    ``status=closed``, closed ones, latest closed first; a page at a time. The ``ETag`` is the
+    state version."""
     version = services.engine.version
-    incidents = sorted(
-        services.engine.state.incidents.values(), key=lambda i: (i.priority, i.opened_at, i.id)
+    if (cached := not_modified(request, version)) is not None:
+        return cached
+
+    def wanted(c: str, p: int | None, opened: datetime) -> bool:
+        return (
+            (priority is None or p == priority)
+            and (code is None or c == code)
+            and (opened_from is None or opened >= opened_from)
+            and (opened_to is None or opened < opened_to)
+        )
+
+    response.headers["ETag"] = etag(version)
+    if status == "closed":
+        closed, next_cursor = paginate(
+            (s for s in services.history.closed() if wanted(s.code, s.priority, s.opened_at)),
+            lambda s: (-_epoch_ms(s.closed_at or s.opened_at), s.id),
+            cursor=cursor,
+            limit=limit,
+        )
+        return IncidentList(
+            version=version, incidents=[], closed=list(closed), next_cursor=next_cursor
+        )
+    page, next_cursor = paginate(
+        (
+            i
+            for i in services.engine.state.incidents.values()
+            if wanted(i.code, i.priority, i.opened_at)
+        ),
+        lambda i: (i.priority, i.opened_at.isoformat(), i.id),
+        cursor=cursor,
+        limit=limit,
     )
-    return IncidentList(version=version, incidents=incidents)
+    return IncidentList(version=version, incidents=list(page), next_cursor=next_cursor)
 
 
-@router.get("/{incident_id}", summary="One open incident", response_model=IncidentDetail)
+def _epoch_ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+@router.get(
+    "/{incident_id}",
+    summary="One open incident",
+    response_model=IncidentDetail,
+    openapi_extra={"x-etag": True},
+)
 def get_incident(
-    _key: Reader, services: ServicesDep, incident_id: str = IncidentId
-) -> IncidentDetail:
+    _key: Reader,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    incident_id: str = IncidentId,
+) -> IncidentDetail | Response:
     """The incident, its committed units and the current recommendation for it; 404 if closed
-    or unknown."""
-    version = services.engine.version
+    (list those with ``?status=closed``) or unknown. The ``ETag`` is the incident's own
+    version: its record and which units are committed to it (the recommendation part is
+    versioned by ``GET /v1/recommendations``)."""
     incident = open_incident_or_404(services, incident_id)
+    version = services.versions.version("incident", incident_id) or services.engine.version
+    if (cached := not_modified(request, version)) is not None:
+        return cached
     state = services.engine.state
     code = services.codes.get(incident.code)
     rec = state.recommendation
+    response.headers["ETag"] = etag(version)
     return IncidentDetail(
         version=version,
         incident=incident,
@@ -93,36 +179,64 @@ def get_incident(
     )
 
 
-@router.post(
-    "",
-    summary="Open an incident",
-    status_code=201,
-    response_model=WriteResult,
-    responses=WRITE_RESPONSES,
-)
+@router.post("", summary="Open an incident", status_code=201, response_model=WriteResult)
 def open_incident(
     body: IncidentIn, key: Operator, services: ServicesDep, headers: WriteHeadersDep
 ) -> Response:
     """Open an incident (optionally from a contact); the engine re-solves at once."""
-    return submit_event(services, IncidentOpened, body, key=key, headers=headers, status_code=201)
+    return submit_event(
+        services,
+        IncidentOpened,
+        body,
+        key=key,
+        headers=headers,
+        resource="incident",
+        status_code=201,
+    )
 
 
-@router.patch(
-    "/{incident_id}",
-    summary="Update an incident",
-    response_model=WriteResult,
-    responses=WRITE_RESPONSES,
-)
+@router.patch("/{incident_id}", summary="Update an incident", response_model=WriteResult)
 def update_incident(
-    body: IncidentUpdateIn,
+    body: IncidentPatchIn,
     key: Operator,
     services: ServicesDep,
     headers: WriteHeadersDep,
     incident_id: str = IncidentId,
 ) -> Response:
-    """Change location, code, priority or details; omitted fields stay as they are."""
+    """Change location, code, priority or details; omitted fields stay as they are.
+    ``methane`` is a JSON Merge Patch (RFC 7396; ``application/merge-patch+json`` or
+    ``application/json``): members sent replace the current ones, ``null`` resets one, absent
+    ones stay. ``exact_location`` is personal data, kept in the log and not in the state: a
+    patch that omits it leaves the one logged earlier as it is."""
+    incident = open_incident_or_404(services, incident_id)
+    update = body
+    patch = getattr(body, "methane", None)
+    if patch is not None:
+        merged = merge_methane(current_methane(incident), patch)
+        update = IncidentUpdateIn.model_validate(
+            {**body.model_dump(exclude={"methane"}, exclude_unset=True), "methane": merged}
+        )
     return submit_event(
-        services, IncidentUpdated, body, key=key, headers=headers, incident_id=incident_id
+        services,
+        IncidentUpdated,
+        update,
+        key=key,
+        headers=headers,
+        resource="incident",
+        incident_id=incident_id,
+    )
+
+
+def current_methane(incident: IncidentState) -> Methane:
+    """The METHANE report the state holds (its personal ``exact_location`` is in the log)."""
+    return Methane(
+        major_incident=incident.major_incident,
+        type=incident.methane_type,
+        hazards=list(incident.hazards),
+        access=incident.access,
+        casualties=incident.casualties,
+        services_present=list(incident.services_present),
+        services_required=list(incident.services_required),
     )
 
 
@@ -160,6 +274,7 @@ def _incident_write(
             body,
             key=key,
             headers=headers,
+            resource="incident",
             status_code=status_code,
             incident_id=incident_id,
         )
@@ -179,7 +294,6 @@ def _incident_write(
         summary=summary,
         status_code=status_code,
         response_model=WriteResult,
-        responses=WRITE_RESPONSES,
     )(handler)
 
 

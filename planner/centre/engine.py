@@ -430,7 +430,7 @@ class Engine:
         entries = [e for e in log.entries() if e.kind not in AUDIT_KINDS]
         if not entries:
             raise InputError("the log holds no events to replay", field="log")
-        first = parse_event(entries[0].payload)
+        first = parse_event(entries[0].payload, logged=True)
         if not isinstance(first, CentreConfigured):
             raise InputError(
                 f"the log's first event is {first.type}, not centre_configured", field="log"
@@ -443,7 +443,7 @@ class Engine:
         engine = cls(codes=codes or CodeTable.load(), region=region, config=config, clock=clock)
         pending: Plan | None = None
         for entry in entries:
-            event = parse_event(entry.payload)
+            event = parse_event(entry.payload, logged=True)
             before = engine._state
             table = engine._codes_for(event)
             new_state = apply(before, event, codes=table)

@@ -10,11 +10,21 @@ payload or the state (:func:`split_personal`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic.fields import FieldInfo
 
 from planner.centre.codes import CommandLevel
@@ -23,8 +33,30 @@ from planner.dispatch.domain import UnitStatus
 from planner.errors import InputError
 from planner.network.geo import Location
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
-Id = Annotated[str, Field(min_length=1, max_length=80, pattern=ID_PATTERN)]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+"""Ids are safe as one URL path segment: no ``/``, so every id stays reachable by the API."""
+LOGGED_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+"""The grammar older logs were written with (``/`` allowed); accepted only when reading a log."""
+_ID_RE = re.compile(ID_PATTERN)
+_LOGGED_ID_RE = re.compile(LOGGED_ID_PATTERN)
+
+
+def _check_id(value: str, info: ValidationInfo) -> str:
+    """Strict grammar for new events; the older one for events read back from a log."""
+    logged = isinstance(info.context, Mapping) and info.context.get("logged") is True
+    if not (_LOGGED_ID_RE if logged else _ID_RE).match(value):
+        raise ValueError(
+            "must start with a letter or digit and contain only letters, digits, '.', '_', "
+            "':' and '-'"
+        )
+    return value
+
+
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=80, json_schema_extra={"pattern": ID_PATTERN}),
+    AfterValidator(_check_id),
+]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 CoachingFigure = Literal[
@@ -412,14 +444,15 @@ ENGINE_ONLY_TYPES = frozenset({"recommendation_issued"})
 """Event types only the engine itself may emit."""
 
 
-def parse_event(data: Mapping[str, Any] | Event) -> Event:
-    """Validate event JSON; the error names the first offending field."""
+def parse_event(data: Mapping[str, Any] | Event, *, logged: bool = False) -> Event:
+    """Validate event JSON; the error names the first offending field. ``logged``: the event
+    is read back from a log, so ids of the older grammar (with ``/``) are accepted."""
     if isinstance(data, BaseModel):
         return data
     if not isinstance(data, Mapping):
         raise InputError("an event must be a JSON object", field="event")
     try:
-        return EVENT_ADAPTER.validate_python(dict(data))
+        return EVENT_ADAPTER.validate_python(dict(data), context={"logged": logged})
     except ValidationError as exc:
         raise _input_error(exc) from None
 
@@ -481,7 +514,7 @@ def _split(model: BaseModel, data: dict[str, Any]) -> tuple[dict[str, Any], dict
 def without_personal(event: Event) -> Event:
     """The event as the state and live subscribers see it: personal fields emptied."""
     operational, private = split_personal(event)
-    return event if private is None else parse_event(operational)
+    return event if private is None else parse_event(operational, logged=True)
 
 
 def with_personal(payload: Mapping[str, Any], private: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def collect(
     folder = _Folder(codes, reversal_window_s)
     for entry in entries:
         try:
-            event = parse_event(entry.payload)
+            event = parse_event(entry.payload, logged=True)
         except InputError:
             continue  # audit entries (e.g. personal-data reads) are not operational events
         folder.observe(event, event.at or entry.recorded_at)

@@ -117,7 +117,7 @@ def test_idempotency_keys_are_per_api_key(fleet: TestClient, keys: Keys) -> None
     assert b.json()["incident_id"] == "I2"
 
 
-def test_stale_if_match_is_409_and_changes_nothing(
+def test_stale_if_match_is_412_and_changes_nothing(
     fleet: TestClient, keys: Keys, app: FastAPI
 ) -> None:
     headers = keys[Role.DISPATCHER]
@@ -131,7 +131,7 @@ def test_stale_if_match_is_409_and_changes_nothing(
         json={"level": 2, "cause": "second call: two casualties"},
         headers={**headers, "If-Match": f'"{version}"'},
     )
-    assert stale.status_code == 409
+    assert stale.status_code == 412
     assert stale.json()["field"] == "If-Match"
     assert fleet.get("/v1/incidents", headers=headers).json() == before
     assert services_of(app).log.head() == head
@@ -157,21 +157,23 @@ def test_malformed_if_match_is_422(fleet: TestClient, keys: Keys, value: str) ->
 @pytest.mark.parametrize(
     ("patch", "loc"),
     [
-        ({"location": {"lat": 95, "lon": 0}}, ["body", "location", "lat"]),
-        ({"priority": 9}, ["body", "priority"]),
-        ({"incident_id": "has space"}, ["body", "incident_id"]),
-        ({"colour": "red"}, ["body", "colour"]),
+        ({"location": {"lat": 95, "lon": 0}}, "location.lat"),
+        ({"priority": 9}, "priority"),
+        ({"incident_id": "has space"}, "incident_id"),
+        ({"incident_id": "I2/../../units"}, "incident_id"),
+        ({"colour": "red"}, "colour"),
     ],
 )
 def test_bad_input_is_422_naming_the_field(
-    fleet: TestClient, keys: Keys, app: FastAPI, patch: dict[str, Any], loc: list[str]
+    fleet: TestClient, keys: Keys, app: FastAPI, patch: dict[str, Any], loc: str
 ) -> None:
     head = services_of(app).log.head()
     response = fleet.post(
         "/v1/incidents", json={**INCIDENT, **patch}, headers=keys[Role.DISPATCHER]
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == loc
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["field"] == loc
     assert services_of(app).log.head() == head
 
 

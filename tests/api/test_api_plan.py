@@ -63,7 +63,7 @@ def test_bad_priority_is_422_naming_the_field(
     body["incidents"][1]["priority"] = 7
     response = client.post("/v1/plan", json=body, headers=keys[Role.PLANNER])
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "incidents", 1, "priority"]
+    assert response.json()["field"] == "incidents.1.priority"
 
 
 def test_duplicate_unit_is_422_naming_the_field(
