@@ -75,6 +75,9 @@ def review_command(
     reversal_window: float = typer.Option(
         120.0, "--reversal-window", help="Seconds within which an override counts as reversed."
     ),
+    timelines: int | None = typer.Option(
+        None, "--timelines", min=0, help="After-action timelines in Markdown (default: all)."
+    ),
 ) -> None:
     """Performance review per role (call-takers, dispatchers, crews) and team."""
     from planner.review.performance import build_review, load_roster, review_markdown
@@ -98,13 +101,13 @@ def review_command(
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot write {out}: {exc.strerror or exc}", field="--out") from None
-        write_file(out, review_markdown(review), field="--out")
+        write_file(out, review_markdown(review, timelines=timelines), field="--out")
         write_json(review, out.with_suffix(".json"), field="--out")
         typer.echo(f"review: {out}")
     elif json_out:
         write_json(review, None)
     else:
-        typer.echo(review_markdown(review))
+        typer.echo(review_markdown(review, timelines=timelines))
 
 
 @coaching_app.command("record")
@@ -150,7 +153,29 @@ def coaching_record(
     typer.echo(f"coaching_recorded: seq {outcome.seq}")
 
 
+def review_import(
+    source: Path = typer.Argument(..., help="CAD export (CSV/TSV, optionally gzipped)."),
+    db: str = typer.Option(..., "--db", help="URL of the new, review-only log."),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", help="Column mapping YAML (default: the Seattle dispatch log)."
+    ),
+) -> None:
+    """Import an external CAD export into a review-only log; review it with 'planner review'."""
+    from planner.review.cad_import import import_cad, load_mapping, seattle_mapping
+
+    if mapping is not None:
+        columns = load_mapping(mapping)
+    else:
+        columns = seattle_mapping(get_settings().data_dir / "regions" / "seattle")
+    summary = import_cad(source, db, columns)
+    typer.echo(
+        f"imported {summary.rows} rows, {summary.incidents} incidents as {summary.events} "
+        f"events (source times: {', '.join(summary.source_times)}) into {db}"
+    )
+
+
 def register(root: typer.Typer) -> None:
-    """Attach ``review`` and the ``coaching`` group to the root app."""
+    """Attach ``review``, ``review-import`` and the ``coaching`` group to the root app."""
     root.command("review")(_one_line_errors(review_command))
+    root.command("review-import")(_one_line_errors(review_import))
     root.add_typer(coaching_app, name="coaching")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -294,6 +294,51 @@ class IncidentLog:
                         field="expected_seq",
                     )
             return self._append_locked(conn, entry, head_seq=head_seq, head_hash=head_hash)
+
+    def append_many(self, entries: Sequence[NewEntry]) -> int:
+        """Append ``entries`` in one transaction with one multi-row insert (bulk imports of
+        external logs); the chain is exactly what one ``append`` each would give. Returns the
+        new head seq."""
+        with self._write() as conn:
+            seq, head_hash = self._lock_head(conn)
+            rows: list[dict[str, Any]] = []
+            personal: list[dict[str, Any]] = []
+            for entry in entries:
+                payload_json, personal_json, salt, p_hash = _encode(entry)
+                seq += 1
+                recorded_at = entry.recorded_at.astimezone(UTC)
+                digest = entry_hash(
+                    seq=seq,
+                    kind=entry.kind,
+                    payload_json=payload_json,
+                    incident=entry.incident,
+                    actor=entry.actor,
+                    recorded_at=recorded_at,
+                    personal_hash=p_hash,
+                    prev_hash=head_hash,
+                )
+                rows.append(
+                    {
+                        "seq": seq,
+                        "kind": entry.kind,
+                        "payload": payload_json,
+                        "incident": entry.incident,
+                        "actor": entry.actor,
+                        "recorded_at": recorded_at,
+                        "personal_hash": p_hash,
+                        "prev_hash": head_hash,
+                        "hash": digest,
+                    }
+                )
+                if personal_json is not None:
+                    personal.append({"seq": seq, "salt": salt, "data": personal_json})
+                head_hash = digest
+            if rows:
+                conn.execute(_INSERT_ENTRY, rows)
+                if personal:
+                    conn.execute(_INSERT_PERSONAL, personal)
+                conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": head_hash})
+            return seq
 
     def _lock_head(self, conn: Connection) -> tuple[int, str]:
         row = conn.execute(_LOCK_HEAD).one()

@@ -125,6 +125,9 @@ def build_review(
     fig = figures(rec, inside, roster, min_calls)
     seen = [t for t in rec.times if inside(t)]
     incidents = [i for i in rec.incidents.values() if inside(i.opened_at)]
+    by_incident: dict[str, list[Segment]] = defaultdict(list)
+    for s in rec.segments:
+        by_incident[s.incident].append(s)
     return {
         "period": {
             "from": _iso(start, zone),
@@ -157,12 +160,15 @@ def build_review(
         "coaching": _suggestions(rec, inside, min_calls),
         "coaching_sessions": _sessions(rec, inside, zone, min_calls),
         "incidents_without_arrival": [
-            {"incident": i.id, "code": i.code, "why": _why_no_arrival(i, end)}
+            {"incident": i.id, "code": i.code, "why": _why_no_arrival(i, end, rec.source_times)}
             for i in incidents
             if i.first_arrival_at is None
         ],
-        "incidents": {i.id: _incident_doc(i, rec, zone) for i in incidents},
+        "incidents": {i.id: _incident_doc(i, by_incident[i.id], zone) for i in incidents},
         "refused_events": rec.refused,
+        "imported": None
+        if rec.source_times is None
+        else {"source_times": sorted(rec.source_times)},
     }
 
 
@@ -333,8 +339,10 @@ def _response(inc: Incident) -> float:
     return (inc.first_arrival_at - inc.first_contact_at).total_seconds()
 
 
-def _why_no_arrival(inc: Incident, end: datetime | None) -> str:
+def _why_no_arrival(inc: Incident, end: datetime | None, given: frozenset[str] | None) -> str:
     """Why an incident has no response time, so it is listed rather than silently dropped."""
+    if given is not None and "arrived" not in given:
+        return "the imported source gives no arrival times"
     if not inc.units_sent:
         if inc.closed_at is not None:
             return f"closed before any unit was dispatched (outcome: {inc.outcome})"
@@ -349,8 +357,7 @@ def _why_no_arrival(inc: Incident, end: datetime | None) -> str:
     return f"still open, no arrival recorded; sent {sent}, acknowledged {acked}"
 
 
-def _incident_doc(inc: Incident, rec: Records, zone: ZoneInfo) -> dict[str, Any]:
-    mine = [s for s in rec.segments if s.incident == inc.id]
+def _incident_doc(inc: Incident, mine: list[Segment], zone: ZoneInfo) -> dict[str, Any]:
     first: dict[str, dict[str, Any]] = {}
     for s in sorted(mine, key=lambda s: s.start):
         first.setdefault(s.name, {"owner": s.owner, "seconds": s.seconds})
@@ -522,8 +529,9 @@ PERSON_COLUMNS = {
 """Markdown columns per role: (heading, JSON field); the tests hold every field to a column."""
 
 
-def review_markdown(review: dict[str, Any]) -> str:
-    """A supervisor's Markdown report carrying every figure of :func:`build_review`'s JSON."""
+def review_markdown(review: dict[str, Any], *, timelines: int | None = None) -> str:
+    """A supervisor's Markdown report carrying every figure of :func:`build_review`'s JSON
+    (after-action timelines: the first ``timelines`` incidents, default all)."""
     period = review["period"]
     lines = [f"# Performance review, {_period_title(period)}", ""]
     if not review["dispatchers"] and not review["incidents"]:
@@ -536,21 +544,28 @@ def review_markdown(review: dict[str, Any]) -> str:
         "(incident opened → first unit assigned) to dispatchers, acknowledgement/turnout, "
         "travel and on scene to crews.",
         "",
-        *_centre_md(review["centre"]),
     ]
+    if review["imported"] is not None:
+        lines += [
+            "Imported, review-only log: the source gives "
+            + ", ".join(review["imported"]["source_times"])
+            + " times; segments needing other times are not measured (–).",
+            "",
+        ]
+    lines += _centre_md(review["centre"])
     for role, title in (("calltaker", "Call-takers"), ("dispatcher", "Dispatchers")):
         lines += _people_md(title, role, review["dispatchers"], with_team=True)
     lines += _by_code_md(review["dispatchers"])
     lines += _overrides_md(review["overrides"], review["reversal_window_s"])
-    lines += ["## Teams", ""]
+    teams: list[str] = []
     for role, title in (("calltaker", "call handling"), ("dispatcher", "dispatch")):
-        lines += _people_md(f"Teams, {title}", role, review["teams"], with_team=False, level=3)
+        teams += _people_md(f"Teams, {title}", role, review["teams"], with_team=False, level=3)
+    lines += ["## Teams", "", *teams] if teams else []
     lines += _units_md(review["units"])
     lines += ["## Incidents without an arrival", ""]
     if not review["incidents_without_arrival"]:
         lines += ["Every incident of the period has a recorded arrival.", ""]
-    for item in review["incidents_without_arrival"]:
-        lines.append(f"- {item['incident']} ({item['code']}): {item['why']}")
+    lines += _without_arrival_md(review["incidents_without_arrival"])
     lines += ["", "## Coaching suggestions", ""]
     if not review["coaching"]:
         lines.append("Nothing stands out in this period.")
@@ -559,12 +574,18 @@ def review_markdown(review: dict[str, Any]) -> str:
     lines += ["", *_sessions_md(review["coaching_sessions"])]
     if review["refused_events"]:
         lines += [
-            f"{review['refused_events']} imported event(s) did not fit the centre's state "
+            f"{review['refused_events']} event(s) were refused by the centre's state "
             "machine; their times still count.",
             "",
         ]
     lines += ["## After-action timelines", ""]
-    for iid, inc in review["incidents"].items():
+    shown = list(review["incidents"].items())[:timelines]
+    if len(shown) < len(review["incidents"]):
+        lines += [
+            f"The first {len(shown)} of {len(review['incidents'])} incidents (all in JSON).",
+            "",
+        ]
+    for iid, inc in shown:
         parts = ", ".join(
             f"{LABELS[k]} {v['seconds']:.0f} s ({v['owner'] or '–'})"
             for k, v in inc["segments"].items()
@@ -588,6 +609,21 @@ def review_markdown(review: dict[str, Any]) -> str:
             lines.append(f"- {step['at']} `{step['type']}` by {step['actor']} {extra}".rstrip())
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _without_arrival_md(items: list[dict[str, Any]], *, listed: int = 10) -> list[str]:
+    """One line each; a reason shared by more than ``listed`` incidents is one line (ids in
+    the JSON)."""
+    why: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        why[item["why"]].append(item)
+    lines = []
+    for reason, group in why.items():
+        if len(group) > listed:
+            lines.append(f"- {len(group)} incidents: {reason}")
+            continue
+        lines += [f"- {i['incident']} ({i['code']}): {reason}" for i in group]
+    return lines
 
 
 def _centre_md(c: dict[str, Any]) -> list[str]:

@@ -63,6 +63,19 @@ STAFF_ROLES = ("dispatcher", "calltaker", "supervisor")
 SEGMENTS = ("answer", "call_handling", "dispatch", "turnout", "travel", "on_scene")
 PERSON_SEGMENTS = ("answer", "call_handling", "dispatch")
 UNIT_SEGMENTS = ("turnout", "travel", "on_scene")
+REVIEW_ONLY = "review-only import"
+"""How an imported log's first ``centre_configured`` reason begins."""
+TIME_COLUMNS = ("received", "answered", "opened", "dispatched", "en_route", "arrived", "cleared")
+"""The times an external CAD export may give."""
+NEEDS: dict[str, frozenset[str]] = {
+    "answer": frozenset({"received", "answered"}),
+    "call_handling": frozenset({"received", "opened"}),
+    "dispatch": frozenset({"opened", "dispatched"}),
+    "turnout": frozenset({"dispatched", "en_route"}),
+    "travel": frozenset({"en_route", "arrived"}),
+    "on_scene": frozenset({"arrived", "cleared"}),
+}
+"""The source times each segment needs, for imported logs."""
 LEFT_SCENE = frozenset({UnitStatus.TRANSPORTING, UnitStatus.RETURNING, UnitStatus.AVAILABLE})
 
 
@@ -151,7 +164,9 @@ class Records:
     incidents: dict[str, Incident] = field(default_factory=dict)
     times: list[datetime] = field(default_factory=list)
     refused: int = 0
-    """Events the state function refused (only in imported, review-only logs)."""
+    """Events the state function refused."""
+    source_times: frozenset[str] | None = None
+    """For an imported, review-only log: the times its source gives (else ``None``)."""
 
 
 @dataclass(slots=True)
@@ -186,15 +201,28 @@ class _Folder:
         self.trips: dict[str, _UnitTrip] = {}
 
     def observe(self, event: Event, when: datetime) -> None:
-        if isinstance(event, CentreConfigured) and event.region is not None:
-            self.region = load_region(event.region)
+        if isinstance(event, CentreConfigured):
+            if event.region is not None:
+                self.region = load_region(event.region)
+            reason = event.reason or ""
+            if reason.startswith(REVIEW_ONLY) and "source times: " in reason:
+                given = reason.split("source times: ", 1)[1].split(", ")
+                self.records.source_times = frozenset(given)
         if not isinstance(event, RecommendationIssued):
             self.records.times.append(when)
         self._account(event, when)
+        if self.records.source_times is not None:
+            return  # an external CAD's decisions do not follow this centre's state machine
         try:
             self.state = apply(self.state, event, codes=self.codes)
         except PlannerError:
             self.records.refused += 1
+
+    def _add(self, segment: Segment) -> None:
+        """Record a segment unless it is an imported log's and the source lacks its ends."""
+        given = self.records.source_times
+        if given is None or NEEDS[segment.name] <= given:
+            self.records.segments.append(segment)
 
     def _account(self, event: Event, when: datetime) -> None:
         rec = self.records
@@ -274,7 +302,7 @@ class _Folder:
             contact.handler = who
         answered = contact.answered_at or contact.at
         if contact.answered_at is not None:
-            self.records.segments.append(
+            self._add(
                 Segment(
                     "answer",
                     incident,
@@ -284,7 +312,7 @@ class _Folder:
                     (contact.answered_at - contact.at).total_seconds(),
                 )
             )
-        self.records.segments.append(
+        self._add(
             Segment(
                 "call_handling",
                 incident,
@@ -307,7 +335,7 @@ class _Folder:
         if inc.dispatched_at is None:
             inc.dispatched_at = when
             inc.dispatched_by = who
-            rec.segments.append(
+            self._add(
                 Segment(
                     "dispatch",
                     inc.id,
@@ -403,7 +431,7 @@ class _Folder:
         if inc is not None:
             if acknowledged:
                 inc.acknowledged.add(unit)
-            self.records.segments.append(
+            self._add(
                 Segment(
                     "turnout",
                     inc.id,
@@ -425,7 +453,7 @@ class _Folder:
         if inc.first_arrival_at is None:
             inc.first_arrival_at = when
         if trip.en_route_at is not None:
-            self.records.segments.append(
+            self._add(
                 Segment(
                     "travel",
                     inc.id,
@@ -443,7 +471,7 @@ class _Folder:
             return
         inc = self.records.incidents.get(trip.incident)
         if inc is not None:
-            self.records.segments.append(
+            self._add(
                 Segment(
                     "on_scene",
                     inc.id,

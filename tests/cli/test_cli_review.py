@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.settings import SCENARIOS_DIR
+from planner.settings import SCENARIOS_DIR, get_settings
 
 runner = CliRunner()
 
@@ -73,3 +74,21 @@ def test_coaching_record_refuses_bad_input_and_writes_nothing(shift_db: str) -> 
     assert code == 2 and "--follow-up" in out
     code, out = _run("review", "--db", shift_db, "--json")
     assert json.loads(out)["coaching_sessions"] == []
+
+
+def test_review_import_then_review(tmp_path: Path) -> None:
+    seattle = get_settings().data_dir / "regions" / "seattle" / "dispatch_log_2017-06.tsv.gz"
+    lines = gzip.decompress(seattle.read_bytes()).splitlines()
+    sample = tmp_path / "seattle.tsv"
+    sample.write_bytes(b"\n".join(lines[:51]) + b"\n")
+    db = f"sqlite:///{tmp_path / 'seattle.sqlite'}"
+    code, out = _run("review-import", str(sample), "--db", db)
+    assert code == 0, out
+    assert out.startswith("imported 50 rows, ") and "(source times: dispatched)" in out
+    code, out = _run("review", "--db", db, "--tz", "America/Los_Angeles", "--timelines", "1")
+    assert code == 0, out
+    assert "Imported, review-only log" in out and "## Units (crews)" in out
+    code, out = _run("review-import", str(sample), "--db", db)
+    assert code == 2 and "--db: import into a new, empty log" in out
+    code, out = _run("review-import", str(tmp_path / "none.csv"), "--db", db + "x")
+    assert code == 2 and "source: cannot read" in out
