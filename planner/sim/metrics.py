@@ -10,6 +10,7 @@ are paired by replication, which gives much tighter intervals than comparing two
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from planner.centre.codes import CodeTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,9 @@ class IncidentRecord:
     units: int = 0
     preempted: int = 0
     """Times a unit heading here was diverted to a more urgent call."""
+    lat: float = math.nan
+    lon: float = math.nan
+    """Where the call was (its road node or matrix point)."""
 
     @property
     def response_s(self) -> float:
@@ -103,8 +109,8 @@ def incidents_frame(results: Iterable[ReplicationResult]) -> pd.DataFrame:
             rows.append(row)
     columns = [
         "scenario", "policy", "replication", "call", "code", "priority", "target_s",
-        "t_call_s", "hour", "node", "ready_s", "dispatched_s", "arrived_s", "response_s",
-        "queued_s", "late", "unmet", "units", "preempted",
+        "t_call_s", "hour", "node", "lat", "lon", "ready_s", "dispatched_s", "arrived_s",
+        "response_s", "queued_s", "late", "unmet", "units", "preempted",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
@@ -138,16 +144,126 @@ def t_interval(values: Sequence[float], *, level: float = 0.95) -> tuple[float, 
     return (float(lo), float(hi))
 
 
-def _ci(values: Sequence[float], *, bounds: tuple[float, float] | None = None) -> list[float]:
-    """Rounded t-interval, clipped to ``bounds`` (fractions stay within [0, 1])."""
+def _ci(
+    values: Sequence[float], *, bounds: tuple[float, float] | None = None, digits: int = 4
+) -> list[float]:
+    """Rounded t-interval, clipped to ``bounds`` (fractions stay within [0, 1]); ``nan``
+    (``null`` in JSON, "n/a" in reports) from fewer than two replications, where a
+    zero-width interval would pretend to a certainty one run cannot give."""
+    if sum(1 for v in values if not math.isnan(v)) < 2:
+        return [math.nan, math.nan]
     lo, hi = t_interval(values)
     if bounds is not None and math.isfinite(lo):
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
-    return [_r(lo), _r(hi)]
+    return [_r(lo, digits), _r(hi, digits)]
 
 
 def _r(v: float, digits: int = 4) -> float:
     return float(round(v, digits)) if math.isfinite(v) else math.nan
+
+
+def relative_interval(
+    alt: Sequence[float], base: Sequence[float], *, level: float = 0.95
+) -> list[float]:
+    """95 % CI of ``mean(alt - base) / mean(base)`` over paired replications (delta method:
+    the ratio's variance from the variances and covariance of difference and base)."""
+    a = np.asarray(alt, dtype=np.float64)
+    b = np.asarray(base, dtype=np.float64)
+    n = len(a)
+    mb = float(b.mean()) if n else 0.0
+    if n < 2 or mb <= 0:
+        return [math.nan, math.nan]
+    d = a - b
+    ratio = float(d.mean()) / mb
+    cov = np.cov(np.vstack([d, b]), ddof=1)
+    var = (cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (n * mb**2)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * math.sqrt(max(var, 0.0))
+    return [_r(ratio - half), _r(ratio + half)]
+
+
+def compliance_by_code(incidents: pd.DataFrame, codes: CodeTable) -> dict[str, Any]:
+    """Each code's calls against its standard as the code table writes it.
+
+    ``target_p90_s`` (ARP Cat 1/2 style): met when the mean is within ``target_s`` *and* the
+    90th centile within ``target_p90_s``; ``target_fraction``: met when that share of calls is
+    reached within ``target_s``; neither: the share within ``target_s`` is reported and
+    ``met`` is ``None`` (no standard to hold it to). Unmet calls count as beyond every target
+    and leave the mean undefined (``mean_response_s`` is over reached calls, as elsewhere).
+    """
+    out: dict[str, Any] = {}
+    for code, group in incidents.groupby("code", sort=True):
+        spec = codes.get(str(code))
+        target = float(group["target_s"].iloc[0])
+        response = group["response_s"].where(~group["unmet"], math.inf)
+        within = response <= target
+        reached = group.loc[~group["unmet"], "response_s"]
+        mean = float(reached.mean()) if len(reached) else math.nan
+        p90 = float(np.quantile(response, 0.9)) if len(response) else math.nan
+        per_rep = pd.DataFrame({"rep": group["replication"], "within": within}).groupby("rep")
+        p90_target = spec.target_p90_s if spec else None
+        fraction_target = spec.target_fraction if spec else None
+        met: bool | None = None
+        if p90_target is not None:
+            standard = "mean_and_p90"
+            met = bool(mean <= target and p90 <= p90_target)
+        elif fraction_target is not None:
+            standard = "fraction_within"
+            met = bool(float(within.mean()) >= fraction_target)
+        else:
+            standard = "per_call"
+        out[str(code)] = {
+            "standard": standard,
+            "n": len(group),
+            "target_s": _r(target, 1),
+            "target_p90_s": p90_target,
+            "target_fraction": fraction_target,
+            "mean_response_s": _r(mean, 1),
+            "p90_response_s": _r(p90, 1),
+            "fraction_within_target": _r(float(within.mean())),
+            "ci95_fraction_within_target": _ci(
+                per_rep["within"].mean().tolist(), bounds=(0.0, 1.0)
+            ),
+            "met": met,
+        }
+    return out
+
+
+def summary_warnings(incidents: pd.DataFrame, *, replications: int) -> list[str]:
+    """What a planner should know before trusting the figures."""
+    warnings = []
+    if replications < 2:
+        warnings.append(
+            f"{replications} replication: no confidence intervals (run at least 2, better 10)"
+        )
+    elif replications < 5:
+        warnings.append(f"only {replications} replications: confidence intervals are wide")
+    for (policy, priority), group in incidents.groupby(["policy", "priority"], sort=True):
+        if len(group) < 30:
+            warnings.append(
+                f"{policy}, priority {priority}: only {len(group)} calls; "
+                "fractions and centiles are rough"
+            )
+    return warnings
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that puts A2 before A10 (digit runs compare as numbers)."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", text)
+    )
+
+
+def _late_by_hour(group: pd.DataFrame) -> dict[str, Any]:
+    """Per hour of day: calls, late fraction and its CI over replications."""
+    out: dict[str, Any] = {}
+    for hour, g in group.groupby("hour", sort=True):
+        per_rep = g.groupby("replication")["late"].mean().tolist()
+        out[str(hour)] = {
+            "n": len(g),
+            "fraction_late": _r(float(g["late"].mean())),
+            "ci95_fraction_late": _ci(per_rep, bounds=(0.0, 1.0)),
+        }
+    return out
 
 
 def _priority_stats(group: pd.DataFrame) -> dict[str, Any]:
@@ -159,7 +275,7 @@ def _priority_stats(group: pd.DataFrame) -> dict[str, Any]:
         "n": len(group),
         "n_per_replication": _r(len(group) / group["replication"].nunique(), 2),
         "mean_response_s": _r(float(reached.mean()) if len(reached) else math.nan, 1),
-        "ci95_mean_response_s": [_r(v, 1) for v in t_interval(mean_by_rep)],
+        "ci95_mean_response_s": _ci(mean_by_rep, digits=1),
         "p90_response_s": _r(float(reached.quantile(0.9)) if len(reached) else math.nan, 1),
         "fraction_late": _r(float(group["late"].mean())),
         "ci95_fraction_late": _ci(late_by_rep, bounds=(0.0, 1.0)),
@@ -188,6 +304,7 @@ def summarise(
         sums = uni.groupby("replication")[["busy_s", "on_duty_s"]].sum()
         util_by_rep: list[float] = (sums["busy_s"] / sums["on_duty_s"]).astype(float).tolist()
         late_by_hour = inc.groupby("hour")["late"].mean()
+        by_hour = {str(p): _late_by_hour(g) for p, g in inc.groupby("priority", sort=True)}
         runs = [r for r in results if r.policy == policy]
         solve_ms = np.concatenate([np.asarray(r.solve_ms) for r in runs]) if runs else np.zeros(0)
         policies[policy] = {
@@ -196,15 +313,23 @@ def summarise(
             "utilisation": _r(float(np.mean(util_by_rep))) if util_by_rep else math.nan,
             "ci95_utilisation": _ci(util_by_rep, bounds=(0.0, 1.0)),
             "utilisation_by_unit": {
-                str(u): _r(float(v)) for u, v in uni.groupby("unit")["utilisation"].mean().items()
+                str(u): _r(float(v))
+                for u, v in sorted(
+                    uni.groupby("unit")["utilisation"].mean().items(),
+                    key=lambda kv: natural_key(str(kv[0])),
+                )
             },
             "late_by_hour": {str(h): _r(float(v)) for h, v in late_by_hour.items()},
+            "late_by_hour_by_priority": by_hour,
             "replications": len(runs),
             "wall_s_per_replication": _r(float(np.mean([r.wall_s for r in runs])), 3),
             "engine_events_per_replication": _r(float(np.mean([r.events for r in runs])), 1),
             "median_solve_ms": _r(float(np.median(solve_ms)), 3) if solve_ms.size else math.nan,
         }
-    doc: dict[str, Any] = {"policies": policies}
+    doc: dict[str, Any] = {
+        "policies": policies,
+        "warnings": summary_warnings(incidents, replications=len({r.replication for r in results})),
+    }
     if baseline is not None and baseline in policies:
         doc[f"vs_{baseline}"] = {
             policy: paired_difference(incidents, baseline=baseline, other=policy)
@@ -253,10 +378,13 @@ def paired_difference(
             "relative_change_late": _r(float(np.mean(d_late)) / base_late)
             if base_late > 0
             else math.nan,
+            "ci95_relative_change_late": relative_interval(
+                joined["late_alt"].tolist(), joined["late_base"].tolist()
+            ),
             "mean_response_s_base": _r(float(joined["response_base"].mean()), 1),
             "mean_response_s_alt": _r(float(joined["response_alt"].mean()), 1),
             "diff_mean_response_s": _r(float(np.mean(d_resp)), 1),
-            "ci95_diff_mean_response_s": [_r(v, 1) for v in t_interval(d_resp)],
+            "ci95_diff_mean_response_s": _ci(d_resp, digits=1),
             "replications": len(joined),
         }
     return out

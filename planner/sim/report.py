@@ -22,12 +22,14 @@ import pandas as pd
 
 from planner.sim.metrics import (
     ReplicationResult,
+    compliance_by_code,
     incidents_frame,
+    natural_key,
     paired_difference,
     summarise,
     units_frame,
 )
-from planner.sim.scenario import Scenario
+from planner.sim.scenario import Scenario, code_table
 
 
 def write_simulation_report(
@@ -46,6 +48,12 @@ def write_simulation_report(
     }
     incidents = incidents_frame(results)
     units = units_frame(results)
+    codes = code_table(scenario)
+    summary["compliance"] = {
+        policy: compliance_by_code(incidents[incidents["policy"] == policy], codes)
+        for policy in summary["policies"]
+    }
+    summary["assumptions"] = assumptions(scenario)
     (out / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n")
     incidents.to_csv(out / "incidents.csv", index=False)
     units.to_csv(out / "units.csv", index=False)
@@ -75,22 +83,185 @@ def write_comparison_report(
             other=policy,
             other_frame=w[w["policy"] == policy],
         )
-    doc = {
+    doc: dict[str, Any] = {
         "base": {"name": base.name, "source": base.source, **summarise(base_results)},
         "whatif": {"name": whatif.name, "source": whatif.source, **summarise(whatif_results)},
         "difference": diff,
+        "changes": scenario_changes(base, whatif),
+        "reach": change_reach(whatif),
     }
     (out / "comparison.json").write_text(json.dumps(_clean(doc), indent=2) + "\n")
     lines = [
         f"# What-if: {whatif.name} against {base.name}",
         "",
-        "Differences are what-if minus base, paired by replication (same seeds, so the same "
-        "calls); 95 % t-intervals.",
+        "## Changes",
+        "",
+        *[f"- {c}" for c in doc["changes"] or ["(none: the same scenario)"]],
+        *[f"- *reach:* {r}" for r in doc["reach"]],
+        "",
+        "## Calls",
+        "",
+        "| policy | priority | base calls | what-if calls | replications |",
+        "|---|---|---|---|---|",
+        *_count_rows(b, w),
+        "",
+        "## Differences",
+        "",
+        "Differences are what-if minus base, paired by replication (common random numbers: "
+        "the base calls are a subset of the what-if calls even under a surge); 95 % "
+        "t-intervals, the relative change's by the delta method.",
         "",
         *_difference_table(diff),
+        *[f"\n> warning: {w_}" for w_ in doc["whatif"]["warnings"]],
     ]
+    _difference_plot(diff, out / "differences.png", title=f"{whatif.name} − {base.name}")
+    lines += ["", "![differences](differences.png)"]
     (out / "comparison.md").write_text("\n".join(lines) + "\n")
     return doc
+
+
+def assumptions(scenario: Scenario) -> list[str]:
+    """The modelling assumptions behind the figures, in words a planner can check."""
+    sc = scenario
+    svc = sc.service
+    demand = sc.demand
+    items = [
+        f"Region `{sc.region}`; travel times from its road network or matrix"
+        + (f", road-class speeds {dict(sc.speeds.kph)}" if sc.speeds.kph else "")
+        + (
+            f", speed × {dict(sc.speeds.priority_factor)} by priority"
+            if sc.speeds.priority_factor
+            else ""
+        )
+        + (", speed factors by hour" if sc.speeds.hour_factor else "")
+        + ".",
+        (
+            f"Calls replayed from `{demand.replay.file}` from {demand.replay.start}"
+            if demand.replay
+            else f"Poisson calls at {demand.rate_per_h:g}/h, profile `{demand.profile}`"
+        )
+        + f"; places: {demand.spatial.kind}"
+        + (" inside the service area" if sc.service_area else " over the whole region")
+        + ".",
+        f"Dispatcher delay {_dist(svc.dispatch_delay_s)}; turnout "
+        + (", ".join(f"{k} {v:g} s" for k, v in svc.turnout_s.items()) or "0 s")
+        + f"; on scene {_dist(svc.on_scene_s)}; {svc.transport_probability:.0%} transported to "
+        f"the nearest hospital; hand-over {_dist(svc.handover_s)}; return: {svc.return_to}.",
+        f"{sc.duration_h:g} h horizon"
+        + (f" (first {sc.warmup_h:g} h warm-up, not counted)" if sc.warmup_h else "")
+        + f", {sc.drain_h:g} h drain; calls never reached count as late and unmet.",
+        "Late = one call's response (call to first unit on scene) above its code's target_s; "
+        "compliance follows each code's standard (mean + 90th centile, or a fraction within).",
+    ]
+    return items
+
+
+def _dist(d: Any) -> str:
+    if d.dist == "constant":
+        return f"{d.mean:g} s"
+    extra = f", sd {d.sd:g} s" if d.sd is not None else ""
+    return f"{d.dist} mean {d.mean:g} s{extra}"
+
+
+def scenario_changes(base: Scenario, whatif: Scenario) -> list[str]:
+    """What the what-if changes: its extra ``changes`` and any other differing setting."""
+    out = [
+        json.dumps(c.model_dump(exclude_none=True), default=str)
+        for c in whatif.changes[len(base.changes) :]
+    ]
+    skip = {"name", "description", "source", "changes"}
+    a, b = base.model_dump(), whatif.model_dump()
+    out += [
+        f"{key}: {json.dumps(a.get(key), default=str)} → {json.dumps(b.get(key), default=str)}"
+        for key in sorted(set(a) | set(b))
+        if key not in skip and a.get(key) != b.get(key)
+    ]
+    return out
+
+
+def change_reach(whatif: Scenario) -> list[str]:
+    """For each closed station: its units, their capabilities and the simulated codes (and
+    priorities) that ask for those capabilities, so a what-if without effect on a priority
+    says why it could not have one."""
+    from planner.sim.deployment import apply_changes
+
+    deployment = apply_changes(whatif)
+    codes = code_table(whatif)
+    mix = {m.code: m.priority or codes[m.code].default_priority for m in whatif.demand.mix}
+    out = []
+    for closure in deployment.station_closures:
+        units = [u for u in deployment.units if u.station == closure.station]
+        caps = sorted({c for u in units for c in u.capabilities})
+        served = sorted(
+            (p, code)
+            for code, p in mix.items()
+            if any(c in codes[code].requirements(1) for c in caps)
+        )
+        hours = (
+            f"{closure.from_h:g}:00–{closure.to_h:g}:00"
+            if closure.from_h is not None
+            else "all day"
+        )
+        who = ", ".join(f"{u.id} ({'/'.join(u.capabilities)})" for u in units) or "no units"
+        if served:
+            what = ", ".join(f"{code} (P{p})" for p, code in served)
+            priorities = sorted({p for p, _ in served})
+            out.append(
+                f"station {closure.station} closed {hours}: {who}; the simulated codes that "
+                f"ask for {'/'.join(caps)} are {what} — priorities "
+                f"{', '.join(map(str, priorities))} can be affected directly, others only "
+                "through knock-on effects on other units"
+            )
+        else:
+            out.append(
+                f"station {closure.station} closed {hours}: {who}; no simulated code asks for "
+                f"{'/'.join(caps) or 'their capabilities'}, so the closure cannot change any "
+                "response"
+            )
+    return out
+
+
+def _count_rows(b: pd.DataFrame, w: pd.DataFrame) -> list[str]:
+    rows = []
+    for (policy, priority), g in b.groupby(["policy", "priority"], sort=True):
+        other = w[(w["policy"] == policy) & (w["priority"] == priority)]
+        rows.append(
+            f"| {policy} | {priority} | {len(g)} | {len(other)} | {g['replication'].nunique()} |"
+        )
+    return rows
+
+
+def _difference_plot(diff: Mapping[str, Mapping[str, Any]], path: Path, *, title: str) -> None:
+    """Paired differences in late percentage points with their 95 % CIs, per policy and
+    priority: the view that overlapping response-time curves hide."""
+    labels, values, lows, highs = [], [], [], []
+    for policy, by_p in diff.items():
+        for p, d in by_p.items():
+            ci = d["ci95_diff_fraction_late"]
+            labels.append(f"{policy} P{p}")
+            values.append(d["diff_fraction_late"] * 100)
+            lows.append(
+                (d["diff_fraction_late"] - (ci[0] if _finite(ci[0]) else d["diff_fraction_late"]))
+                * 100
+            )
+            highs.append(
+                ((ci[1] if _finite(ci[1]) else d["diff_fraction_late"]) - d["diff_fraction_late"])
+                * 100
+            )
+    fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(labels), 2) + 1.2))
+    y = np.arange(len(labels))
+    ax.errorbar(values, y, xerr=[lows, highs], fmt="o", capsize=3)
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("Δ late (percentage points), 95 % CI")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, float | int) and math.isfinite(v)
 
 
 def _clean(value: Any) -> Any:
@@ -113,7 +284,7 @@ def _fmt_ci(ci: Sequence[float | None], *, scale: float = 1.0, digits: int = 1) 
 
 def _difference_table(diff: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines = [
-        "| policy | priority | late (base → alt) | Δ late (pp) | 95 % CI | relative | "
+        "| policy | priority | late (base → alt) | Δ late (pp) | 95 % CI | relative [95 % CI] | "
         "mean response s (base → alt) | Δ s | 95 % CI |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -121,6 +292,9 @@ def _difference_table(diff: Mapping[str, Mapping[str, Any]]) -> list[str]:
         for p, d in by_p.items():
             rel = d["relative_change_late"]
             rel_s = f"{rel * 100:+.1f} %" if rel is not None and math.isfinite(rel) else "–"
+            rel_ci = d.get("ci95_relative_change_late")
+            if rel_ci is not None and _finite(rel_ci[0]):
+                rel_s += f" {_fmt_ci(rel_ci, scale=100)}"
             lines.append(
                 f"| {policy} | {p} | {d['fraction_late_base'] * 100:.1f} % → "
                 f"{d['fraction_late_alt'] * 100:.1f} % | {d['diff_fraction_late'] * 100:+.1f} | "
@@ -144,10 +318,18 @@ def _markdown(scenario: Scenario, summary: Mapping[str, Any], plots: list[str]) 
         "included); calls never reached count as late. 95 % CIs are t-intervals over "
         "replications.",
         "",
+        *[f"> warning: {w}\n" for w in summary.get("warnings", [])],
+        "## Assumptions",
+        "",
+        *[f"- {a}" for a in summary.get("assumptions", [])],
+        "",
         "## By policy and priority",
         "",
-        "| policy | priority | calls | mean response s | 95 % CI | p90 s | late | 95 % CI | "
-        "unmet | mean queued s |",
+        "*late*: the share of calls whose own response exceeded the code's `target_s` (a "
+        "per-call measure, not the standard; see *Compliance by code*).",
+        "",
+        "| policy | priority | calls | mean response s | 95 % CI | p90 s | late (per call) | "
+        "95 % CI | unmet | mean queued s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for policy, doc in summary["policies"].items():
@@ -172,6 +354,9 @@ def _markdown(scenario: Scenario, summary: Mapping[str, Any], plots: list[str]) 
             f"{doc['engine_events_per_replication']:.0f} | {doc['median_solve_ms']:.2f} | "
             f"{doc['wall_s_per_replication']:.2f} |"
         )
+    if summary.get("compliance"):
+        lines += ["", "## Compliance by code (as the code table defines each standard)", ""]
+        lines += _compliance_table(summary["compliance"])
     if "vs_closest_idle" in summary:
         lines += [
             "",
@@ -184,6 +369,32 @@ def _markdown(scenario: Scenario, summary: Mapping[str, Any], plots: list[str]) 
         ]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def _compliance_table(compliance: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    lines = [
+        "| policy | code | calls | standard | mean s | p90 s | within target [95 % CI] | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for policy, by_code in compliance.items():
+        for code, c in by_code.items():
+            if c["standard"] == "mean_and_p90":
+                standard = f"mean ≤ {c['target_s']:g} s, p90 ≤ {c['target_p90_s']:g} s"
+            elif c["standard"] == "fraction_within":
+                standard = f"{c['target_fraction']:.0%} within {c['target_s']:g} s"
+            else:
+                standard = f"each call within {c['target_s']:g} s"
+            met = {True: "yes", False: "**no**", None: "–"}[c["met"]]
+            lines.append(
+                f"| {policy} | {code} | {c['n']} | {standard} | {_num(c['mean_response_s'])} | "
+                f"{_num(c['p90_response_s'])} | {c['fraction_within_target'] * 100:.1f} % "
+                f"{_fmt_ci(c['ci95_fraction_within_target'], scale=100)} | {met} |"
+            )
+    return lines
+
+
+def _num(v: Any) -> str:
+    return f"{v:.0f}" if _finite(v) else "–"
 
 
 def _plots(incidents: pd.DataFrame, units: pd.DataFrame, out: Path) -> list[str]:
@@ -210,14 +421,39 @@ def _plots(incidents: pd.DataFrame, units: pd.DataFrame, out: Path) -> list[str]
     plt.close(fig)
     names.append("response_times.png")
 
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    for policy in policies:
-        late = incidents[incidents["policy"] == policy].groupby("hour")["late"].mean()
-        ax.plot(late.index, late.to_numpy() * 100, marker="o", label=policy)
-    ax.set_xlabel("hour of day of the call")
-    ax.set_ylabel("late (%)")
-    ax.set_title("Late fraction by hour")
-    ax.legend()
+    fig, axes = plt.subplots(
+        2, max(len(priorities), 1), figsize=(5.5 * max(len(priorities), 1), 6), squeeze=False
+    )
+    for k, p in enumerate(priorities):
+        sub = incidents[incidents["priority"] == p]
+        ax, ax_n = axes[0][k], axes[1][k]
+        for policy in policies:
+            mine = sub[sub["policy"] == policy]
+            per = mine.groupby(["hour", "replication"])["late"].mean().unstack("replication")
+            mean = per.mean(axis=1) * 100
+            half = (
+                per.std(axis=1, ddof=1) / np.sqrt(per.count(axis=1)) * 1.96 * 100
+                if per.shape[1] > 1
+                else mean * 0
+            )
+            ax.errorbar(
+                mean.index,
+                mean.to_numpy(),
+                yerr=half.fillna(0).to_numpy(),
+                marker="o",
+                capsize=2,
+                label=policy,
+            )
+        counts = sub[sub["policy"] == policies[0]].groupby("hour").size()
+        ax_n.bar(counts.index, counts.to_numpy(), color="grey")
+        ax.set_ylim(0, 100)
+        ax.set_xlim(-0.5, 23.5)
+        ax_n.set_xlim(-0.5, 23.5)
+        ax.set_title(f"priority {p}: late by hour (±95 % CI over replications)")
+        ax.set_ylabel("late (%)")
+        ax_n.set_ylabel("calls (all replications)")
+        ax_n.set_xlabel("hour of day of the call")
+        ax.legend()
     fig.tight_layout()
     fig.savefig(out / "late_by_hour.png", dpi=110)
     plt.close(fig)
@@ -226,6 +462,7 @@ def _plots(incidents: pd.DataFrame, units: pd.DataFrame, out: Path) -> list[str]
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * units["unit"].nunique() + 2), 3.6))
     table = units.groupby(["unit", "policy"])["utilisation"].mean().unstack("policy")
     table = table[[p for p in policies if p in table.columns]]
+    table = table.loc[sorted(table.index, key=lambda u: natural_key(str(u)))]
     (table * 100).plot.bar(ax=ax)
     ax.set_ylabel("utilisation (%)")
     ax.set_title("Unit utilisation (busy / on duty)")

@@ -198,6 +198,7 @@ class Simulation:
     def _record(self, inc: _IncidentState) -> IncidentRecord:
         call = inc.call
         when = self.start + timedelta(seconds=call.t_s)
+        lat, lon = self.world.lonlat(call.node)
         return IncidentRecord(
             call=call.index,
             code=call.code,
@@ -213,6 +214,8 @@ class Simulation:
             arrived_s=inc.arrived_s,
             units=len(inc.units),
             preempted=inc.preempted,
+            lat=lat,
+            lon=lon,
         )
 
     def _setup(self) -> None:

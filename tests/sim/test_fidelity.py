@@ -285,3 +285,38 @@ def test_a_road_closure_nowhere_near_a_road_is_refused() -> None:
     with pytest.raises(InputError, match=r"'sea'.*touches no road") as err:
         prepare_world(scenario)
     assert err.value.field == "road_closure.sea"
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+def test_reports_state_assumptions_compliance_changes_and_coordinates(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from planner.sim.report import write_comparison_report, write_simulation_report
+    from planner.sim.simulator import simulate
+
+    base = load_scenario(FIXTURES / "tiny.yaml")
+    whatif = load_scenario(FIXTURES / "tiny-whatif.yaml")
+    runs = simulate(base, policies=["closest_idle"], replications=1, workers=1)
+    summary = write_simulation_report(base, runs, tmp_path / "one")
+    report = (tmp_path / "one" / "report.md").read_text()
+    assert "## Assumptions" in report
+    assert "Compliance by code" in report
+    assert "warning: 1 replication" in report
+    saved = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert saved["policies"]["closest_idle"]["by_priority"]["1"]["ci95_fraction_late"] == [
+        None,
+        None,
+    ]
+    assert summary["compliance"]["closest_idle"]["NL_A1"]["standard"] == "per_call"
+    calls = pd.read_csv(tmp_path / "one" / "incidents.csv")
+    world = prepare_world(base)
+    for node, lat, lon in calls[["node", "lat", "lon"]].itertuples(index=False):
+        assert (lat, lon) == pytest.approx(world.lonlat(int(node)))
+    more = simulate(whatif, policies=["closest_idle"], replications=2, workers=1)
+    less = simulate(base, policies=["closest_idle"], replications=2, workers=1)
+    write_comparison_report(base, whatif, less, more, tmp_path / "cmp")
+    comparison = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert "## Changes" in comparison and "## Calls" in comparison
+    assert (tmp_path / "cmp" / "differences.png").stat().st_size > 0

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.centre.codes import CodeTable
 from planner.sim.metrics import (
     IncidentRecord,
     ReplicationResult,
     UnitRecord,
+    compliance_by_code,
     incidents_frame,
+    natural_key,
     paired_difference,
+    relative_interval,
     summarise,
     t_interval,
 )
@@ -73,3 +78,91 @@ def test_a_policy_against_itself_differs_by_nothing(responses: list[float | None
     diff = paired_difference(frame, baseline="a", other="a")
     assert diff["1"]["diff_fraction_late"] == 0.0
     assert diff["1"]["ci95_diff_fraction_late"] == [0.0, 0.0]
+
+
+# -- compliance, relative-change intervals, warnings ------------------------------------------
+
+
+def _code_table() -> CodeTable:
+    return CodeTable.from_data(
+        {
+            "version": 1,
+            "capabilities": {"ALS": "ambulance"},
+            "codes": {
+                "ARP1": {
+                    "label": "cat 1",
+                    "service": "ambulance",
+                    "default_priority": 1,
+                    "target_s": 420,
+                    "target_p90_s": 900,
+                    "levels": [{"ALS": 1}],
+                    "advice": ["wait"],
+                },
+                "FRAC": {
+                    "label": "75 % in 8 min",
+                    "service": "ambulance",
+                    "default_priority": 2,
+                    "target_s": 480,
+                    "target_fraction": 0.75,
+                    "levels": [{"ALS": 1}],
+                    "advice": ["wait"],
+                },
+            },
+        }
+    )
+
+
+def _frame(code: str, target: float, responses: list[list[float]]) -> pd.DataFrame:
+    rows = [
+        {"code": code, "target_s": target, "replication": r, "response_s": x, "unmet": False}
+        for r, values in enumerate(responses)
+        for x in values
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_mean_and_p90_standard_is_met_although_many_calls_are_over_the_mean() -> None:
+    """ARP Cat 1: mean 7 min and p90 15 min. 40 % of these calls exceed 420 s, yet the
+    standard is met: mean 400 s, 90th centile (numpy linear) 600 s."""
+    responses = [[200.0, 300.0, 300.0, 600.0, 600.0], [200.0, 300.0, 300.0, 600.0, 600.0]]
+    doc = compliance_by_code(_frame("ARP1", 420.0, responses), _code_table())["ARP1"]
+    assert doc["standard"] == "mean_and_p90"
+    assert doc["mean_response_s"] == 400.0
+    assert doc["p90_response_s"] == 600.0
+    assert doc["fraction_within_target"] == 0.6
+    assert doc["met"] is True
+
+
+def test_fraction_standard_counts_calls_within_target() -> None:
+    responses = [[100.0, 200.0, 500.0, 600.0], [100.0, 200.0, 300.0, 400.0]]
+    doc = compliance_by_code(_frame("FRAC", 480.0, responses), _code_table())["FRAC"]
+    assert doc["standard"] == "fraction_within"
+    assert doc["fraction_within_target"] == 0.75
+    assert doc["met"] is True
+    lo, hi = doc["ci95_fraction_within_target"]
+    assert lo < 0.75 < hi
+
+
+@given(
+    st.lists(st.floats(0.05, 0.9), min_size=2, max_size=8),
+    st.floats(0.2, 3.0),
+)
+@settings(max_examples=30, deadline=None)
+def test_relative_interval_is_exact_when_every_replication_changes_by_the_same_ratio(
+    base: list[float], k: float
+) -> None:
+    lo, hi = relative_interval([k * b for b in base], base)
+    assert lo == pytest.approx(k - 1, abs=2e-4)
+    assert hi == pytest.approx(k - 1, abs=2e-4)
+
+
+def test_one_replication_has_no_interval_and_a_warning() -> None:
+    doc = summarise([_result("closest_idle", 0, [300.0, 700.0])])
+    p1 = doc["policies"]["closest_idle"]["by_priority"]["1"]
+    assert all(math.isnan(v) for v in p1["ci95_fraction_late"])
+    assert all(math.isnan(v) for v in p1["ci95_mean_response_s"])
+    assert any("1 replication" in w for w in doc["warnings"])
+
+
+def test_units_sort_in_natural_order() -> None:
+    assert sorted(["A10", "A2", "A1", "B1"], key=natural_key) == ["A1", "A2", "A10", "B1"]
