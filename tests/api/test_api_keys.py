@@ -32,8 +32,9 @@ def test_keys_are_stored_hashed_and_authenticate(tmp_path: Path) -> None:
     assert store.authenticate("") is None
     store.revoke(prefix=created.key.prefix)
     assert store.authenticate(created.token) is None
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="no live key with prefix") as info:
         store.revoke(prefix=created.key.prefix)
+    assert info.value.field == "prefix"
 
 
 def test_bad_role_and_name_name_their_field(tmp_path: Path) -> None:

@@ -19,7 +19,13 @@ from planner.centre.config import EngineConfig, EscalationConfig, EscalationRule
 from planner.centre.engine import Engine, Outcome
 from planner.centre.recommendations import plan_key
 from planner.dispatch.domain import UnitStatus
-from planner.errors import ConflictError, InputError, InvalidTransitionError, OutsideRegionError
+from planner.errors import (
+    ConflictError,
+    InputError,
+    InvalidTransitionError,
+    NotFoundError,
+    OutsideRegionError,
+)
 from planner.log.incident_log import IncidentLog
 from planner.network.loader import load_region
 from planner.network.region import Region
@@ -173,18 +179,23 @@ def test_rejected_event_changes_nothing_and_logs_nothing(tmp_path: Path) -> None
         eng, _ = engine(log=log)
         eng.submit(unit("M1", "ALS", 40.27, -76.88))
         state, version, head = eng.state, eng.version, log.head()
-        for bad in (
-            {"type": "unit_arrived", "unit_id": "M1"},
-            {"type": "unit_moved", "unit_id": "M404", "location": {"lat": 1, "lon": 1}},
-            {"type": "unit_moved", "unit_id": "M1", "location": {"lat": 100, "lon": 1}},
-            {"type": "recommendation_issued", "status": "x", "policy": "x", "assignments": [],
-             "unmet": [], "cost": 0},
-            {"type": "no_such_event"},
+        for bad, error, field, message in (
+            ({"type": "unit_arrived", "unit_id": "M1"}, InvalidTransitionError, "unit_id",
+             "unit 'M1' is available and was not dispatched"),
+            ({"type": "unit_moved", "unit_id": "M404", "location": {"lat": 1, "lon": 1}},
+             NotFoundError, "unit_id", "unknown unit 'M404'"),
+            ({"type": "unit_moved", "unit_id": "M1", "location": {"lat": 100, "lon": 1}},
+             InputError, "location.lat", "less than or equal to 90"),
+            ({"type": "recommendation_issued", "status": "x", "policy": "x", "assignments": [],
+              "unmet": [], "cost": 0}, InvalidTransitionError, "type",
+             "recommendation_issued is emitted by the engine only"),
+            ({"type": "no_such_event"}, InputError, "type", "unknown event type"),
         ):  # fmt: skip
-            with pytest.raises((InvalidTransitionError, InputError)):
+            with pytest.raises(error, match=message) as info:
                 eng.submit(bad)
+            assert info.value.field == field
             assert eng.state is state and eng.version == version and log.head() == head
-        with pytest.raises(ConflictError):
+        with pytest.raises(ConflictError, match="the state is at version"):
             eng.submit({"type": "note_added", "incident_id": "x"}, expected_version=version - 1)
 
 
@@ -377,8 +388,9 @@ def test_engine_refuses_a_log_that_already_has_events(tmp_path: Path) -> None:
     with IncidentLog(f"sqlite:///{tmp_path / 'log.sqlite'}") as log:
         eng, _ = engine(log=log)
         eng.submit(unit("M1", "ALS", 40.27, -76.88))
-        with pytest.raises(InputError):
+        with pytest.raises(InputError, match=r"the log already holds events") as info:
             Engine(codes=CODES, log=log)
+        assert info.value.field == "log"
         again = Engine.replay(log, codes=CODES)
         outcome = again.submit(unit("M2", "ALS", 40.27, -76.88))
         assert outcome.seq == log.head()

@@ -165,7 +165,7 @@ def test_an_old_log_without_a_table_replays_with_the_given_one(tmp_path: Path) -
     with IncidentLog(old_url, create=False) as log:
         replayed = Engine.replay(log, codes=CODES)
         assert replayed.state == live.state and plan_key(replayed.plan) == plan_key(live.plan)
-        with pytest.raises(ReplayMismatchError):
+        with pytest.raises(ReplayMismatchError, match="the logged recommendation differs"):
             Engine.replay(log, codes=changed)
         # starting live on it records the table, so the log describes itself from then on
         outcome = replayed.adopt_codes(CODES)

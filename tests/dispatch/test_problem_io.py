@@ -160,8 +160,9 @@ def test_malformed_json() -> None:
         parse_problem('{"units": [')
     assert err.value.field == "problem"
     assert "malformed JSON" in str(err.value)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="must be a JSON object") as err:
         parse_problem("[1, 2]")
+    assert err.value.field == "problem"
 
 
 def test_unknown_policy_is_refused_by_solve() -> None:

@@ -152,12 +152,12 @@ def test_expected_seq_conflict_writes_nothing(log: IncidentLog) -> None:
 def test_expected_seq_can_look_past_audit_entries(log: IncidentLog) -> None:
     log.append(_entry(1, personal=True))
     log.read_personal(1, reader="supervisor-2", purpose="complaint")  # audit entry, seq 2
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match="the log is at seq 2, not 1; re-read and retry"):
         log.append(_entry(2), expected_seq=1)
     assert log.append(_entry(2), expected_seq=1, ignore_audit_entries=True).seq == 3
-    with pytest.raises(ConflictError):  # entry 3 is a real event: a conflict after all
+    with pytest.raises(ConflictError, match="at seq 3, not 1"):  # entry 3 is a real event
         log.append(_entry(3), expected_seq=1, ignore_audit_entries=True)
-    with pytest.raises(ConflictError):  # ahead of the head is never right
+    with pytest.raises(ConflictError, match="at seq 3, not 9"):  # ahead of the head: never
         log.append(_entry(3), expected_seq=9, ignore_audit_entries=True)
     assert log.head() == 3 and log.verify().ok
 
@@ -313,7 +313,7 @@ def test_wholesale_rewrite_passes_the_chain_but_not_an_anchor(url: str) -> None:
         assert log.verify(anchors={1: original[0].hash}).ok
         missing = log.verify(anchors={9: "ab" * 8})
         assert not missing.ok and missing.first_bad_seq == 9
-        with pytest.raises(InputError):
+        with pytest.raises(InputError, match=r"anchor hash must be .*hex digits, got 'xyz'"):
             log.verify(anchors={1: "xyz"})
 
 
@@ -342,8 +342,9 @@ def test_personal_read_of_unknown_seq_is_refused_and_not_logged(log: IncidentLog
     with pytest.raises(InputError) as info:
         log.read_personal(9, reader="supervisor-2", purpose="check")
     assert info.value.field == "seq"
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="must be a non-empty string") as blank:
         log.read_personal(1, reader=" ", purpose="check")
+    assert blank.value.field == "reader"
     assert log.head() == 1
 
 
@@ -419,8 +420,9 @@ def test_failing_personal_insert_rolls_back_the_whole_entry(url: str, log: Incid
 
 def test_missing_database_is_not_created_when_create_is_false(tmp_path: Path) -> None:
     path = tmp_path / "absent.sqlite"
-    with pytest.raises(DataMissingError):
+    with pytest.raises(DataMissingError, match="no incident log at") as info:
         IncidentLog(f"sqlite:///{path}", create=False)
+    assert info.value.field == "db"
     assert not path.exists()
 
 

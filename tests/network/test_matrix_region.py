@@ -63,8 +63,9 @@ def test_matrix_and_reverse_tree_agree(utrecht: MatrixRegion) -> None:
     m = utrecht.travel_time_matrix(o, d)
     assert m.shape == (3, 2)
     np.testing.assert_array_equal(m[:, 1], utrecht.etas_to(4)[o])
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"node indices must be in 0\.\.230") as info:
         utrecht.travel_time_matrix(np.array([231]), d)
+    assert info.value.field == "origins"
 
 
 def test_closures_cut_off_points_and_lift_restores(utrecht: MatrixRegion) -> None:

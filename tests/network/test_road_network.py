@@ -143,7 +143,7 @@ def test_snap_reports_distance_and_refuses_far_points(agua: RoadRegion) -> None:
     assert 0 < moved.distance_m <= 34
     with pytest.raises(OutsideRegionError, match=r"21\.9500.*m from the nearest node"):
         agua.snap(21.95, -102.27)
-    with pytest.raises(OutsideRegionError):
+    with pytest.raises(OutsideRegionError, match="m from the nearest node"):
         agua.snap(lat + 0.0003, lon, max_snap_m=moved.distance_m / 2)
     with pytest.raises(InputError, match="latitude"):
         agua.snap(-102.27, 21.87)  # swapped
