@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,5 +36,10 @@ test: lint typecheck pytest
 bench: $(DEV_STAMP)
 	$(PY) -m bench
 
+# Mutation testing of the core modules (slow; not part of make test): MODULES="metrics chain"
+# runs only those, MUTATION_TIMEOUT_S bounds each module's run. Report in .mutation/report.md.
+mutation: $(DEV_STAMP)
+	$(PY) -m bench.mutation $(MODULES)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .mutation mutants

@@ -1,0 +1,292 @@
+"""Mutation testing of the core modules with mutmut: ``make mutation`` (not part of ``make test``).
+
+Each core module is mutated on its own, against only the tests that exercise it, in a scratch
+copy of the repository (``.mutation/<module>/``), so one module's run never sees another's
+mutants and the machine's other work is not starved: one worker, and a wall-clock limit per
+module. Prints, per module, mutants killed / survived / no test / timed out and the kill rate
+(killed + timed out over all tested), and writes ``.mutation/report.md`` with the diff of every
+survivor.
+
+    python -m bench.mutation                      # every module
+    python -m bench.mutation metrics escalation   # only these
+    MUTATION_TIMEOUT_S=1200 python -m bench.mutation chain
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.settings import PROJECT_ROOT, get_settings
+
+
+@dataclass(frozen=True)
+class Target:
+    source: str
+    tests: tuple[str, ...]
+
+
+TARGETS: dict[str, Target] = {
+    "solver": Target("planner/dispatch/solver.py", ("tests/dispatch",)),
+    "candidates": Target("planner/dispatch/candidates.py", ("tests/dispatch",)),
+    "explain": Target("planner/dispatch/explain.py", ("tests/dispatch",)),
+    "coverage": Target(
+        "planner/dispatch/coverage.py",
+        ("tests/dispatch/test_dispatch_oracles.py", "tests/sim/test_simulator.py"),
+    ),
+    "chain": Target("planner/log/chain.py", ("tests/log",)),
+    "incident_log": Target("planner/log/incident_log.py", ("tests/log",)),
+    "state": Target("planner/centre/state.py", ("tests/centre",)),
+    "escalation": Target(
+        "planner/centre/escalation.py",
+        ("tests/centre/test_escalation.py", "tests/centre/test_escalation_oracles.py"),
+    ),
+    "metrics": Target(
+        "planner/sim/metrics.py",
+        ("tests/sim/test_sim_metrics.py", "tests/sim/test_metrics_oracles.py"),
+    ),
+    "region": Target("planner/network/region.py", ("tests/network",)),
+    "road_region": Target("planner/network/road_region.py", ("tests/network",)),
+    "matrix_region": Target("planner/network/matrix_region.py", ("tests/network",)),
+}
+
+WORK = PROJECT_ROOT / ".mutation"
+STATUS = {0: "survived", 1: "killed", 3: "killed", 24: "timeout", -24: "timeout", 36: "timeout"}
+STATUS |= {152: "timeout", 255: "timeout", 5: "no tests", 33: "no tests", 34: "skipped"}
+
+
+def _copy_repo(dest: Path) -> None:
+    """The tracked files (a fresh clone's content), without the virtualenv or caches."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        src = PROJECT_ROOT / name
+        if name.startswith(".mutation/") or not src.is_file():
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+def _config(target: Target) -> str:
+    lines = [
+        "[mutmut]",
+        "source_paths=planner",
+        f"only_mutate={target.source}",
+        "pytest_add_cli_args_test_selection=",
+        *(f"    {t}" for t in target.tests),
+        "pytest_add_cli_args=",
+        "    -q",
+        "    -p",
+        "    no:cacheprovider",
+        "    -m",
+        "    not browser",
+        "also_copy=",
+        "    data",
+        "    scenarios",
+        "    api",
+        "timeout_multiplier=5.0",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _pyproject_without_mutmut(text: str) -> str:
+    """mutmut prefers ``[tool.mutmut]`` in pyproject.toml; the per-module setup.cfg must win."""
+    return text.replace("[tool.mutmut]", "[tool.mutmut-unused]")
+
+
+@dataclass
+class Result:
+    module: str
+    counts: dict[str, int]
+    survivors: list[str]
+    complete: bool
+
+    @property
+    def killed(self) -> int:
+        """Killed by a failing test, or by running past its time limit (an endless loop)."""
+        return self.counts.get("killed", 0) + self.counts.get("timeout", 0)
+
+    @property
+    def tested(self) -> int:
+        return self.killed + self.counts.get("survived", 0)
+
+    @property
+    def rate(self) -> float | None:
+        return self.killed / self.tested if self.tested else None
+
+
+def run_module(name: str, target: Target, timeout_s: float) -> Result:
+    """Mutate one module in its own scratch copy, against its own tests."""
+    work = WORK / name
+    _copy_repo(work)
+    (work / "setup.cfg").write_text(_config(target))
+    pyproject = work / "pyproject.toml"
+    pyproject.write_text(_pyproject_without_mutmut(pyproject.read_text()))
+    env = {**os.environ, "PLANNER_DATA_DIR": str(get_settings().data_dir)}
+    mutmut = str(Path(sys.executable).parent / "mutmut")
+    timed_out = False
+    with (work / "mutmut.log").open("w") as log:
+        try:
+            subprocess.run(
+                [mutmut, "run", "--max-children", "1"],
+                cwd=work,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    counts: dict[str, int] = {}
+    survivors: list[str] = []
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+        for mutant, code in codes.items():
+            status = "not checked" if code is None else STATUS.get(code, "suspicious")
+            counts[status] = counts.get(status, 0) + 1
+            if status == "survived":
+                survivors.append(mutant)
+    complete = not timed_out and counts.get("not checked", 0) == 0 and bool(counts)
+    diffs = [_show(work, mutant, mutmut, env) for mutant in sorted(survivors)]
+    return Result(target.source, counts, diffs, complete)
+
+
+def _show(work: Path, mutant: str, mutmut: str, env: dict[str, str]) -> str:
+    shown = subprocess.run(
+        [mutmut, "show", mutant], cwd=work, env=env, capture_output=True, text=True, check=False
+    )
+    return f"#### {mutant}\n\n```diff\n{shown.stdout.strip()}\n```\n"
+
+
+PLANTED = [
+    (
+        "explain: equally urgent counted as more urgent (< to <=)",
+        "planner/dispatch/explain.py",
+        '"more urgent": int(np.sum(~same & (other_pri < group.priority)))',
+        '"more urgent": int(np.sum(~same & (other_pri <= group.priority)))',
+        "tests/dispatch/test_dispatch_oracles.py::test_unmet_reason_counts_equal_urgency_as_equal",
+    ),
+    (
+        "chain: personal hash ignores its salt",
+        "planner/log/chain.py",
+        'hashlib.sha256(bytes.fromhex(salt) + personal_json.encode("utf-8"))',
+        'hashlib.sha256(personal_json.encode("utf-8"))',
+        "tests/log/test_log_oracles.py::test_personal_hash_golden_vectors",
+    ),
+    (
+        "incident_log: 'redacted' audit outcome logged as 'none'",
+        "planner/log/incident_log.py",
+        'outcome = "redacted"',
+        'outcome = "none"',
+        "tests/log/test_log_oracles.py::test_every_personal_read_outcome_is_audited",
+    ),
+    (
+        "escalation: worst recommended ETA instead of the best",
+        "planner/centre/escalation.py",
+        'if a.eta_s < best.get(a.incident, float("inf")):',
+        'if a.eta_s > best.get(a.incident, float("-inf")):',
+        "tests/centre/test_escalation_oracles.py"
+        "::test_eta_rule_reads_the_best_recommended_eta_not_the_worst",
+    ),
+    (
+        "metrics: t-quantile at 0.95 instead of 0.975",
+        "planner/sim/metrics.py",
+        "stats.t.interval(level, x.size - 1",
+        "stats.t.interval(2 * level - 1, x.size - 1",
+        "tests/sim/test_metrics_oracles.py::test_t_interval_by_hand",
+    ),
+    (
+        "coverage: priority weights replaced by 1.0",
+        "planner/dispatch/coverage.py",
+        "[options.priority_weights.get(inc.priority, 1.0) for inc in problem.incidents]",
+        "[1.0 for inc in problem.incidents]",
+        "tests/dispatch/test_dispatch_oracles.py::test_coverage_charge_is_weighted_by_priority",
+    ),
+]
+"""The six bugs of issue 17 that once survived the whole suite, each with the test that must
+now fail. Planted one at a time in a scratch copy, never in the working tree."""
+
+
+def run_planted() -> bool:
+    """Plant each known bug in a scratch copy and run its named test; True if all are caught."""
+    work = WORK / "planted"
+    _copy_repo(work)
+    caught = True
+    for label, path, old, new, test in PLANTED:
+        source = work / path
+        original = source.read_text()
+        if original.count(old) != 1:
+            print(f"  ?  {label}: the code changed, the mutant no longer applies ({path})")
+            caught = False
+            continue
+        source.write_text(original.replace(old, new))
+        try:
+            run = subprocess.run(
+                [sys.executable, "-m", "pytest", test, "-q", "-p", "no:cacheprovider", "-x"],
+                cwd=work,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+                env={**os.environ, "PLANNER_DATA_DIR": str(get_settings().data_dir)},
+            )
+        finally:
+            source.write_text(original)
+        ok = run.returncode == 1
+        caught &= ok
+        print(f"  {'killed  ' if ok else 'SURVIVED'} {label}  by {test}", flush=True)
+    return caught
+
+
+def main(argv: list[str]) -> int:
+    names = argv or ["planted", *TARGETS]
+    unknown = [n for n in names if n not in TARGETS and n != "planted"]
+    if unknown:
+        print(f"error: unknown module {', '.join(unknown)} (have: planted, {', '.join(TARGETS)})")
+        return 2
+    timeout_s = float(os.environ.get("MUTATION_TIMEOUT_S", "900"))
+    WORK.mkdir(exist_ok=True)
+    status = 0
+    if "planted" in names:
+        print("planted bugs of issue 17:", flush=True)
+        status = 0 if run_planted() else 1
+    results: dict[str, Result] = {}
+    for name in names:
+        if name == "planted":
+            continue
+        result = results[name] = run_module(name, TARGETS[name], timeout_s)
+        rate = "n/a" if result.rate is None else f"{result.rate:.1%}"
+        note = "" if result.complete else "  (incomplete: time limit or no mutants)"
+        print(
+            f"{name:14} killed {result.killed:4} of {result.tested:4}  {rate:>6}"
+            f"  {dict(sorted(result.counts.items()))}{note}",
+            flush=True,
+        )
+    killed = sum(r.killed for r in results.values())
+    tested = sum(r.tested for r in results.values())
+    if tested:
+        print(f"{'total':14} killed {killed:4} of {tested:4}  {killed / tested:.1%}")
+    report = ["# Surviving mutants (python -m bench.mutation)\n"]
+    for name, result in results.items():
+        report.append(f"## {name} ({result.module})\n")
+        report.extend(result.survivors)
+    (WORK / "report.md").write_text("\n".join(report))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
