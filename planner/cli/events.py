@@ -19,6 +19,7 @@ from planner.dispatch.domain import Plan
 from planner.dispatch.problem_io import plan_to_json
 from planner.errors import InputError, PlannerError
 from planner.log.incident_log import IncidentLog
+from planner.log.signing import load_signing_key
 from planner.settings import get_settings
 
 app = typer.Typer(
@@ -40,6 +41,9 @@ def apply_events(
         help="Code table YAML (default: bundled); on an existing log, a table that differs "
         "from the logged one is recorded by a centre_configured first.",
     ),
+    signing_key: Path | None = typer.Option(
+        None, "--signing-key", help="Ed25519 private key: sign every entry appended."
+    ),
 ) -> None:
     """Apply events in order; stop at the first malformed or rejected one (exit 2)."""
     try:
@@ -47,7 +51,8 @@ def apply_events(
     except OSError as exc:
         raise fail(f"cannot read {events}: {exc.strerror}") from None
     table = _codes(codes)
-    with IncidentLog(db or get_settings().db_url) as log:
+    key = None if signing_key is None else load_signing_key(signing_key)
+    with IncidentLog(db or get_settings().db_url, signing_key=key) as log:
         has_events = log.head() > 0 and bool(log.entries(limit=1))
         if has_events:
             engine = Engine.replay(log, codes=table)

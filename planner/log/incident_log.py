@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.pool import StaticPool
 
@@ -39,7 +40,9 @@ from planner.log.schema import (
     head_table,
     metadata,
     personal_table,
+    signatures_table,
 )
+from planner.log.signing import Checkpoint, key_id, make_checkpoint, sign_entry
 from planner.log.verify import VerifyReport, verify_chain
 
 __all__ = [
@@ -81,6 +84,7 @@ _LOCK_HEAD = (
 )
 _INSERT_ENTRY = entries_table.insert()
 _INSERT_PERSONAL = personal_table.insert()
+_INSERT_SIGNATURE = signatures_table.insert()
 _MOVE_HEAD = (
     head_table.update()
     .where(head_table.c.id == _HEAD_ID)
@@ -145,10 +149,17 @@ class IncidentLog:
     """
 
     def __init__(
-        self, url: str, *, create: bool = True, clock: Callable[[], datetime] = utc_now
+        self,
+        url: str,
+        *,
+        create: bool = True,
+        clock: Callable[[], datetime] = utc_now,
+        signing_key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.url = url
         self._clock = clock
+        self._signing_key = signing_key
+        self._key_id = None if signing_key is None else key_id(signing_key.public_key())
         self._engine = create_log_engine(url)
         self._is_postgres = self._engine.dialect.name == "postgresql"
         # An in-memory SQLite log is one shared connection: take turns on it in Python.
@@ -377,6 +388,11 @@ class IncidentLog:
         )
         if personal_json is not None:
             conn.execute(_INSERT_PERSONAL, {"seq": seq, "salt": salt, "data": personal_json})
+        if self._signing_key is not None:
+            signature = sign_entry(self._signing_key, seq=seq, digest=digest)
+            conn.execute(
+                _INSERT_SIGNATURE, {"seq": seq, "key_id": self._key_id, "signature": signature}
+            )
         conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
         return LogEntry(
             seq=seq,
@@ -454,15 +470,21 @@ class IncidentLog:
             self._append_locked(conn, audit, head_seq=head_seq, head_hash=head_hash)
             return None if row.data is None else dict(json.loads(row.data))
 
-    def redact_personal(self, *, older_than: datetime, actor: str) -> int:
+    def redact_personal(
+        self, *, older_than: datetime, actor: str, reason: str = "retention period"
+    ) -> int:
         """Wipe personal data of entries recorded before ``older_than``; return how many.
 
         Content and salt are deleted, the salted hash stays, so the chain still verifies.
-        A run that wiped anything appends a ``personal_data.redacted`` entry.
+        A run that wiped anything appends, in the same transaction, a
+        ``personal_data.redacted`` entry naming the entries, who and why: ``verify`` flags
+        personal data missing without one. The freed pages are then overwritten (see
+        :meth:`erase_freed`).
         """
         if older_than.tzinfo is None:
             raise InputError("must be a timezone-aware datetime", field="older_than")
         _check_name(actor, field_name="actor", limit=MAX_NAME_LEN, required=True)
+        _check_name(reason, field_name="reason", limit=MAX_PURPOSE_LEN, required=True)
         due = (
             sa.select(entries_table.c.seq)
             .join(personal_table)
@@ -487,23 +509,68 @@ class IncidentLog:
                     "count": len(seqs),
                     "first_seq": min(seqs),
                     "last_seq": max(seqs),
+                    "seqs": seqs,
+                    "reason": reason,
                 },
                 actor=actor,
                 recorded_at=now,
             )
             self._append_locked(conn, audit, head_seq=head_seq, head_hash=head_hash)
-            return len(seqs)
+        self.erase_freed()
+        return len(seqs)
+
+    def erase_freed(self) -> None:
+        """Make redacted data unrecoverable from the database files, not just unreachable.
+
+        SQLite runs with ``secure_delete`` (freed pages are zeroed), and the write-ahead log,
+        which still holds the old pages, is checkpointed and truncated. PostgreSQL keeps the old
+        row versions in the table's pages, and a plain VACUUM only marks them free without
+        overwriting them, so ``log_personal`` is rewritten with ``VACUUM FULL`` (a brief
+        exclusive lock on that table only; outside a transaction, as VACUUM requires).
+        """
+        with self._turn, self._engine.connect() as conn:
+            if self._is_postgres:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql(f"VACUUM FULL {personal_table.name}")
+            elif self._engine.url.database not in (None, "", ":memory:"):
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- verification ----------------------------------------------------------------------
 
-    def verify(self, *, anchors: Mapping[int, str] | None = None) -> VerifyReport:
+    def verify(
+        self,
+        *,
+        anchors: Mapping[int, str] | None = None,
+        public_key: Ed25519PublicKey | None = None,
+        checkpoints: Sequence[Checkpoint] = (),
+    ) -> VerifyReport:
         """Recompute the whole chain; report the first entry that was altered, removed or moved.
 
         ``anchors`` maps seqs to hashes recorded earlier outside the database (e.g. the head
         hash at the end of each shift): they also catch a chain rewritten with fresh hashes.
+        With ``public_key`` every entry from the first signed one on must carry a valid
+        signature (forged, edited or re-chained rows fail); ``checkpoints`` signed earlier
+        catch rows cut off the end.
         """
         with self._read() as conn:
-            return verify_chain(conn, anchors=anchors)
+            return verify_chain(
+                conn, anchors=anchors, public_key=public_key, checkpoints=checkpoints
+            )
+
+    def checkpoint(self) -> Checkpoint:
+        """A signed checkpoint of the head now (needs the signing key)."""
+        if self._signing_key is None:
+            raise InputError("signing a checkpoint needs the signing key", field="signing-key")
+        with self._read() as conn:
+            head = conn.execute(sa.select(head_table.c.seq, head_table.c.hash)).one()
+        return make_checkpoint(
+            self._signing_key, seq=int(head.seq), digest=str(head.hash), at=self._clock()
+        )
+
+    @property
+    def signing(self) -> bool:
+        """Whether this log signs what it appends."""
+        return self._signing_key is not None
 
 
 def _encode(entry: NewEntry) -> tuple[str, str | None, str | None, str | None]:

@@ -1,6 +1,7 @@
 """Tables of the incident log and the database engine they live in (SQLite or PostgreSQL).
 
-Three tables: ``log_entries`` (the operational record, append-only, hash-chained),
+Four tables: ``log_entries`` (the operational record, append-only, hash-chained),
+``log_signatures`` (Ed25519 signatures of entry hashes, when the writer holds the key),
 ``log_personal`` (personal data per entry, kept apart so it can be wiped after the retention
 period) and ``log_head`` (one row: the last seq and hash; appenders lock it, and ``verify``
 uses it to notice rows removed from the end of the chain).
@@ -86,6 +87,21 @@ head_table = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+signatures_table = sa.Table(
+    "log_signatures",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger,
+        sa.ForeignKey("log_entries.seq", ondelete="RESTRICT"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+)
+"""Ed25519 signatures of entries' hashes (see :mod:`planner.log.signing`), append-only."""
+
 
 _SQLITE_GUARDS = (
     "CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries "
@@ -97,6 +113,18 @@ _SQLITE_GUARDS = (
     "BEGIN SELECT RAISE(ABORT, 'personal data can only be redacted'); END",
     "CREATE TRIGGER log_personal_no_delete BEFORE DELETE ON log_personal "
     "BEGIN SELECT RAISE(ABORT, 'personal data can only be redacted'); END",
+    "CREATE TRIGGER log_head_no_delete BEFORE DELETE ON log_head "
+    "BEGIN SELECT RAISE(ABORT, 'the log head cannot be deleted'); END",
+    "CREATE TRIGGER log_head_forward_only BEFORE UPDATE ON log_head "
+    "WHEN NEW.seq <= OLD.seq OR NEW.id <> OLD.id "
+    "BEGIN SELECT RAISE(ABORT, 'the log head only moves forward'); END",
+)
+
+_SQLITE_SIGNATURE_GUARDS = (
+    "CREATE TRIGGER IF NOT EXISTS log_signatures_no_update BEFORE UPDATE ON log_signatures "
+    "BEGIN SELECT RAISE(ABORT, 'log signatures are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS log_signatures_no_delete BEFORE DELETE ON log_signatures "
+    "BEGIN SELECT RAISE(ABORT, 'log signatures are append-only'); END",
 )
 
 _POSTGRES_GUARDS = (
@@ -114,6 +142,19 @@ _POSTGRES_GUARDS = (
     "FOR EACH ROW EXECUTE FUNCTION log_refuse_change()",
     "CREATE OR REPLACE TRIGGER log_personal_no_truncate BEFORE TRUNCATE ON log_personal "
     "FOR EACH STATEMENT EXECUTE FUNCTION log_refuse_change()",
+    "CREATE OR REPLACE TRIGGER log_head_no_delete BEFORE DELETE OR TRUNCATE ON log_head "
+    "FOR EACH STATEMENT EXECUTE FUNCTION log_refuse_change()",
+    "CREATE OR REPLACE TRIGGER log_head_forward_only BEFORE UPDATE ON log_head "
+    "FOR EACH ROW WHEN (NEW.seq <= OLD.seq OR NEW.id <> OLD.id) "
+    "EXECUTE FUNCTION log_refuse_change()",
+)
+
+_POSTGRES_SIGNATURE_GUARDS = (
+    "CREATE OR REPLACE FUNCTION log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'the incident log is append-only (%% on %%)', TG_OP, TG_TABLE_NAME; "
+    "END $$",
+    "CREATE OR REPLACE TRIGGER log_signatures_no_change BEFORE UPDATE OR DELETE OR TRUNCATE "
+    "ON log_signatures FOR EACH STATEMENT EXECUTE FUNCTION log_refuse_change()",
 )
 
 
@@ -130,7 +171,15 @@ def _install_guards(_target: sa.Table, conn: Connection, **_kw: Any) -> None:
         conn.exec_driver_sql(statement)
 
 
+def _install_signature_guards(_target: sa.Table, conn: Connection, **_kw: Any) -> None:
+    """The same guards for ``log_signatures`` (also created on logs made before signing)."""
+    postgres = conn.dialect.name == "postgresql"
+    for statement in _POSTGRES_SIGNATURE_GUARDS if postgres else _SQLITE_SIGNATURE_GUARDS:
+        conn.exec_driver_sql(statement)
+
+
 event.listen(personal_table, "after_create", _install_guards)
+event.listen(signatures_table, "after_create", _install_signature_guards)
 
 
 def create_log_engine(url: str) -> Engine:
@@ -165,6 +214,7 @@ def create_log_engine(url: str) -> Engine:
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # redacted personal data is zeroed on disk
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -98,6 +98,12 @@ def _raw(url: str, statement: str, **params: Any) -> None:
 _GUARDS = {
     "log_entries": ("log_entries_no_update", "log_entries_no_delete", "log_entries_no_change"),
     "log_personal": ("log_personal_redact_only", "log_personal_no_delete"),
+    "log_head": ("log_head_no_delete", "log_head_forward_only"),
+    "log_signatures": (
+        "log_signatures_no_update",
+        "log_signatures_no_delete",
+        "log_signatures_no_change",
+    ),
 }
 
 
