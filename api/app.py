@@ -118,10 +118,13 @@ async def _tick_forever(services: Services) -> None:
     """Evaluate the time-based escalation rules every ``tick_s`` seconds while serving."""
     while True:
         await asyncio.sleep(services.settings.tick_s)
+        if services.log_problem is not None:
+            continue  # a log that does not verify gets no writes, escalations included
         try:
             await run_in_threadpool(services.engine.tick)
         except PlannerError:
             logger.exception("escalation tick refused")
+        await run_in_threadpool(services.maybe_checkpoint)
 
 
 def services_of(app: FastAPI) -> Services:

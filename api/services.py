@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,14 +17,17 @@ from api.settings import ApiSettings
 from api.versions import ResourceVersions
 from planner.centre.codes import DEFAULT_CODES_PATH, CodeTable
 from planner.centre.config import EngineConfig
-from planner.centre.engine import Engine
+from planner.centre.engine import Engine, Outcome
 from planner.centre.events import CentreConfigured, parse_event
 from planner.errors import InputError
 from planner.log.api_keys import KeyStore
 from planner.log.incident_log import AUDIT_KINDS, IncidentLog
 from planner.log.schema import create_log_engine
+from planner.log.signing import Checkpoint, CheckpointDir, load_signing_key
 from planner.network.loader import load_region, resolve_region_path
 from planner.network.region import Region
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,6 +48,27 @@ class Services:
     versions: ResourceVersions
     history: IncidentHistory
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    log_problem: str | None = None
+    """Why the log failed verification at start-up (writes are then refused with 503)."""
+    checkpoints: CheckpointDir | None = None
+    _last_checkpoint: tuple[int, float] = (0, 0.0)
+
+    def maybe_checkpoint(self, *, force: bool = False) -> Checkpoint | None:
+        """Write a signed checkpoint if ``checkpoint_every`` entries or ``checkpoint_minutes``
+        passed since the last one (and the log moved); returns it."""
+        if self.checkpoints is None or not self.log.signing or self.log_problem is not None:
+            return None
+        last_seq, last_time = self._last_checkpoint
+        head = self.log.head()
+        moved = head > last_seq
+        by_count = head - last_seq >= self.settings.checkpoint_every
+        by_time = time.monotonic() - last_time >= 60 * self.settings.checkpoint_minutes
+        if not (force or by_count or (moved and by_time)):
+            return None
+        made = self.log.checkpoint()
+        self.checkpoints.write(made)
+        self._last_checkpoint = (made.seq, time.monotonic())
+        return made
 
     @property
     def codes(self) -> CodeTable:
@@ -87,7 +113,10 @@ def build_services(settings: ApiSettings) -> Services:
     replay`` computes), on the region it is configured for (``InputError`` naming ``region``
     if another is asked for). If the code table file differs from the one the log carries,
     a ``centre_configured`` recording the new table is appended first."""
-    log = IncidentLog(settings.db_url)
+    key = None if settings.signing_key_path is None else load_signing_key(settings.signing_key_path)
+    if settings.checkpoint_dir is not None and key is None:
+        raise InputError("checkpoints are signed: give --signing-key too", field="checkpoint-dir")
+    log = IncidentLog(settings.db_url, signing_key=key)
     try:
         logged = _logged_region(log)
         if logged is not None and settings.region and not _same_region(settings.region, logged):
@@ -100,18 +129,30 @@ def build_services(settings: ApiSettings) -> Services:
     except BaseException:
         log.close()
         raise
+    checkpoints = (
+        None if settings.checkpoint_dir is None else CheckpointDir(settings.checkpoint_dir)
+    )
+    latest = None if checkpoints is None else checkpoints.latest()
+    report = log.verify(
+        public_key=None if key is None else key.public_key(),
+        checkpoints=() if latest is None else (latest,),
+    )
+    problem = None if report.ok else f"entry {report.first_bad_seq}: {report.reason}"
+    if problem is not None:
+        logger.error("the incident log does not verify; refusing writes: %s", problem)
     db = create_log_engine(settings.db_url)
     codes = load_codes(settings.codes_path)
     region_spec = logged or settings.region
     region = load_region(region_spec, fresh=True) if region_spec else None
     if any(e.kind not in AUDIT_KINDS for e in log.entries(limit=50)):
         engine = Engine.replay(log, codes=codes, region=region, resolve=False)
-        engine.resolve_now()
-        engine.adopt_codes(codes)
+        if problem is None:
+            engine.resolve_now()
+            engine.adopt_codes(codes)
     else:
         config = EngineConfig(region=settings.region)
         engine = Engine(codes=codes, region=region, log=log, config=config)
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         log=log,
@@ -121,7 +162,17 @@ def build_services(settings: ApiSettings) -> Services:
         engine=engine,
         versions=ResourceVersions(engine),
         history=IncidentHistory(log, engine),
+        log_problem=problem,
+        checkpoints=checkpoints,
     )
+    if latest is not None:
+        services._last_checkpoint = (latest.seq, time.monotonic())
+
+    def checkpoint_after(_outcome: Outcome) -> None:
+        services.maybe_checkpoint()
+
+    engine.subscribe(checkpoint_after)
+    return services
 
 
 def _logged_region(log: IncidentLog) -> str | None:

@@ -46,3 +46,15 @@ class ApiSettings(BaseSettings):
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API cross-origin (CORS); empty: none. From the
     environment as JSON, e.g. ``PLANNER_CORS_ORIGINS='["https://cad.example"]'``."""
+
+    signing_key_path: Path | None = None
+    """Ed25519 private key (``planner log keygen``): sign every entry appended (None: unsigned)."""
+
+    checkpoint_dir: Path | None = None
+    """Where signed checkpoints of the head are written (outside the database; needs a key)."""
+
+    checkpoint_every: int = Field(default=100, ge=1)
+    """Write a checkpoint after this many new entries..."""
+
+    checkpoint_minutes: float = Field(default=10.0, gt=0)
+    """...or this many minutes after the last one, if the log moved since."""

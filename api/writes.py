@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
@@ -120,6 +120,7 @@ WriteHeadersDep = Annotated[WriteHeaders, Depends(write_headers)]
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "The current state forbids the event; nothing changed."},
     412: {"description": "Stale If-Match; nothing changed."},
+    503: {"description": "This server does not write now (its log failed verification)."},
 }
 """Statuses every write may answer (the app documents the problem body of each)."""
 
@@ -154,6 +155,7 @@ def submit_event(
             return services.engine.version
         return services.versions.version(resource, rid)
 
+    refuse_if_not_writable(services)
     with services.write_lock:
         if idem is not None:
             stored = services.idempotency.lookup(
@@ -199,6 +201,15 @@ def submit_event(
             return _response(stored, replayed=True, etag_of=current())
         version = current()
     return _response(responses[0], replayed=False, etag_of=version)
+
+
+def refuse_if_not_writable(services: Services) -> None:
+    """503 while this process must not write: its log failed verification at start-up."""
+    if services.log_problem is not None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"writes refused: the incident log does not verify ({services.log_problem})",
+        )
 
 
 def _response(stored: StoredResponse, *, replayed: bool, etag_of: int | None) -> Response:

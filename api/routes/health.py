@@ -23,11 +23,12 @@ def health() -> dict[str, str]:
     responses={503: {"description": "Not ready: a problem+json whose ``checks`` say which failed"}},
 )
 def ready(services: ServicesDep) -> JSONResponse:
-    """200 when the database answers and the configured region (if any) is loaded; else 503.
-    No API key needed."""
+    """200 when the database answers, the configured region (if any) is loaded and the log
+    verified at start-up; else 503. No API key needed."""
     checks = {
         "database": services.db_reachable(),
         "region": services.settings.region is None or services.region is not None,
+        "log_intact": services.log_problem is None,
     }
     region = None if services.region is None else services.region.name
     if all(checks.values()):

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from api.deps import Auditor, LogDep, TimelineReader
+from api.deps import Auditor, LogDep, Reader, ServicesDep, TimelineReader
 from api.schemas import LogEntryOut, LogPage, VerifyOut
 from planner.centre.timeline import incident_timeline
 from planner.errors import InputError
@@ -108,6 +108,23 @@ def verify(_key: Auditor, log: LogDep) -> VerifyOut:
         head_seq=report.head_seq,
         head_hash=report.head_hash,
     )
+
+
+@router.get(
+    "/v1/log/checkpoint",
+    summary="The latest signed checkpoint of the log head",
+    responses={404: {"description": "This server writes no checkpoints (no signing key)."}},
+)
+def checkpoint(_key: Reader, services: ServicesDep) -> dict[str, Any]:
+    """The newest signed checkpoint (seq, hash, time, key id, Ed25519 signature), as written
+    to the server's checkpoint directory; keep copies and check the log against them with
+    ``planner log verify --public-key PUB --checkpoint FILE``."""
+    latest = None if services.checkpoints is None else services.checkpoints.latest()
+    if latest is None:
+        latest = services.maybe_checkpoint(force=True)
+    if latest is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this server signs no checkpoints")
+    return latest.to_json()
 
 
 @router.get(

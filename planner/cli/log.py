@@ -88,10 +88,12 @@ def verify(
     with _open(db) as log:
         report = log.verify(anchors=anchors, public_key=key, checkpoints=marks)
     if report.ok:
-        signed = f", {report.signed} signatures valid" if key is not None else ""
+        extra = f"; {report.signed} signatures valid" if key is not None else ""
+        if marks:
+            extra += f"; {report.checkpoints} checkpoints matched"
         typer.echo(
-            f"ok: {report.checked} entries verified{signed}, {len(anchors)} anchors and "
-            f"{report.checkpoints} checkpoints matched, head seq {report.head_seq}\n"
+            f"ok: {report.checked} entries verified, {len(anchors)} anchors matched, "
+            f"head seq {report.head_seq}{extra}\n"
             f"anchor for later checks: --anchor {report.head_seq}:{report.head_hash}"
         )
         return

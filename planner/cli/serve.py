@@ -35,10 +35,33 @@ def serve_command(
         "log's is recorded in the log as a reconfiguration.",
     ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    signing_key: Path | None = typer.Option(
+        None, "--signing-key", help="Ed25519 private key: sign every entry this server appends."
+    ),
+    checkpoint_dir: Path | None = typer.Option(
+        None,
+        "--checkpoint-dir",
+        help="Directory outside the database for signed checkpoints (needs --signing-key).",
+    ),
+    checkpoint_every: int | None = typer.Option(
+        None, "--checkpoint-every", min=1, help="Checkpoint after this many entries (100)."
+    ),
+    checkpoint_minutes: float | None = typer.Option(
+        None, "--checkpoint-minutes", min=0.01, help="...or after this many minutes (10)."
+    ),
 ) -> None:
     """Run the JSON API (OpenAPI at /openapi.json, docs at /docs) until interrupted."""
     import uvicorn
 
+    options = {
+        "PLANNER_SIGNING_KEY_PATH": signing_key,
+        "PLANNER_CHECKPOINT_DIR": checkpoint_dir,
+        "PLANNER_CHECKPOINT_EVERY": checkpoint_every,
+        "PLANNER_CHECKPOINT_MINUTES": checkpoint_minutes,
+    }
+    for name, value in options.items():
+        if value is not None:
+            os.environ[name] = str(value)
     if db is not None:
         os.environ["PLANNER_DB_URL"] = db
     if region is not None:

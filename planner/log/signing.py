@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from planner.atomic_write import write_text_atomic
 from planner.errors import InputError
 from planner.log.chain import utc_iso
 
@@ -186,3 +187,33 @@ def read_checkpoint(path: Path) -> Checkpoint:
     except (UnicodeDecodeError, ValueError):
         raise InputError(f"{path} is not a log checkpoint (not JSON)", field="checkpoint") from None
     return parse_checkpoint(data, source=str(path))
+
+
+LATEST_NAME = "latest.json"
+
+
+class CheckpointDir:
+    """Signed checkpoints kept in a directory outside the database, one file per checkpoint
+    (``checkpoint-<seq>.json``) plus ``latest.json``; written atomically."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"cannot create {directory}: {exc.strerror}", field="checkpoint-dir"
+            ) from None
+        self.directory = directory
+
+    def latest(self) -> Checkpoint | None:
+        """The newest checkpoint written here, or None."""
+        path = self.directory / LATEST_NAME
+        return read_checkpoint(path) if path.is_file() else None
+
+    def write(self, checkpoint: Checkpoint) -> Path:
+        """Keep ``checkpoint`` (and make it the latest)."""
+        text = json.dumps(checkpoint.to_json(), indent=2) + "\n"
+        path = self.directory / f"checkpoint-{checkpoint.seq:012d}.json"
+        write_text_atomic(path, text)
+        write_text_atomic(self.directory / LATEST_NAME, text)
+        return path

@@ -11,7 +11,7 @@ def test_health_and_ready_need_no_key(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": True, "region": True}
+    assert ready.json()["checks"] == {"database": True, "region": True, "log_intact": True}
 
 
 def test_codes_need_a_valid_key(client: TestClient, keys: dict[Role, dict[str, str]]) -> None:
