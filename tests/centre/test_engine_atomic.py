@@ -196,7 +196,7 @@ def _reset(url: str) -> None:
     """Drop the log's tables so the next fault starts from a fresh centre."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        for table in ("log_personal", "log_entries", "log_head"):
+        for table in ("log_signatures", "log_personal", "log_entries", "log_head"):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     engine.dispose()
 
@@ -211,7 +211,7 @@ def test_start_up_resolves_a_log_that_ends_without_its_recommendation(tmp_path: 
         last = log.head()
         engine = sa.create_engine(url)  # cut the recommendation off, as the old crash did
         with engine.begin() as conn:
-            for trigger in ("log_entries_no_delete",):
+            for trigger in ("log_entries_no_delete", "log_head_forward_only"):
                 conn.execute(sa.text(f"DROP TRIGGER {trigger}"))
             conn.execute(sa.text("DELETE FROM log_entries WHERE seq = :s"), {"s": last})
             conn.execute(
