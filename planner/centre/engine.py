@@ -58,12 +58,20 @@ from planner.centre.recommendations import (
     recommendation_event,
 )
 from planner.centre.state import CentreState, ClosureState, apply, recommended_units
+from planner.dispatch.coverage import (
+    CoverageModel,
+    coverage_extra_cost,
+    region_coverage_model,
+    split_policy,
+)
 from planner.dispatch.domain import (
     COMMITTED_STATUSES,
+    DispatchProblem,
     Plan,
+    SolveOptions,
     UnitStatus,
 )
-from planner.dispatch.solver import solve
+from planner.dispatch.solver import check_policy, solve
 from planner.errors import ConflictError, InputError, InvalidTransitionError, PlannerError
 from planner.log.incident_log import AUDIT_KINDS, IncidentLog, NewEntry
 from planner.network import crow_fly
@@ -197,6 +205,7 @@ class Engine:
         log: IncidentLog | None = None,
         config: EngineConfig | None = None,
         clock: Callable[[], datetime] | None = None,
+        coverage: CoverageModel | None = None,
     ) -> None:
         config = config or EngineConfig()
         if region is not None and config.region is None:
@@ -216,6 +225,9 @@ class Engine:
         self._tables: dict[str, CodeTable] = {}
         self._logged_codes: str | None = None
         self._max_snap_m = get_settings().max_snap_m
+        self._coverage = coverage
+        """The coverage model of the ``coverage`` dispatch rule (built from the region on first
+        use when not given; the simulator passes its scenario's)."""
         if region is not None:
             for closure_id in list(region.closures):
                 region.lift_closure(closure_id)
@@ -753,7 +765,34 @@ class Engine:
             [self._state.incidents[i.id].location for i in problem.incidents],
         )
         problem = replace(problem, travel_times_s=etas)
-        return solve(problem, self.config.solver.to_options(), previous=self._plan)
+        options = self.config.solver.to_options()
+        if split_policy(options.policy)[0] == "coverage" and self._region is not None:
+            check_policy(options.policy)
+            return self._solve_coverage(problem, options)
+        return solve(problem, options, previous=self._plan)
+
+    def _solve_coverage(self, problem: DispatchProblem, options: SolveOptions) -> Plan:
+        """Strict dynamic MEXCLP on this centre's region: the optimal solve, with each arc
+        charged the coverage its unit's departure loses (see :mod:`planner.dispatch.coverage`).
+        Live, the busy fraction is the centre's own: the share of its in-service units not
+        free; replaying the log recomputes exactly the same."""
+        assert self._region is not None
+        model = self._coverage
+        q = None
+        if model is None:
+            model = self._coverage = region_coverage_model(self._region, self.codes)
+            in_service = [u for u in self._state.units.values() if u.status != "out_of_service"]
+            busy = sum(1 for u in in_service if u.status != "available")
+            q = min(max(busy / max(len(in_service), 1), 0.05), 0.95)
+        extra = coverage_extra_cost(problem, options, model, q=q)
+        if problem.extra_cost_s is not None:
+            extra = extra + problem.extra_cost_s
+        plan = solve(
+            replace(problem, extra_cost_s=extra),
+            replace(options, policy="optimal"),
+            previous=self._plan,
+        )
+        return replace(plan, policy=options.policy, options=options)
 
 
 def _logged_table(event: CentreConfigured) -> CodeTable:

@@ -49,6 +49,8 @@ from planner.cli import simulate as _simulate  # noqa: E402
 
 _simulate.register(app)
 
+from planner.cli import bound as _bound  # noqa: E402
 from planner.cli import review as _review  # noqa: E402
 
 _review.register(app)
+_bound.register(app)

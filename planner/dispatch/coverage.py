@@ -28,9 +28,10 @@ position: they will be back in service soon, and a relocating unit can be dispat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -39,6 +40,17 @@ from planner.dispatch.candidates import weight_of
 from planner.dispatch.domain import DispatchProblem, Plan, SolveOptions, UnitStatus
 from planner.dispatch.solver import register_policy, solve_optimal
 from planner.network.region import Region
+
+
+class HasTarget(Protocol):
+    """An incident code as the coverage model needs it."""
+
+    @property
+    def default_priority(self) -> int: ...
+
+    @property
+    def target_s(self) -> float: ...
+
 
 LOSS_STEP = 0.001
 """Coverage losses are compared in steps of 0.1 % of total demand; closer ones count as equal
@@ -151,21 +163,25 @@ def loss_levels(loss: FloatArray) -> IntArray:
 
 
 def coverage_extra_cost(
-    problem: DispatchProblem, options: SolveOptions, model: CoverageModel
+    problem: DispatchProblem,
+    options: SolveOptions,
+    model: CoverageModel,
+    *,
+    q: float | None = None,
 ) -> FloatArray:
     """``(units, incidents)`` cost added to the optimal solver's ``w[p]·(eta + late)`` so that
     the arc costs become the strict dynamic-MEXCLP ranking described in the module docstring.
 
     Units that are not free (divertible ones) are ranked as losing nothing: they cover nothing
-    now. Unreachable pairs get 0 (they have no arc).
+    now. Unreachable pairs get 0 (they have no arc). ``q`` overrides the model's busy fraction.
     """
     n_units, n_inc = len(problem.units), len(problem.incidents)
     extra = np.zeros((n_units, n_inc))
     if n_units == 0 or n_inc == 0:
         return extra
     tt = np.asarray(problem.travel_times_s, dtype=np.float64)
-    when = max((inc.opened_at for inc in problem.incidents), default=None)
-    q = model.busy_at(when)
+    if q is None:
+        q = model.busy_at(max((inc.opened_at for inc in problem.incidents), default=None))
     covering = [
         (u, model.node_of(unit.location.lat, unit.location.lon))
         for u, unit in enumerate(problem.units)
@@ -243,3 +259,26 @@ def install(model: CoverageModel, *, name: str = "coverage") -> None:
         return replace(plan, policy=options.policy)
 
     register_policy(name, policy)
+
+
+def region_coverage_model(region: Region, codes: Iterable[HasTarget]) -> CoverageModel:
+    """A live centre's model: demand on every node of its region (by population share where
+    the region has one), the cover time of its most urgent codes' tightest target. The busy
+    fraction here is only a default; the engine passes the centre's own."""
+    population = getattr(region, "population", None)
+    weights = (
+        np.asarray(population, dtype=np.float64)
+        if population is not None
+        else np.ones(region.n_nodes, dtype=np.float64)
+    )
+    nodes = np.flatnonzero(weights > 0).astype(np.int64)
+    listed = list(codes)
+    top = min(c.default_priority for c in listed)
+    target = min(c.target_s for c in listed if c.default_priority == top)
+    return CoverageModel(
+        region=region,
+        demand_nodes=nodes,
+        demand_weights=weights[nodes],
+        target_s=target,
+        busy_fraction=0.3,
+    )

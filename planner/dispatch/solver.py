@@ -58,21 +58,28 @@ def solve(problem: DispatchProblem, options: SolveOptions, *, previous: Plan | N
     ``solve_ms`` on the returned plan is the wall time of the whole policy, explanations
     included.
     """
-    dispatch, _, relocation = options.policy.partition("+")
-    policy = POLICIES.get(dispatch)
-    if policy is None:
-        known = ", ".join(sorted(POLICIES))
-        raise InputError(f"unknown policy {options.policy!r} (known: {known})", field="policy")
-    if relocation and relocation not in RELOCATIONS:
-        raise InputError(
-            f"unknown relocation {relocation!r} in policy {options.policy!r} "
-            f"(known: {', '.join(RELOCATIONS)})",
-            field="policy",
-        )
+    policy = check_policy(options.policy)
     _check_shapes(problem)
     start = time.perf_counter()
     plan = policy(problem, options, previous)
     return replace(plan, solve_ms=(time.perf_counter() - start) * 1000.0)
+
+
+def check_policy(name: str) -> Policy:
+    """The dispatch rule of a ``DISPATCH[+RELOCATION]`` string; ``InputError`` naming
+    ``policy`` when either part is unknown."""
+    dispatch, _, relocation = name.partition("+")
+    policy = POLICIES.get(dispatch)
+    if policy is None:
+        known = ", ".join(sorted(POLICIES))
+        raise InputError(f"unknown policy {name!r} (known: {known})", field="policy")
+    if relocation and relocation not in RELOCATIONS:
+        raise InputError(
+            f"unknown relocation {relocation!r} in policy {name!r} "
+            f"(known: {', '.join(RELOCATIONS)})",
+            field="policy",
+        )
+    return policy
 
 
 def previous_pairs(previous: Plan | None) -> list[tuple[str, str]]:

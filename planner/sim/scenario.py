@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from planner.centre.codes import DEFAULT_CODES_PATH, CodeTable
 from planner.centre.config import SolverConfig
+from planner.dispatch.moveup import MoveUpConfig
 from planner.errors import InputError
 from planner.yaml_io import load_yaml
 
@@ -343,6 +344,8 @@ class SimOptions(_Model):
     """MEXCLP busy probability q; default: estimated from the offered load."""
     escalation: bool = False
     """Run the engine's escalation rules (they only inform command unless levels rise)."""
+    moveup: MoveUpConfig = MoveUpConfig()
+    """Limits of the ``+mip`` move-up (moves per decision, drive per move, moves per unit)."""
 
 
 class Scenario(_Model):

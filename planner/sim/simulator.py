@@ -26,6 +26,8 @@ import numpy as np
 from planner.centre.config import EngineConfig, EscalationConfig
 from planner.dispatch.coverage import best_base, split_policy
 from planner.dispatch.domain import Plan, UnitStatus
+from planner.dispatch.moveup import solve_moveup
+from planner.dispatch.solver import check_policy
 from planner.sim.metrics import IncidentRecord, ReplicationResult, UnitRecord
 from planner.sim.scenario import Scenario, UnitSpec
 from planner.sim.world import Call, World, generate_calls, prepare_world, road_windows
@@ -94,7 +96,11 @@ class Simulation:
             escalation=EscalationConfig(enabled=sc.options.escalation),
         )
         self.engine = Engine(
-            codes=world.codes, region=world.region, config=config, clock=self._clock
+            codes=world.codes,
+            region=world.region,
+            config=config,
+            clock=self._clock,
+            coverage=world.coverage,
         )
         self.units: dict[str, _UnitState] = {}
         self.incidents: dict[str, _IncidentState] = {}
@@ -105,7 +111,8 @@ class Simulation:
         self._closures: list[str] = []
         self._reached = 0
         self.relocation = split_policy(policy)[1]
-        self.relocations = 0
+        self.moves: dict[str, int] = {}
+        """Move-ups of idle units this shift, per unit (``mip`` limits them)."""
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -379,33 +386,87 @@ class Simulation:
     # -- move-up: where a freed unit waits (policy ``DISPATCH+RELOCATION``) --------------
 
     def _relocate(self, uid: str) -> Plan | None:
-        """DMEXCLP: drive to the base where one more unit adds the most expected coverage (the
-        others counted where they wait or are heading). The scenario's ``return_to`` still
-        says whether the crew is dispatchable on the way (from where it has got to: AVL
-        updates along the route) or busy until it gets there (``station``)."""
+        """Where a freed unit waits: DMEXCLP sends it to the base where one more unit adds the
+        most expected coverage (the others counted where they wait or are heading); ``mip``
+        solves the multi-unit move-up, which may also move idle units within the limits."""
         unit = self.units[uid]
-        bases, room, others = self._bases(exclude=uid)
         world = self.world
-        reach = np.array([world.seconds_to_station(unit.node, b) for b in bases])
         when = (self.start + timedelta(seconds=self.now)).timestamp()
+        q = world.coverage.busy_at(when)
+        if self.relocation == "mip":
+            return self._moveup(uid, q)
+        bases, room, others = self._bases(exclude=uid)
         pick = best_base(
             world.coverage,
             bases=[world.station_node[b] for b in bases],
             room=room,
             others=others,
             origin=unit.node,
-            q=world.coverage.busy_at(when),
-            reach_s=reach,
+            q=q,
+            reach_s=np.array([world.seconds_to_station(unit.node, b) for b in bases]),
         )
         target = bases[pick] if pick is not None else (unit.station or unit.spec.station)
-        if target != (unit.dest or unit.station):
-            self.relocations += 1
+        return self._send(uid, target, freed=True)
+
+    def _moveup(self, uid: str, q: float) -> Plan | None:
+        """The exact move-up over every free or returning unit with a base (returning ones may
+        not be moved), the freed unit placed wherever it helps most."""
+        world = self.world
+        bases, room, _ = self._bases(exclude=uid)
+        index = {b: k for k, b in enumerate(bases)}
+        taken = [0] * len(bases)
+        members = [uid]
+        stay = [-1]
+        for vid, v in self.units.items():
+            where = v.dest or v.station
+            if vid == uid or where not in index:
+                continue
+            if v.status not in (UnitStatus.AVAILABLE, UnitStatus.RETURNING):
+                continue
+            members.append(vid)
+            stay.append(index[where])
+            taken[index[where]] += 1
+        limits = world.moveup
+        moves_left = [
+            limits.max_moves_per_unit - self.moves.get(vid, 0)
+            if self.units[vid].status == UnitStatus.AVAILABLE and vid != uid
+            else (0 if vid != uid else 1)
+            for vid in members
+        ]
+        drive = np.array(
+            [[world.seconds_to_station(self.units[v].node, b) for b in bases] for v in members]
+        )
+        result = solve_moveup(
+            world.coverage,
+            bases=[world.station_node[b] for b in bases],
+            capacity=[r + t for r, t in zip(room, taken, strict=True)],
+            stay=stay,
+            drive_s=drive,
+            moves_left=moves_left,
+            limits=limits,
+            q=q,
+        )
+        plan = self._send(uid, bases[result.destination[0]], freed=True)
+        for k in result.moved:
+            if k == 0:
+                continue
+            vid = members[k]
+            self.moves[vid] = self.moves.get(vid, 0) + 1
+            plan = self._send(vid, bases[result.destination[k]], freed=False) or plan
+        return plan
+
+    def _send(self, uid: str, target: str, *, freed: bool) -> Plan | None:
+        """Drive ``uid`` to base ``target``, with AVL waypoints on the way. A freed unit obeys
+        the scenario's ``return_to`` (busy until there for ``station``); an idle unit that is
+        moved up stays dispatchable, from where it has got to."""
+        unit = self.units[uid]
+        world = self.world
         unit.dest = target
         plan = self._move(uid, unit.node)
         seconds = world.seconds_to_station(unit.node, target)
-        if world.scenario.service.return_to == "station" and seconds > 0:
+        if freed and world.scenario.service.return_to == "station" and seconds > 0:
             plan = self._set_status(uid, UnitStatus.RETURNING)
-        else:
+        elif freed:
             plan = self._free(uid, unit.node) or plan
         unit.trip += 1
         if seconds > 0 and np.isfinite(seconds):
@@ -483,6 +544,7 @@ class Simulation:
                 unit.dest = None
                 plan = self._move(uid, node)
             if unit.status == UnitStatus.OUT_OF_SERVICE:
+                self.moves.pop(uid, None)  # a new shift
                 plan = self._set_status(uid, UnitStatus.AVAILABLE)
         return plan
 
@@ -626,15 +688,16 @@ def simulate(
     policies = list(policies or scenario.policies)
     replications = replications or scenario.replications
     todo = list(tasks(policies, replications))
+    world = prepare_world(scenario)  # validates (and fails) here, before forking workers
+    for name in policies:
+        check_policy(name)
     results: dict[tuple[str, int], ReplicationResult] = {}
     if workers <= 1 or len(todo) == 1:
-        world = prepare_world(scenario)
         for k, (p, r) in enumerate(todo, start=1):
             results[(p, r)] = simulate_one(world, policy=p, replication=r)
             if progress:
                 progress(k, len(todo))
     else:
-        prepare_world(scenario)  # validate (and fail) here, before forking workers
         with ProcessPoolExecutor(
             max_workers=workers, initializer=_init_worker, initargs=(scenario,)
         ) as pool:

@@ -17,6 +17,7 @@ import numpy as np
 from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.centre.codes import CodeTable
 from planner.dispatch.coverage import CoverageModel, install
+from planner.dispatch.moveup import MoveUpLimits
 from planner.errors import InputError
 from planner.network.closures import Closure, points_in_area, segments_in_area
 from planner.network.geo import LocalProjection, Location
@@ -61,6 +62,7 @@ class World:
     demand_weights: FloatArray
     mix: list[CallMixEntry]
     coverage: CoverageModel
+    moveup: MoveUpLimits
     area: Any = None
     """The service area (a shapely geometry, lon/lat) or ``None``."""
     _to_station: dict[int, FloatArray] = field(default_factory=dict)
@@ -179,6 +181,7 @@ def prepare_world(scenario: Scenario) -> World:
         mix=mix,
         coverage=coverage,
         area=area,
+        moveup=scenario.options.moveup.to_limits(),
     )
 
 

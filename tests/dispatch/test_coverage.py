@@ -13,6 +13,7 @@ import pytest
 
 from planner.dispatch.coverage import CoverageModel, best_base, install, split_policy
 from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
+from planner.dispatch.moveup import MoveUp, MoveUpLimits, solve_moveup
 from planner.dispatch.solver import solve
 from planner.errors import InputError
 from planner.network.geo import Location
@@ -119,3 +120,42 @@ def test_policy_strings() -> None:
     with pytest.raises(InputError, match="unknown relocation 'nearest'") as err:
         solve(problem, SolveOptions(policy="optimal+nearest"))
     assert err.value.field == "policy"
+
+
+def _moveup(model: CoverageModel, **limits: float) -> MoveUp:
+    # U0 and U1 wait at base 0 (room for two; U1 parked 50 s further out); F has just become
+    # free at point 3.
+    drive = np.array([[0.0, 600.0, 1200.0], [0.0, 650.0, 1250.0], [900.0, 300.0, 300.0]])
+    moves_left = [int(limits.pop("moves_left", 6))] * 2 + [6]
+    return solve_moveup(
+        model,
+        bases=[0, 2, 4],
+        capacity=[2, 1, 1],
+        stay=[0, 0, -1],
+        drive_s=drive,
+        moves_left=moves_left,
+        limits=MoveUpLimits(**limits),  # type: ignore[arg-type]
+    )
+
+
+def test_moveup_moves_an_idle_unit_when_allowed(model: CoverageModel) -> None:
+    """Bases 0, 0, 2 cover k = (2, 3, 1, 1, 0): 0.2·(0.75 + 0.875 + 0.5 + 0.5) = 0.525;
+    0, 2, 4 cover k = (1, 2, 1, 2, 1): 0.6. Of the ways to get there, U0 → 2 (600 s) and
+    F → 4 (300 s) drive least (U1 → 2: 650 s; U0 → 4: 1200 s)."""
+    plan = _moveup(model, max_moves=1)
+    assert plan.destination == (1, 0, 2)
+    assert plan.moved == (0, 2)
+    assert plan.coverage == pytest.approx(0.6)
+    assert plan.status == "optimal"
+
+
+@pytest.mark.parametrize(
+    "limits", [{"max_moves": 0}, {"max_drive_s": 500.0}, {"moves_left": 0}], ids=str
+)
+def test_moveup_limits_are_honoured(model: CoverageModel, limits: dict[str, float]) -> None:
+    """No idle unit may move: only F is placed, where DMEXCLP would put it (base 2)."""
+    plan = _moveup(model, **limits)
+    assert plan.destination == (0, 0, 1)
+    assert plan.moved == (2,)
+    assert plan.coverage == pytest.approx(0.525)
+    assert best_base(model, bases=[0, 2, 4], room=[0, 1, 1], others=[0, 0], origin=3) == 1
