@@ -1,11 +1,15 @@
 """A simulated day as a perfect-hindsight problem (:mod:`planner.dispatch.bound`).
 
+Drives use the scenario's siren speed factors and each unit's turnout, as the simulator does.
 The calls of one replication, with their drawn service times, and the fleet at the stations it
 starts the day at (shifts and station changes are ignored: the bound assumes everyone on duty,
 which only makes it lower).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 import numpy as np
 
@@ -23,8 +27,19 @@ def hindsight_problem(world: World, calls: list[Call]) -> BoundProblem:
     nodes = np.array([c.node for c in calls], dtype=np.int64)
     drive = world.region.travel_time_matrix(bases, nodes).reshape(len(bases), len(calls))
     target = np.array([sc.targets_s.get(c.priority, world.codes[c.code].target_s) for c in calls])
+    start = sc.start
+    factor = np.array(
+        [
+            sc.speeds.factor(priority=c.priority, hour=(start + timedelta(seconds=c.t_s)).hour)
+            for c in calls
+        ]
+    )
+    drive = drive / factor[None, :]
+    turnout = np.array(
+        [_turnout(sc.service.turnout_s, u.capabilities) for u in world.deployment.units]
+    )
     waited = np.array([c.delay_s for c in calls])
-    on_time = np.isfinite(drive) & (waited[None, :] + drive <= target[None, :])
+    on_time = np.isfinite(drive) & (waited[None, :] + turnout[:, None] + drive <= target[None, :])
     busy = np.zeros_like(drive)
     for i, call in enumerate(calls):
         if call.transport and len(world.hospital_nodes):
@@ -33,10 +48,18 @@ def hindsight_problem(world: World, calls: list[Call]) -> BoundProblem:
             after = to_hospital + call.handover_s + back
         else:
             after = drive[:, i]
-        busy[:, i] = drive[:, i] + call.on_scene_s + after
+        busy[:, i] = turnout + drive[:, i] + call.on_scene_s + after
     return BoundProblem(
         priority=[c.priority for c in calls],
         ready_s=np.array([c.t_s + c.delay_s for c in calls]),
         on_time=on_time,
         busy_s=busy,
     )
+
+
+def _turnout(turnout: Mapping[str, float], capabilities: Sequence[str]) -> float:
+    """As the simulator: the first of the unit's capabilities listed, else ``default``."""
+    for capability in capabilities:
+        if capability in turnout:
+            return turnout[capability]
+    return turnout.get("default", 0.0)
