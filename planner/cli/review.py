@@ -174,8 +174,59 @@ def review_import(
     )
 
 
+def review_trends(
+    db: str | None = typer.Option(None, "--db", help="Incident log URL (default: settings)."),
+    date_from: str | None = typer.Option(None, "--from", help="First day (ISO date)."),
+    date_to: str | None = typer.Option(None, "--to", help="Last day (ISO date, inclusive)."),
+    by: str = typer.Option("week", "--by", help="shift, day or week."),
+    shift_start: int = typer.Option(7, "--shift-start", help="Hour the first shift starts."),
+    shift_hours: int = typer.Option(12, "--shift-hours", help="Length of a shift (divides 24)."),
+    roster: Path | None = typer.Option(None, "--roster", help="YAML: person -> team."),
+    tz: str | None = typer.Option(
+        None, "--tz", help="Centre time zone, IANA name (default: PLANNER_CENTRE_TZ, UTC)."
+    ),
+    few_calls: int = typer.Option(
+        5, "--few-calls", help="Mark points resting on fewer calls than this."
+    ),
+    out: Path = typer.Option(
+        Path("trends-out"), "--out", "-o", help="Directory for trends.md, .json and .png."
+    ),
+) -> None:
+    """Per-person and per-team figures across shifts, days or weeks, with small multiples."""
+    from planner.review.performance import load_records, load_roster
+    from planner.review.trends import build_trends, plot_trends, trends_markdown
+
+    settings = get_settings()
+    zone = tz or settings.centre_tz
+    start, stop = _period(date_from, date_to, zone)
+    if by not in ("shift", "day", "week"):
+        raise InputError("one of shift, day, week", field="--by")
+    trends = build_trends(
+        load_records(db or settings.db_url),
+        by=by,  # type: ignore[arg-type]  # checked just above
+        tz=zone,
+        roster=load_roster(roster) if roster else None,
+        min_calls=few_calls,
+        start=start,
+        end=stop,
+        shift_start=shift_start,
+        shift_hours=shift_hours,
+    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}", field="--out") from None
+    write_file(out / "trends.md", trends_markdown(trends), field="--out")
+    write_json(trends, out / "trends.json", field="--out")
+    written = [out / "trends.md", out / "trends.json"]
+    if trends["periods"]:
+        written.append(plot_trends(trends, out / "trends.png"))
+    typer.echo("trends: " + ", ".join(str(p) for p in written))
+
+
 def register(root: typer.Typer) -> None:
     """Attach ``review``, ``review-import`` and the ``coaching`` group to the root app."""
     root.command("review")(_one_line_errors(review_command))
     root.command("review-import")(_one_line_errors(review_import))
+    root.command("review-trends")(_one_line_errors(review_trends))
     root.add_typer(coaching_app, name="coaching")

@@ -92,3 +92,20 @@ def test_review_import_then_review(tmp_path: Path) -> None:
     assert code == 2 and "--db: import into a new, empty log" in out
     code, out = _run("review-import", str(tmp_path / "none.csv"), "--db", db + "x")
     assert code == 2 and "source: cannot read" in out
+
+
+def test_review_trends_writes_markdown_json_and_plot(shift_db: str, tmp_path: Path) -> None:
+    out = tmp_path / "trends"
+    code, text = _run(
+        "review-trends", "--db", shift_db, "--by", "shift", "--tz", "America/New_York",
+        "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, text
+    doc = json.loads((out / "trends.json").read_text())
+    # The sample shift runs 08:02–09:55 EDT (its file says -05:00): one day shift.
+    assert doc["periods"] == ["2026-03-14 07:00"]
+    assert doc["people"]["alice"]["dispatch"][0]["value"] == 30.0
+    assert (out / "trends.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| alice (person) | 30 s (5) |" in (out / "trends.md").read_text()
+    code, text = _run("review-trends", "--db", shift_db, "--by", "month", "-o", str(out))
+    assert code == 2 and "--by: one of shift, day, week" in text
