@@ -308,12 +308,13 @@ class IncidentLog:
 
     def append_many(self, entries: Sequence[NewEntry]) -> int:
         """Append ``entries`` in one transaction with one multi-row insert (bulk imports of
-        external logs); the chain is exactly what one ``append`` each would give. Returns the
-        new head seq."""
+        external logs); the chain, and the signatures with a signing key, are exactly what one
+        ``append`` each would give. Returns the new head seq."""
         with self._write() as conn:
             seq, head_hash = self._lock_head(conn)
             rows: list[dict[str, Any]] = []
             personal: list[dict[str, Any]] = []
+            signatures: list[dict[str, Any]] = []
             for entry in entries:
                 payload_json, personal_json, salt, p_hash = _encode(entry)
                 seq += 1
@@ -343,11 +344,16 @@ class IncidentLog:
                 )
                 if personal_json is not None:
                     personal.append({"seq": seq, "salt": salt, "data": personal_json})
+                if self._signing_key is not None:
+                    signature = sign_entry(self._signing_key, seq=seq, digest=digest)
+                    signatures.append({"seq": seq, "key_id": self._key_id, "signature": signature})
                 head_hash = digest
             if rows:
                 conn.execute(_INSERT_ENTRY, rows)
                 if personal:
                     conn.execute(_INSERT_PERSONAL, personal)
+                if signatures:
+                    conn.execute(_INSERT_SIGNATURE, signatures)
                 conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": head_hash})
             return seq
 

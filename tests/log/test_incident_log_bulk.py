@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from planner.log.incident_log import IncidentLog, NewEntry
 
 T0 = datetime(2026, 3, 14, 12, tzinfo=UTC)
@@ -42,3 +44,12 @@ def test_append_many_gives_the_same_chain_as_single_appends(tmp_path: Path) -> N
             b.seq, b.kind, b.payload, b.incident, b.recorded_at,
         )  # fmt: skip
     assert [e.prev_hash for e in bulked[1:]] == [e.hash for e in bulked[:-1]]
+
+
+def test_append_many_signs_like_append(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    with IncidentLog(f"sqlite:///{tmp_path / 'signed.sqlite'}", signing_key=key) as log:
+        log.append_many(_entries())
+        assert log.verify(public_key=key.public_key()).ok
+        other = Ed25519PrivateKey.generate().public_key()
+        assert not log.verify(public_key=other).ok
