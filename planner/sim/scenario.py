@@ -127,8 +127,8 @@ class Service(_Model):
     a unit takes the first of its capabilities listed here, else ``default`` (else 0)."""
     return_to: Literal["station", "station_available", "where_they_are"] = "station"
     """``station``: busy until back at base; ``station_available``: drives back to base but
-    can be dispatched on the way (from where it set off, as JEMSS does); ``where_they_are``:
-    available on the spot."""
+    can be dispatched on the way, from where it has got to (position reports every quarter of
+    the drive, at least two minutes apart); ``where_they_are``: available on the spot."""
 
 
 class MixEntry(_Model):

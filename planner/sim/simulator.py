@@ -356,7 +356,8 @@ class Simulation:
 
     def _go_home(self, uid: str) -> Plan | None:
         """Back to base: ``station`` (busy until there), ``station_available`` (dispatchable
-        on the way, from where it left), or ``where_they_are`` (available on the spot)."""
+        on the way, from where it has got to), or ``where_they_are`` (available on the spot);
+        with a relocation rule, to the base that rule picks."""
         unit = self.units[uid]
         unit.incident = None
         mode = self.world.scenario.service.return_to
@@ -365,16 +366,7 @@ class Simulation:
         base = unit.station or unit.spec.station
         if mode == "where_they_are" or unit.node == self.world.station_node[base]:
             return self._free(uid, unit.node)
-        seconds = self.world.seconds_to_station(unit.node, base) / self._speed_factor(None)
-        if mode == "station_available":
-            plan = self._free(uid, unit.node)
-            unit.trip += 1
-            self._push(self.now + seconds, "home", uid, unit.trip)
-            return plan
-        plan = self._set_status(uid, UnitStatus.RETURNING)
-        unit.trip += 1
-        self._push(self.now + seconds, "home", uid, unit.trip)
-        return plan
+        return self._send(uid, base, freed=True)
 
     def _on_home(self, uid: str, trip: int) -> Plan | None:
         unit = self.units[uid]
@@ -463,15 +455,16 @@ class Simulation:
         world = self.world
         unit.dest = target
         plan = self._move(uid, unit.node)
-        seconds = world.seconds_to_station(unit.node, target)
+        factor = self._speed_factor(None)
+        seconds = world.seconds_to_station(unit.node, target) / factor
         if freed and world.scenario.service.return_to == "station" and seconds > 0:
             plan = self._set_status(uid, UnitStatus.RETURNING)
         elif freed:
             plan = self._free(uid, unit.node) or plan
         unit.trip += 1
         if seconds > 0 and np.isfinite(seconds):
-            for t, node in world.waypoints(unit.node, target, seconds):
-                self._push(self.now + t, "waypoint", uid, node, unit.trip)
+            for t, node in world.waypoints(unit.node, target, seconds * factor):
+                self._push(self.now + t / factor, "waypoint", uid, node, unit.trip)
             self._push(self.now + seconds, "home", uid, unit.trip)
         return plan
 
