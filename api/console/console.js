@@ -2,6 +2,7 @@
 // and wire the panels, the map and the keyboard together.
 
 import { Api, ApiError, storeKey, storedKey } from "./api.js";
+import { AlertPanel } from "./alerts.js";
 import { ClosurePanel } from "./closures.js";
 import { ContactForm } from "./contact.js";
 import { IncidentDetail } from "./detail.js";
@@ -10,6 +11,7 @@ import { IncidentEditForm } from "./edit.js";
 import { clock, humanError } from "./format.js";
 import { RegionMap } from "./map.js";
 import { renderQueue, renderUnits, tickClocks } from "./panels.js";
+import { UNIT_STATUSES, UNIT_STATUS_STYLE } from "./styles.js";
 import { CLOSURE_ROLES, OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store, TIMELINE_ROLES } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -142,6 +144,7 @@ async function main() {
     canWrite: CLOSURE_ROLES.has(me.role),
     onLocate: (p) => map.centreOn(p.lat, p.lon),
   });
+  const alerts = new AlertPanel({ store, api, canOperate, onSelect: (id) => select(id) });
   const contact = new ContactForm({
     store,
     api,
@@ -175,6 +178,16 @@ async function main() {
     if (!u?.location) return;
     map.setSelected({ kind: "unit", id });
     map.centreOn(u.location.lat, u.location.lon);
+  }
+
+  /** A crew's report made from the board (acknowledged the dispatch, arrived on scene). */
+  async function crewReport(path, unitId, what) {
+    try {
+      await api.post(path, {});
+      toast(`${store.unitName(unitId)} ${what}`);
+    } catch (err) {
+      toast(`${store.unitName(unitId)} not ${what}: ${humanError(err)}`, { bad: true });
+    }
   }
 
   async function setStatus(unitId, status) {
@@ -216,11 +229,15 @@ async function main() {
     renderQueue(store, selected, { onSelect: select });
     renderUnits(store, {
       canOperate,
-      filter: $("units-filter").value,
+      filter: { text: $("units-filter").value, type: $("units-type").value, status: $("units-status").value },
       changed: changedUnits,
       onStatus: setStatus,
       onLocate: locateUnit,
+      onAck: (id) => crewReport(PATHS.unitAck(id), id, "acknowledged"),
+      onArrive: (id) => crewReport(PATHS.unitArrive(id), id, "on scene"),
     });
+    fillTypeFilter();
+    alerts.render();
     changedUnits.clear();
     closures.render();
     drawMap();
@@ -230,7 +247,17 @@ async function main() {
 
   store.onChange(renderAll);
   store.onError = (err) => toast(`Could not refresh: ${err.message}`, { bad: true });
-  $("units-filter").addEventListener("input", renderAll);
+  for (const id of ["units-filter", "units-type", "units-status"]) $(id).addEventListener("input", renderAll);
+  $("units-status").innerHTML += UNIT_STATUSES.map((st) => `<option value="${st}">${UNIT_STATUS_STYLE[st].name}</option>`).join("");
+  function fillTypeFilter() {
+    const sel = $("units-type");
+    const caps = [...new Set([...store.units.values()].flatMap((u) => [...(u.capabilities ?? [])]))].sort();
+    const have = [...sel.options].map((o) => o.value).slice(1);
+    if (have.join() === caps.join()) return;
+    const keep = sel.value;
+    sel.innerHTML = '<option value="">all</option>' + caps.map((c) => `<option>${c}</option>`).join("");
+    sel.value = caps.includes(keep) ? keep : "";
+  }
   await store.refresh();
 
   // Live: every event refreshes the picture; the selected incident's timeline too.
@@ -293,6 +320,7 @@ async function main() {
 
   setInterval(() => {
     tickClocks(store);
+    alerts.render();
     $("clock").textContent = new Date().toLocaleTimeString([], { hour12: false });
   }, 1000);
 
@@ -300,7 +328,7 @@ async function main() {
   $("new-contact").addEventListener("click", () => contact.show());
   $("help-button").addEventListener("click", () => $("help").showModal());
   contact.restoreDraft();
-  window.dispatchConsole = { store, map, region, select, selected: () => selected, forms: [edit, closures, contact] };
+  window.dispatchConsole = { store, map, region, select, selected: () => selected, forms: [edit, closures, contact], alerts };
   document.body.dataset.ready = "true";
   window.consoleMetrics.readyMs = performance.now() - started;
 }

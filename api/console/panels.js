@@ -57,46 +57,69 @@ export function tickClocks(store) {
   }
 }
 
-/** Render the units panel; operators get a status selector per unit. */
-export function renderUnits(store, { canOperate, filter, changed, onStatus, onLocate }) {
+/** The unit status board: status and time in it, station, assignment and ETA, with the crew's
+ * acknowledge / arrive / clear as buttons; filtered by type (capability), status and text. */
+export function renderUnits(store, { canOperate, filter, changed, onStatus, onLocate, onAck, onArrive }) {
   const body = document.querySelector("#units tbody");
-  const needle = (filter || "").trim().toLowerCase();
+  const needle = (filter.text || "").trim().toLowerCase();
   const units = [...store.units.values()]
+    .filter((u) => !filter.status || u.status === filter.status)
+    .filter((u) => !filter.type || (u.capabilities ?? []).includes(filter.type))
     .filter((u) => {
       if (!needle) return true;
-      const hay = `${u.id} ${u.call_sign ?? ""} ${u.status} ${u.incident ?? ""} ${[...(u.capabilities ?? [])].join(" ")}`;
+      const hay = `${u.id} ${u.call_sign ?? ""} ${u.status} ${u.station ?? ""} ${u.incident ?? ""} ${[...(u.capabilities ?? [])].join(" ")}`;
       return hay.toLowerCase().includes(needle);
     })
     .sort((a, b) => (a.call_sign || a.id).localeCompare(b.call_sign || b.id, undefined, { numeric: true }));
+  const eta = new Map(store.recommendation.assignments.map((a) => [a.unit, a]));
   body.innerHTML = units
     .map((u) => {
       const st = UNIT_STATUS_STYLE[u.status] || UNIT_STATUS_STYLE.out_of_service;
       const pos = u.location ? `${u.location.lat.toFixed(4)}, ${u.location.lon.toFixed(4)}` : "no position";
       const caps = [...(u.capabilities ?? [])].join(", ");
+      const name = u.call_sign || u.id;
       const options = UNIT_STATUSES.map(
         (s) => `<option value="${s}"${s === u.status ? " selected" : ""}>${esc(titleCase(s))}</option>`,
       ).join("");
+      const rec = eta.get(u.id);
+      const assignment = u.incident
+        ? `${esc(u.incident)}${u.status === "dispatched" ? (u.acknowledged ? " · ack'd" : " · <strong>not ack'd</strong>") : ""}`
+        : rec ? `<span class="muted">recommended → ${esc(rec.incident)}</span>` : "";
+      const buttons = canOperate
+        ? [
+            u.status === "dispatched" && !u.acknowledged ? `<button type="button" data-do="ack">Ack</button>` : "",
+            u.status === "dispatched" || u.status === "en_route" ? `<button type="button" data-do="arrive">Arrived</button>` : "",
+            u.status !== "available" && u.status !== "out_of_service" ? `<button type="button" data-do="clear">Clear</button>` : "",
+          ].join("")
+        : "";
       return `<tr data-id="${esc(u.id)}" class="${changed.has(u.id) ? "flash" : ""}">
         <td><button type="button" class="locate" title="${esc(`${caps} — ${pos}`)}"
-              aria-label="${esc(`Show ${u.call_sign || u.id} on the map (${pos})`)}">${esc(u.call_sign || u.id)}</button>
-          <div class="unit-meta">${esc(caps)}</div>
-          <div class="unit-meta" data-pos>${esc(pos)}</div></td>
+              aria-label="${esc(`Show ${name} on the map (${pos})`)}">${esc(name)}</button>
+          <div class="unit-meta">${esc(caps)}</div></td>
         <td><span class="status-chip st-${esc(u.status)}" data-status="${esc(u.status)}">${esc(st.letter)} ${esc(st.name)}</span>
-          ${u.incident ? `<div class="incident-id">→ ${esc(u.incident)}</div>` : ""}</td>
-        <td>${
+          <div class="unit-meta mono" data-age="${esc(u.status_since ?? "")}" title="time in status">${clock(secondsSince(u.status_since))}</div></td>
+        <td class="unit-meta">${esc(u.station ?? "–")}</td>
+        <td>${assignment}</td>
+        <td class="mono">${rec ? clock(rec.eta_s) : "–"}</td>
+        <td class="unit-actions">${buttons}${
           canOperate
-            ? `<label class="visually-hidden" for="st-${esc(u.id)}">Status of ${esc(u.call_sign || u.id)}</label>
+            ? `<label class="visually-hidden" for="st-${esc(u.id)}">Status of ${esc(name)}</label>
                <select id="st-${esc(u.id)}" data-unit="${esc(u.id)}">${options}</select>`
             : ""
         }</td>
       </tr>`;
     })
     .join("");
-  document.getElementById("units-count").textContent = `(${store.units.size})`;
+  document.getElementById("units-count").textContent = `(${units.length} of ${store.units.size})`;
   for (const sel of body.querySelectorAll("select[data-unit]")) {
     sel.addEventListener("change", () => onStatus(sel.dataset.unit, sel.value));
   }
   for (const btn of body.querySelectorAll("button.locate")) {
     btn.addEventListener("click", () => onLocate(btn.closest("tr").dataset.id));
+  }
+  for (const btn of body.querySelectorAll("button[data-do]")) {
+    const id = btn.closest("tr").dataset.id;
+    const act = { ack: () => onAck(id), arrive: () => onArrive(id), clear: () => onStatus(id, "available") };
+    btn.addEventListener("click", act[btn.dataset.do]);
   }
 }

@@ -22,6 +22,10 @@ export const PATHS = {
   contacts: "/v1/contacts",
   units: "/v1/units",
   unitStatus: (id) => `/v1/units/${encodeURIComponent(id)}/status`,
+  unitAck: (id) => `/v1/units/${encodeURIComponent(id)}/acknowledge`,
+  unitArrive: (id) => `/v1/units/${encodeURIComponent(id)}/arrive`,
+  alertsAcknowledged: "/v1/alerts/acknowledged",
+  alertAck: (id) => `/v1/alerts/${encodeURIComponent(id)}/acknowledge`,
   recommendations: "/v1/recommendations",
   closures: "/v1/closures",
   closure: (id) => `/v1/closures/${encodeURIComponent(id)}`,
@@ -46,6 +50,7 @@ export class Store {
     this.units = new Map();
     this.recommendation = { assignments: [], unmet: [] };
     this.closures = [];
+    this.alertAcks = new Map(); // alert id -> {actor, at}
     this.version = null;
     this.listeners = new Set();
     this._pending = null;
@@ -67,14 +72,17 @@ export class Store {
     for (const c of table.codes) this.codes.set(c.code, c);
   }
 
-  /** Re-read the live picture (incidents, units, recommendation, closures) in one go. */
+  /** Re-read the live picture (incidents, units, recommendation, closures, alerts taken on)
+   * in one go. */
   async refresh() {
-    const [incidents, units, rec, closures] = await Promise.all([
+    const [incidents, units, rec, closures, acks] = await Promise.all([
       this.api.get(PATHS.incidents),
       this.api.get(PATHS.units),
       this.api.get(PATHS.recommendations),
       this.api.get(PATHS.closures).catch(() => null),
+      this.api.get(PATHS.alertsAcknowledged).catch(() => null),
     ]);
+    if (acks) this.alertAcks = new Map(acks.acknowledged.map((a) => [a.alert_id, a]));
     this.incidents = new Map(listOf(incidents, "incidents").map((i) => [i.id, normIncident(i, this.codes)]));
     this.units = new Map(listOf(units, "units").map((u) => [u.id, normUnit(u)]));
     this.recommendation = normRecommendation(rec);

@@ -11,16 +11,25 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel
 
-from api.deps import Reader, ServicesDep
+from api.bodies import body_model
+from api.deps import EngineDep, Operator, Reader, ServicesDep
+from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
+from planner.centre.events import AlertAcknowledged
 from planner.log.api_keys import PERSONAL_DATA_ROLES
 from planner.network.region import Region
+
+if TYPE_CHECKING:
+    AlertAckIn = BaseModel
+else:
+    AlertAckIn = body_model(AlertAcknowledged, name="AlertAckIn", omit=("alert_id",))
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 """Where the console's files live (served as they are: there is no build step)."""
@@ -71,6 +80,64 @@ def whoami(key: Reader) -> dict[str, Any]:
         "prefix": key.prefix,
         "personal_data": key.role in PERSONAL_DATA_ROLES,
     }
+
+
+class AlertAckOut(BaseModel):
+    alert_id: str
+    kind: str
+    actor: str
+    at: str
+    incident_id: str | None
+    unit_id: str | None
+
+
+class AlertAckList(BaseModel):
+    version: int
+    acknowledged: list[AlertAckOut]
+
+
+@router.get(
+    "/v1/alerts/acknowledged",
+    summary="Console alerts taken on, with who and when (any role)",
+    response_model=AlertAckList,
+)
+def alerts_acknowledged(_key: Reader, engine: EngineDep) -> AlertAckList:
+    """The alerts of open incidents that a dispatcher or supervisor has acknowledged. The
+    alerts themselves (escalations, unacknowledged dispatches, targets about to be missed,
+    unmet requirements) are worked out by the console from the live picture."""
+    acks = engine.state.alerts_acknowledged.values()
+    return AlertAckList(
+        version=engine.version,
+        acknowledged=[
+            AlertAckOut(
+                alert_id=a.alert_id,
+                kind=a.kind,
+                actor=a.actor,
+                at=a.at.isoformat(),
+                incident_id=a.incident,
+                unit_id=a.unit,
+            )
+            for a in acks
+        ],
+    )
+
+
+@router.post(
+    "/v1/alerts/{alert_id}/acknowledge",
+    summary="Acknowledge a console alert (dispatcher, supervisor)",
+    status_code=201,
+    response_model=WriteResult,
+    responses=WRITE_RESPONSES,
+)
+def acknowledge_alert(
+    alert_id: str, body: AlertAckIn, key: Operator, services: ServicesDep, headers: WriteHeadersDep
+) -> Response:
+    """Logged as ``alert_acknowledged`` with the caller as actor; 409 if someone already did
+    (the message says who and when)."""
+    return submit_event(
+        services, AlertAcknowledged, body, key=key, headers=headers, status_code=201,
+        alert_id=alert_id,
+    )  # fmt: skip
 
 
 @router.get(

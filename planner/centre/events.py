@@ -363,6 +363,21 @@ class CoachingRecorded(_Event):
     notes: str | None = personal(description="what was said, agreed and planned")
 
 
+AlertKind = Literal["escalation", "unacknowledged", "target", "unmet"]
+
+
+class AlertAcknowledged(_Event):
+    """A dispatcher or supervisor has seen a console alert and taken it on: the log says who
+    and when, so a missed escalation can be told from an ignored one."""
+
+    type: Literal["alert_acknowledged"] = "alert_acknowledged"
+    alert_id: Id
+    """The console's stable name of the alert, e.g. ``escalation:INC-1:2``."""
+    kind: AlertKind
+    incident_id: Id | None = None
+    unit_id: Id | None = None
+
+
 class RoadClosureOn(_Event):
     """A closure (``factor`` None) or slow-down (``factor`` > 1) of a circle or polygon."""
 
@@ -403,6 +418,7 @@ Event = Annotated[
     | ComplaintRecorded
     | AgencyNotified
     | CoachingRecorded
+    | AlertAcknowledged
     | RoadClosureOn
     | RoadClosureOff,
     Field(discriminator="type"),
@@ -435,6 +451,7 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
         ComplaintRecorded,
         AgencyNotified,
         CoachingRecorded,
+        AlertAcknowledged,
         RoadClosureOn,
         RoadClosureOff,
     )

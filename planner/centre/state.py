@@ -17,6 +17,7 @@ from planner.centre.codes import COMMAND_LEVELS, CodeTable, CommandLevel, Incide
 from planner.centre.config import EngineConfig
 from planner.centre.events import (
     AgencyNotified,
+    AlertAcknowledged,
     CentreConfigured,
     CoachingRecorded,
     ComplaintRecorded,
@@ -128,6 +129,20 @@ class CentreState:
     last_at: datetime | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
     """Accepted events by type."""
+    alerts_acknowledged: Mapping[str, AlertAck] = field(default_factory=dict)
+    """Console alerts taken on, by alert id (those of closed incidents are dropped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAck:
+    """Who took an alert on, and when."""
+
+    alert_id: str
+    kind: str
+    actor: str
+    at: datetime
+    incident: str | None = None
+    unit: str | None = None
 
 
 def apply(state: CentreState, event: Event, *, codes: CodeTable) -> CentreState:
@@ -574,11 +589,13 @@ def _closed(state: CentreState, e: IncidentClosed, at: datetime, c: CodeTable) -
             units[unit.id] = replace(unit, incident=None)
     incidents = dict(state.incidents)
     del incidents[incident.id]
+    acks = state.alerts_acknowledged
     return replace(
         state,
         units=units,
         incidents=incidents,
         closed_incidents=state.closed_incidents | {incident.id},
+        alerts_acknowledged={k: a for k, a in acks.items() if a.incident != incident.id},
     )
 
 
@@ -615,6 +632,19 @@ def _agency(state: CentreState, e: AgencyNotified, at: datetime, c: CodeTable) -
 
 def _coaching(state: CentreState, e: CoachingRecorded, at: datetime, c: CodeTable) -> CentreState:
     return state  # a record for reviews: it changes nothing operational
+
+
+def _alert_ack(state: CentreState, e: AlertAcknowledged, at: datetime, c: CodeTable) -> CentreState:
+    if e.alert_id in state.alerts_acknowledged:
+        prior = state.alerts_acknowledged[e.alert_id]
+        raise InvalidTransitionError(
+            f"alert {e.alert_id!r} was acknowledged by {prior.actor} at {prior.at.isoformat()}",
+            field="alert_id",
+        )
+    if e.incident_id is not None and e.incident_id not in state.incidents:
+        raise NotFoundError(f"no open incident {e.incident_id!r}", field="incident_id")
+    ack = AlertAck(e.alert_id, e.kind, e.actor, at, e.incident_id, e.unit_id)
+    return replace(state, alerts_acknowledged={**state.alerts_acknowledged, e.alert_id: ack})
 
 
 def _closure_on(state: CentreState, e: RoadClosureOn, at: datetime, c: CodeTable) -> CentreState:
@@ -666,6 +696,7 @@ _HANDLERS: Mapping[type[Any], Callable[[CentreState, Any, datetime, CodeTable], 
     ComplaintRecorded: _complaint,
     AgencyNotified: _agency,
     CoachingRecorded: _coaching,
+    AlertAcknowledged: _alert_ack,
     RoadClosureOn: _closure_on,
     RoadClosureOff: _closure_off,
 }

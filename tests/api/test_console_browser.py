@@ -958,3 +958,96 @@ def test_a_server_outage_shows_a_banner_and_switches_actions_off(
     finally:
         c.close()
         _close_incident(server, incident_id)
+
+
+def test_an_escalation_alerts_both_consoles_and_its_acknowledgement_is_logged(
+    browser: Any, server: Server
+) -> None:
+    """Defect 2: a supervisor's escalation changed one digit on the dispatcher's screen. Now
+    it is an alert on every console (flashing, announced, optionally a sound) until someone
+    acknowledges it; the log says who and when, and the other console shows it as taken."""
+    incident_id = "INC-ALERT-ESC"
+    _open_incident(server, incident_id, "ROAD_TRAFFIC_COLLISION_INJURY", server.units[3]["home"])
+    d = Console(browser, server, "dispatcher")
+    s = Console(browser, server, "supervisor")
+    alert = f"escalation:{incident_id}:2"
+    row = f'#alerts-list li[data-alert="{alert}"]'
+    try:
+        assert d.page.locator(row).count() == 0
+        s.page.locator(f'#queue tr[data-id="{incident_id}"]').click()
+        s.page.locator("#detail .actions").wait_for()
+        s.page.keyboard.press("e")
+        _answer(s.page, {"level": "2", "cause": "three casualties"})
+        d.page.locator(row).wait_for(timeout=10_000)
+        assert "level 2" in d.page.inner_text(row)
+        assert d.page.get_attribute("#alert-count", "class") == "pill alarm"
+        live = d.page.inner_text("#alert-live")
+        assert live.startswith("New alert: Escalated") and incident_id not in live.split(":")[0]
+        d.page.click(f'{row} button[data-ack="{alert}"]')
+        s.page.locator(f"{row}.taken", has_text="taken by dispatcher:dispatcher-1").wait_for(
+            timeout=10_000
+        )
+        taken = server.call("GET", "/v1/alerts/acknowledged")["acknowledged"]
+        ack = next(a for a in taken if a["alert_id"] == alert)
+        assert (ack["actor"], ack["kind"], ack["incident_id"]) == (
+            "dispatcher:dispatcher-1",
+            "escalation",
+            incident_id,
+        )
+        # A second acknowledgement is refused with who already took it.
+        with pytest.raises(urllib.error.HTTPError) as info:
+            server.call("POST", f"/v1/alerts/{alert}/acknowledge", {"kind": "escalation"})
+        assert info.value.code == 409
+        assert d.errors == [] and s.errors == [], (d.errors, s.errors)
+    finally:
+        d.close()
+        s.close()
+        _close_incident(server, incident_id)
+
+
+def test_the_status_board_records_acknowledge_arrive_and_clear_and_filters(
+    browser: Any, server: Server
+) -> None:
+    """Defect 2/12: no buttons for a crew's acknowledgement or arrival; no status board."""
+    incident_id = "INC-BOARD"
+    _open_incident(server, incident_id, "CARDIAC_ARREST", server.units[2]["home"])
+    c = Console(browser, server, "dispatcher")
+    page = c.page
+    try:
+        page.locator(f'#queue tr[data-id="{incident_id}"]').click()
+        rec = page.locator("#recommendation .rec").first
+        rec.wait_for()
+        unit = rec.get_attribute("data-unit")
+        tr = f'#units tr[data-id="{unit}"]'
+        assert page.inner_text(f"{tr} td:nth-child(4)").startswith("recommended → INC-BOARD")
+        assert page.inner_text(f"{tr} td:nth-child(5)") != "–"  # its ETA
+        server.call("POST", f"/v1/incidents/{incident_id}/accept", {}, role="dispatcher")
+
+        def status_is(status: str) -> None:
+            page.wait_for_function(
+                f"""document.querySelector('{tr} .status-chip')?.dataset.status === '{status}'"""
+            )
+
+        status_is("dispatched")
+        assert "not ack'd" in page.inner_text(f"{tr} td:nth-child(4)")
+        page.click(f'{tr} button[data-do="ack"]')
+        page.locator(f'{tr} button[data-do="ack"]').wait_for(state="detached")
+        status_is("en_route")  # the crew's acknowledgement puts it on the road
+        page.click(f'{tr} button[data-do="arrive"]')
+        status_is("on_scene")
+        # Filters: by status and by type (capability).
+        page.select_option("#units-status", "on_scene")
+        page.wait_for_function("document.querySelectorAll('#units tbody tr').length === 1")
+        page.select_option("#units-status", "")
+        page.select_option("#units-type", "ENGINE")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#units tbody tr')].every((r) => r.dataset.id !== "
+            f"'{unit}')"
+        )
+        page.select_option("#units-type", "")
+        page.click(f'{tr} button[data-do="clear"]')
+        status_is("available")
+        assert c.errors == [], c.errors
+    finally:
+        c.close()
+        _close_incident(server, incident_id)

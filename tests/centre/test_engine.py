@@ -453,3 +453,22 @@ def test_replay_equals_live_for_any_event_sequence(actions: list[tuple[str, Any,
         replayed = Engine.replay(log, codes=CODES)
     assert replayed.state == live.state
     assert plan_key(replayed.plan) == plan_key(live.plan)
+
+
+def test_an_alert_is_acknowledged_once_with_who_and_when_and_forgotten_at_close() -> None:
+    eng, clock = engine()
+    eng.submit(unit("M1", "ALS", 40.27, -76.88))
+    eng.submit(incident("I1", "STROKE", 40.26, -76.86))
+    clock.advance(42)
+    ack = {"type": "alert_acknowledged", "alert_id": "unmet:I1:ALS", "kind": "unmet",
+           "incident_id": "I1", "actor": "alice"}  # fmt: skip
+    eng.submit(ack)
+    taken = eng.state.alerts_acknowledged["unmet:I1:ALS"]
+    assert (taken.actor, taken.at, taken.incident) == ("alice", clock.now, "I1")
+    with pytest.raises(InvalidTransitionError, match="acknowledged by alice") as info:
+        eng.submit({**ack, "actor": "bob"})
+    assert info.value.field == "alert_id"
+    with pytest.raises(InvalidTransitionError, match="no open incident 'I9'"):
+        eng.submit({**ack, "alert_id": "unmet:I9:ALS", "incident_id": "I9"})
+    eng.submit({"type": "incident_closed", "incident_id": "I1", "outcome": "resolved"})
+    assert eng.state.alerts_acknowledged == {}

@@ -61,6 +61,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "coaching_recorded": {"coach": "morgan", "colleague": "alice", "topic": "overrides",
                           "figure": "dispatch", "incidents": ["I-1"], "follow_up": "2026-03-21",
                           "notes": "agreed a checklist"},
+    "alert_acknowledged": {"alert_id": "escalation:I-1:2", "kind": "escalation",
+                           "incident_id": "I-1"},
     "road_closure_on": {"closure_id": "RC-1", "centre": P, "radius_m": 150, "factor": None},
     "road_closure_off": {"closure_id": "RC-1"},
 }  # fmt: skip
