@@ -158,6 +158,7 @@ def build_review(
             if inside(o.at)
         ],
         "coaching": _suggestions(rec, inside, min_calls),
+        "crew_suggestions": _crew_suggestions(rec, inside, min_calls),
         "coaching_sessions": _sessions(rec, inside, zone, min_calls),
         "incidents_without_arrival": [
             {"incident": i.id, "code": i.code, "why": _why_no_arrival(i, end, rec.source_times)}
@@ -445,6 +446,33 @@ def _suggestions(
     return {name: notes for name, notes in sorted(advice.items())}
 
 
+def _crew_suggestions(
+    rec: Records, inside: Callable[[datetime], bool], min_calls: int
+) -> dict[str, list[str]]:
+    """For crews' own officers: a unit's turnout or on-scene median far above the fleet's
+    (travel is left out: it is as much the roads as the crew)."""
+    fleet: dict[str, list[float]] = defaultdict(list)
+    mine: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for s in rec.segments:
+        if inside(s.start) and s.name in ("turnout", "on_scene") and s.owner:
+            fleet[s.name].append(s.seconds)
+            mine[s.owner][s.name].append(s.seconds)
+    advice: dict[str, list[str]] = {}
+    for unit, groups in sorted(mine.items()):
+        notes = []
+        for segment, times in sorted(groups.items()):
+            typical = statistics.median(fleet[segment])
+            median = statistics.median(times)
+            if median > max(1.5 * typical, typical + 60.0):
+                notes.append(
+                    f"slow {LABELS[segment]}: median {median:.0f} s against {typical:.0f} s "
+                    f"for the fleet{_few(len(times), min_calls)}"
+                )
+        if notes:
+            advice[unit] = notes
+    return advice
+
+
 def _sessions(
     rec: Records, inside: Callable[[datetime], bool], zone: ZoneInfo, min_calls: int
 ) -> list[dict[str, Any]]:
@@ -571,6 +599,10 @@ def review_markdown(review: dict[str, Any], *, timelines: int | None = None) -> 
         lines.append("Nothing stands out in this period.")
     for name, notes in review["coaching"].items():
         lines += [f"- **{name}**: " + "; ".join(notes)]
+    if review["crew_suggestions"]:
+        lines += ["", "Crews (for their officers):", ""]
+    for unit, notes in review["crew_suggestions"].items():
+        lines += [f"- **{unit}**: " + "; ".join(notes)]
     lines += ["", *_sessions_md(review["coaching_sessions"])]
     if review["refused_events"]:
         lines += [

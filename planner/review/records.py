@@ -391,9 +391,7 @@ class _Folder:
         etas = dict(
             zip(
                 known,
-                _etas(
-                    [self.state.units[u].location for u in known], incident.location, self.region
-                ),
+                self._etas([self.state.units[u].location for u in known], incident.location),
                 strict=True,
             )
         )
@@ -421,6 +419,20 @@ class _Folder:
             )
         out.eta_cost_s = round(statistics.fmean(costs), 1) if costs else None
         return out
+
+    def _etas(self, origins: list[Location], destination: Location) -> np.ndarray:
+        """ETAs as the engine saw them: the region's roads, else its crow-fly settings."""
+        if not origins:
+            return np.zeros(0)
+        if self.region is None:
+            fly = self.state.config.crow_fly if self.state.config else None
+            return crow_fly.eta_matrix(
+                origins,
+                [destination],
+                **({"speed_kmh": fly.speed_kmh, "detour_factor": fly.detour_factor} if fly else {}),
+            )[:, 0]
+        to = self.region.etas_to(self.region.snap(destination.lat, destination.lon).node)
+        return np.array([to[self.region.snap(p.lat, p.lon).node] for p in origins])
 
     def _en_route(self, unit: str, when: datetime, *, acknowledged: bool) -> None:
         trip = self.trips.get(unit)
@@ -498,12 +510,3 @@ def _detail(event: Event) -> dict[str, Any]:
     )
     data = event.model_dump(mode="json", include=set(keep), exclude_none=True)
     return {k: v for k, v in data.items() if v not in ([], "")}
-
-
-def _etas(origins: list[Location], destination: Location, region: Region | None) -> np.ndarray:
-    if not origins:
-        return np.zeros(0)
-    if region is None:
-        return crow_fly.eta_matrix(origins, [destination])[:, 0]
-    to = region.etas_to(region.snap(destination.lat, destination.lon).node)
-    return np.array([to[region.snap(p.lat, p.lon).node] for p in origins])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,6 +106,16 @@ def test_crews_own_turnout_travel_and_on_scene(shift_log: str) -> None:
     assert units["M1"]["travel"]["mean_s"] == 480.0
     assert units["M1"]["on_scene"]["mean_s"] == 1860.0
     assert units["G1"]["dispatches"] == 1 and units["G1"]["turnout"]["n"] == 0
+
+
+def test_crew_suggestions_name_the_unit_not_the_dispatcher(shift_log: str) -> None:
+    review = build_review(shift_log)
+    # M5 took 630 s to acknowledge; the fleet's median turnout is 42 s.
+    assert review["crew_suggestions"]["M5"] == [
+        "slow acknowledgement/turnout: median 630 s against 42 s for the fleet (few calls: 1)"
+    ]
+    assert not any("630" in note for notes in review["coaching"].values() for note in notes)
+    assert "- **M5**: slow acknowledgement/turnout" in review_markdown(review)
 
 
 def test_an_override_is_costed_like_for_like_and_marked_reversed(shift_log: str) -> None:
@@ -292,3 +303,41 @@ def test_coaching_shows_whether_the_figure_moved_afterwards(tmp_path: Path) -> N
     text = review_markdown(build_review(url))
     assert "morgan with alice: overrides on police calls (incidents I-0703)" in text
     assert "before 0 % (n=4*), after 33 % (n=3*): worsened (few calls)" in text
+
+
+def test_override_cost_compares_units_that_fill_the_same_slot(tmp_path: Path) -> None:
+    """Crow-fly at 36 km/h (10 m/s), no detour, units due north of the incident on its
+    meridian: P1 0.001°, P2 0.01°, P3 0.05° away; a sergeant S1 next to the incident."""
+    url = f"sqlite:///{tmp_path / 'override.sqlite'}"
+    at = "2026-03-14T09:00:{:02d}+00:00"
+
+    def unit(uid: str, cap: str, dlat: float) -> dict[str, object]:
+        return {"type": "unit_registered", "at": at.format(1), "unit_id": uid,
+                "capabilities": [cap], "home": {"lat": 40.0 + dlat, "lon": -76.0}}  # fmt: skip
+
+    events = [
+        {"type": "centre_configured", "at": at.format(0),
+         "crow_fly": {"speed_kmh": 36.0, "detour_factor": 1.0}},
+        unit("P1", "POLICE", 0.001), unit("P2", "POLICE", 0.01), unit("P3", "POLICE", 0.05),
+        unit("S1", "POLICE_SUPERVISOR", 0.0005),
+        {"type": "incident_opened", "at": at.format(2), "actor": "calltaker:bob",
+         "incident_id": "I-1", "code": "ASSAULT", "location": {"lat": 40.0, "lon": -76.0}},
+        {"type": "dispatch_overridden", "at": at.format(20), "actor": "dispatcher:alice",
+         "incident_id": "I-1", "units": ["P1", "P3", "S1"], "instead_of": ["P2"],
+         "reason": "P2 is needed for a school crossing"},
+    ]  # fmt: skip
+    with IncidentLog(url) as log:
+        engine = Engine(codes=CodeTable.load(), log=log)
+        for event in events:
+            engine.submit(event)
+    (override,) = build_review(url)["overrides"]
+    # P3 replaces P2 in the POLICE slot: (0.05° − 0.01°) of meridian arc at 10 m/s.
+    expected = 6_371_008.8 * math.radians(0.04) / 10.0
+    assert override["like_for_like"] == [
+        {"replaced": "P2", "by": "P3", "capability": "POLICE",
+         "eta_cost_s": pytest.approx(expected, rel=1e-3)}
+    ]  # fmt: skip
+    assert override["eta_cost_s"] == pytest.approx(expected, rel=1e-3)
+    # The sergeant fills no replaced slot: an addition, not a saving.
+    assert override["added"] == ["S1"] and override["unfilled"] == []
+    assert override["reversed_after_s"] is None
