@@ -7,6 +7,7 @@ its OpenAPI description, so the documentation cannot drift from what is enforced
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Annotated
 
@@ -53,7 +54,8 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 def current_key(
     services: ServicesDep, token: Annotated[str | None, Security(_api_key)] = None
 ) -> ApiKey:
-    """The caller's live API key; 401 when the header is missing or the key is not valid."""
+    """The caller's live API key; 401 when the header is missing or the key is not valid, 429
+    (with ``Retry-After``) when the key exceeds its rate limit."""
     if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -66,6 +68,13 @@ def current_key(
             status.HTTP_401_UNAUTHORIZED,
             detail="unknown or revoked API key",
             headers={"WWW-Authenticate": API_KEY_HEADER},
+        )
+    wait = services.rate_limiter.take(key.prefix)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"rate limit of {services.settings.rate_limit_per_s:g} requests/s exceeded",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
     return key
 

@@ -1,6 +1,9 @@
-"""A small ASGI middleware that refuses oversized request bodies with 413 before parsing."""
+"""Request limits: oversized bodies refused with 413 before parsing, per-key rate limits."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,3 +66,31 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class RateLimiter:
+    """A token bucket per API key: ``rate`` requests a second on average, bursts of ``burst``.
+
+    ``take`` answers how many seconds the caller must wait (0: go ahead), so the 429 can say
+    when to retry. Buckets live in memory, per process.
+    """
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, owner: str, *, now: float | None = None) -> float:
+        """Spend one token of ``owner``'s bucket; the seconds to wait if there is none."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(owner, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[owner] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[owner] = (tokens, now)
+            return (1.0 - tokens) / self.rate

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from api.closed import IncidentHistory
 from api.idempotency import IdempotencyStore
+from api.limits import RateLimiter
 from api.settings import ApiSettings
 from api.versions import ResourceVersions
 from planner.centre.codes import DEFAULT_CODES_PATH, CodeTable
@@ -47,6 +48,7 @@ class Services:
     engine: Engine
     versions: ResourceVersions
     history: IncidentHistory
+    rate_limiter: RateLimiter
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     log_problem: str | None = None
     """Why the log failed verification at start-up (writes are then refused with 503)."""
@@ -164,6 +166,7 @@ def build_services(settings: ApiSettings) -> Services:
         history=IncidentHistory(log, engine),
         log_problem=problem,
         checkpoints=checkpoints,
+        rate_limiter=RateLimiter(rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
     )
     if latest is not None:
         services._last_checkpoint = (latest.seq, time.monotonic())

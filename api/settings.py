@@ -43,6 +43,9 @@ class ApiSettings(BaseSettings):
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     """Seconds between keep-alive comments on an idle event stream."""
 
+    sse_recheck_s: float = Field(default=2.0, gt=0)
+    """Seconds between checks that an open event stream's key is still valid (revocation)."""
+
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API cross-origin (CORS); empty: none. From the
     environment as JSON, e.g. ``PLANNER_CORS_ORIGINS='["https://cad.example"]'``."""
@@ -58,3 +61,9 @@ class ApiSettings(BaseSettings):
 
     checkpoint_minutes: float = Field(default=10.0, gt=0)
     """...or this many minutes after the last one, if the log moved since."""
+
+    rate_limit_per_s: float = Field(default=100.0, ge=0)
+    """Requests a second each API key may make on average (0: no limit); more → 429."""
+
+    rate_limit_burst: int = Field(default=500, ge=1)
+    """Requests a key may make at once before ``rate_limit_per_s`` applies."""

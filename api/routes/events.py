@@ -1,12 +1,17 @@
 """``GET /v1/events``: the live stream (Server-Sent Events) of engine events and
 recommendation changes, so a console updates without polling.
 
-Each message is one incident-log entry: ``id`` is its log seq, ``event`` its type, ``data``
-its operational JSON (never personal data). The engine's subscriber callback runs on the
-writer's thread; it only hands the new version to this stream's asyncio queue
-(``call_soon_threadsafe``), and the stream then reads the log from its cursor, so live
-delivery and catch-up are one code path and nothing is skipped or sent twice. Resume with the
-``Last-Event-ID`` header (browsers send it on reconnect) or ``?after=SEQ``.
+Each message is one incident-log entry, every kind included (the log's own audit entries
+too): ``id`` is its log seq, ``event`` its type, ``data`` its operational JSON (never personal
+data). The engine's subscriber callback runs on the writer's thread; it only hands the new
+version to this stream's asyncio queue (``call_soon_threadsafe``), and the stream then reads
+the log from its cursor, so live delivery and catch-up are one code path and nothing is skipped
+or sent twice. Resume with the ``Last-Event-ID`` header (browsers send it on reconnect; it wins
+over ``?after=``, so a reconnecting EventSource never replays from the start) or ``?after=SEQ``.
+
+The caller's key is checked again every ``sse_recheck_s`` seconds: a revoked key (or one
+whose role may no longer read the stream) ends the stream within that time, and the
+reconnect is refused with 401.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Reader, ServicesDep
+from api.deps import ALL_ROLES, API_KEY_HEADER, Reader, ServicesDep
 from api.services import Services
 from planner.centre.engine import Outcome
 from planner.errors import InputError
-from planner.log.incident_log import AUDIT_KINDS, LogEntry
+from planner.log.incident_log import LogEntry
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 PAGE = 500
+STREAM_ROLES = frozenset(ALL_ROLES)
+"""Roles that may read the stream (``Reader``); checked again while a stream is open."""
 RETRY_MS = 3000
 
 
@@ -46,18 +53,32 @@ def sse_message(entry: LogEntry) -> str:
 
 
 def _start(after: int | None, last_event_id: str | None, services: Services) -> int:
-    if after is not None:
-        return after
-    if last_event_id is not None:
+    """Where the stream starts: ``Last-Event-ID`` first (a reconnect), then ``after``, else
+    the head (new entries only)."""
+    if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
         if not text.isdigit() or len(text) > 18:
             raise InputError("must be the seq of the last event received", field="Last-Event-ID")
         return int(text)
+    if after is not None:
+        return after
     return services.log.head()
 
 
+def _still_allowed(services: Services, token: str) -> bool:
+    key = services.keys.authenticate(token)
+    return key is not None and key.role in STREAM_ROLES
+
+
 async def _stream(
-    request: Request, services: Services, *, cursor: int, limit: int | None
+    request: Request,
+    services: Services,
+    *,
+    token: str,
+    cursor: int,
+    limit: int | None,
+    kinds: frozenset[str] | None,
+    incident: str | None,
 ) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     wake: asyncio.Queue[int] = asyncio.Queue()
@@ -67,16 +88,22 @@ async def _stream(
 
     unsubscribe = services.engine.subscribe(on_outcome)
     heartbeat = services.settings.sse_heartbeat_s
+    recheck = min(services.settings.sse_recheck_s, heartbeat)
     sent = 0
+    idle = 0.0
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while True:
             while not wake.empty():
                 wake.get_nowait()
+            if not await run_in_threadpool(_still_allowed, services, token):
+                return
             entries = await run_in_threadpool(services.log.entries, after_seq=cursor, limit=PAGE)
             for entry in entries:
                 cursor = entry.seq
-                if entry.kind in AUDIT_KINDS:
+                if kinds is not None and entry.kind not in kinds:
+                    continue
+                if incident is not None and entry.incident != incident:
                     continue
                 yield sse_message(entry)
                 sent += 1
@@ -87,9 +114,14 @@ async def _stream(
             if await request.is_disconnected():
                 return
             try:
-                await asyncio.wait_for(wake.get(), timeout=heartbeat)
+                await asyncio.wait_for(wake.get(), timeout=recheck)
             except TimeoutError:
-                yield ": keep-alive\n\n"
+                idle += recheck
+                if idle >= heartbeat:
+                    idle = 0.0
+                    yield ": keep-alive\n\n"
+            else:
+                idle = 0.0
     finally:
         unsubscribe()
 
@@ -113,15 +145,43 @@ async def events(
     ] = None,
     last_event_id: Annotated[
         str | None,
-        Header(alias="Last-Event-ID", max_length=20, description="Resume after this seq."),
+        Header(
+            alias="Last-Event-ID",
+            max_length=20,
+            pattern=r"^\s*[0-9]{0,18}\s*$",
+            description="Resume after this seq (wins over ``after``).",
+        ),
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        Query(
+            max_length=50,
+            description="Only entries of these kinds (repeat the parameter), e.g. "
+            "``incident_opened``, ``recommendation_issued``, ``personal_data.read``.",
+        ),
+    ] = None,
+    incident: Annotated[
+        str | None, Query(max_length=80, description="Only entries of this incident.")
     ] = None,
 ) -> StreamingResponse:
-    """Without ``after``/``Last-Event-ID`` the stream starts at the current head (new events
-    only). Audit entries (personal-data reads) are not streamed. A comment line is sent every
-    ``sse_heartbeat_s`` seconds while idle."""
+    """Every log entry after the start, in seq order: without ``Last-Event-ID``/``after`` the
+    stream starts at the current head (new entries only). ``kind`` and ``incident`` filter the
+    entries sent (the ids stay log seqs, so resuming works the same). A comment line is sent
+    every ``sse_heartbeat_s`` seconds while idle; a revoked key's stream ends within
+    ``sse_recheck_s`` seconds."""
     cursor = _start(after, last_event_id, services)
+    token = request.headers.get(API_KEY_HEADER, "")
+    kinds = None if not kind else frozenset(k for k in kind if len(k) <= 80)
     return StreamingResponse(
-        _stream(request, services, cursor=cursor, limit=limit),
+        _stream(
+            request,
+            services,
+            token=token,
+            cursor=cursor,
+            limit=limit,
+            kinds=kinds,
+            incident=incident,
+        ),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -55,12 +55,37 @@ def test_resume_with_last_event_id(fleet: TestClient, keys: Keys) -> None:
     assert bad.status_code == 422 and bad.json()["field"] == "Last-Event-ID"
 
 
-def test_personal_reads_and_personal_data_are_not_streamed(fleet: TestClient, keys: Keys) -> None:
+def test_every_entry_is_streamed_but_no_personal_data(fleet: TestClient, keys: Keys) -> None:
     contact = {"contact_id": "C1", "channel": "phone", "caller_name": "Jane Roe"}
     seq = fleet.post("/v1/contacts", json=contact, headers=keys[Role.DISPATCHER]).json()["seq"]
     fleet.get(f"/v1/log/{seq}/personal?purpose=check", headers=keys[Role.AUDITOR])
     fleet.post("/v1/contacts", json={**contact, "contact_id": "C2"}, headers=keys[Role.DISPATCHER])
-    response = fleet.get(f"/v1/events?after={seq - 1}&limit=2", headers=keys[Role.PLANNER])
+    response = fleet.get(f"/v1/events?after={seq - 1}&limit=3", headers=keys[Role.PLANNER])
     messages = parse_sse(response.text)
-    assert [m["event"] for m in messages] == ["contact_received", "contact_received"]
+    assert [m["event"] for m in messages] == [
+        "contact_received",
+        "personal_data.read",
+        "contact_received",
+    ]
     assert "Jane Roe" not in response.text
+
+
+def test_last_event_id_wins_over_after_and_filters_apply(fleet: TestClient, keys: Keys) -> None:
+    incident = {
+        "incident_id": "I1",
+        "code": "CARDIAC_ARREST",
+        "location": {"lat": 40.275, "lon": -76.875},
+    }
+    opened = fleet.post("/v1/incidents", json=incident, headers=keys[Role.DISPATCHER]).json()
+    head = fleet.get("/v1/log/verify", headers=keys[Role.AUDITOR]).json()["head_seq"]
+    resumed = fleet.get(
+        "/v1/events?after=0&limit=1",
+        headers={**keys[Role.PLANNER], "Last-Event-ID": str(head - 1)},
+    )
+    assert [int(m["id"]) for m in parse_sse(resumed.text)] == [head]
+    only = fleet.get(
+        "/v1/events?after=0&limit=1&kind=incident_opened&incident=I1", headers=keys[Role.PLANNER]
+    )
+    assert [(int(m["id"]), m["event"]) for m in parse_sse(only.text)] == [
+        (opened["seq"], "incident_opened")
+    ]

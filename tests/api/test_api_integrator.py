@@ -360,3 +360,86 @@ def test_a_unit_can_be_removed_and_the_removal_is_logged(
     assert last.kind == "unit_removed" and last.payload["reason"] == "decommissioned"
     assert_problem(fleet.delete("/v1/units/E1", headers=supervisor), 404)
     assert_problem(fleet.delete("/v1/units/M1", headers=keys[Role.DISPATCHER]), 403)
+
+
+# -- finding 7: personal-data reads ----------------------------------------------------------
+
+
+def test_dispatchers_read_personal_data_of_incidents_only_and_every_read_is_logged(
+    fleet: TestClient, keys: Keys, app: FastAPI
+) -> None:
+    log = services_of(app).log
+    dispatcher, auditor = keys[Role.DISPATCHER], keys[Role.AUDITOR]
+    opened = fleet.post(
+        "/v1/incidents", json={**INCIDENT, "details": "man, 60"}, headers=dispatcher
+    ).json()
+    read = fleet.get(f"/v1/log/{opened['seq']}/personal?purpose=handling", headers=dispatcher)
+    assert read.status_code == 200 and read.json()["personal"]["details"] == "man, 60"
+    assert read.headers["cache-control"] == "no-store"
+    audit_seq = log.head()
+    assert log.entries(after_seq=audit_seq - 1)[0].kind == "personal_data.read"
+    refused = fleet.get(f"/v1/log/{audit_seq}/personal?purpose=curious", headers=dispatcher)
+    assert_problem(refused, 403)
+    unit_entry = next(e.seq for e in log.entries() if e.kind == "unit_registered")
+    assert_problem(fleet.get(f"/v1/log/{unit_entry}/personal?purpose=x", headers=dispatcher), 403)
+    assert log.head() == audit_seq  # refused reads read nothing
+    plain = fleet.get(f"/v1/log/{unit_entry}/personal?purpose=audit", headers=auditor)
+    assert plain.status_code == 200 and plain.json()["personal"] is None
+    last = log.entries(after_seq=log.head() - 1)[0]
+    assert last.kind == "personal_data.read" and last.payload["seq"] == unit_entry
+    timeline = fleet.get(
+        "/v1/incidents/I1/timeline?personal=true&purpose=handling", headers=dispatcher
+    )
+    assert timeline.status_code == 200 and timeline.headers["cache-control"] == "no-store"
+
+
+# -- finding 11: rate limits and CORS -------------------------------------------------------
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        db_url=f"sqlite:///{tmp_path / 'rl.sqlite'}",
+        tick_s=0,
+        rate_limit_per_s=0.5,
+        rate_limit_burst=2,
+    )
+    app = create_app(settings)
+    try:
+        store = services_of(app).keys
+        a = {"X-API-Key": store.create(name="a", role=Role.PLANNER).token}
+        b = {"X-API-Key": store.create(name="b", role=Role.PLANNER).token}
+        client = TestClient(app)
+        assert [client.get("/v1/units", headers=a).status_code for _ in range(2)] == [200, 200]
+        limited = client.get("/v1/units", headers=a)
+        assert_problem(limited, 429)
+        assert 1 <= int(limited.headers["retry-after"]) <= 2
+        assert client.get("/v1/units", headers=b).status_code == 200  # per key
+    finally:
+        services_of(app).close()
+
+
+def test_cors_allows_only_the_configured_origins(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        db_url=f"sqlite:///{tmp_path / 'cors.sqlite'}",
+        tick_s=0,
+        cors_origins=("https://cad.example",),
+    )
+    app = create_app(settings)
+    try:
+        client = TestClient(app)
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key,if-match",
+        }
+        ok = client.options("/v1/incidents", headers={"Origin": "https://cad.example", **preflight})
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == "https://cad.example"
+        other = client.options(
+            "/v1/incidents", headers={"Origin": "https://evil.example", **preflight}
+        )
+        assert "access-control-allow-origin" not in other.headers
+        plain = client.get("/health", headers={"Origin": "https://cad.example"})
+        assert plain.headers["access-control-allow-origin"] == "https://cad.example"
+        assert "ETag" in plain.headers["access-control-expose-headers"]
+    finally:
+        services_of(app).close()

@@ -263,7 +263,7 @@ def test_personal_timeline_carries_the_callers_of_the_incidents_contacts(
     assert callers == {"C1": "Jane Roe", "C2": "John Doe"}
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
     read_seqs = {r.payload["seq"] for r in _reads(app)[len(reads_before) :]}
-    assert read_seqs == {e["seq"] for e in entries if e["has_personal"]}
+    assert read_seqs == {e["seq"] for e in entries if e["kind"] != PERSONAL_READ_KIND}
     assert "Other Caller" not in str(entries)
 
 
