@@ -1,3 +1,4 @@
 from planner.cli import main
 
-main()
+if __name__ == "__main__":  # a guard: Dask and spawn-started workers import this module
+    main()

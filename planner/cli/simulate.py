@@ -1,4 +1,4 @@
-"""``planner simulate`` and ``planner compare``: what-if runs."""
+"""``planner simulate``, ``planner compare`` and ``planner sweep``: what-if runs."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def _run(
     replications: int | None,
     workers: int,
     quiet: bool,
+    cluster: str | None = None,
 ) -> list[ReplicationResult]:
     from planner.sim.simulator import simulate
 
@@ -60,7 +61,13 @@ def _run(
     if workers < 1:
         raise InputError(f"must be at least 1 (1: in-process), got {workers}", field="--workers")
     if quiet:
-        return simulate(scenario, policies=policies, replications=replications, workers=workers)
+        return simulate(
+            scenario,
+            policies=policies,
+            replications=replications,
+            workers=workers,
+            cluster=cluster,
+        )
     with Progress(
         TextColumn(f"[bold]{scenario.name}"),
         BarColumn(),
@@ -80,6 +87,7 @@ def _run(
             replications=replications,
             workers=workers,
             progress=callback,
+            cluster=cluster,
         )
 
 
@@ -93,6 +101,12 @@ def simulate_command(
     hours: float | None = typer.Option(None, "--hours", help="Override the horizon (hours)."),
     workers: int = typer.Option(2, "--workers", help="Parallel processes (1: in-process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
+        "address tcp://HOST:8786.",
+    ),
 ) -> None:
     """Simulate a scenario with each policy on common random numbers; write a report."""
     from planner.sim.report import write_simulation_report
@@ -109,6 +123,7 @@ def simulate_command(
         replications=replications,
         workers=workers,
         quiet=quiet,
+        cluster=cluster,
     )
     try:
         summary = write_simulation_report(scenario, results, out)
@@ -132,6 +147,12 @@ def compare_command(
     hours: float | None = typer.Option(None, "--hours", help="Override the horizon (hours)."),
     workers: int = typer.Option(2, "--workers", help="Parallel processes (1: in-process)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
+        "address tcp://HOST:8786.",
+    ),
 ) -> None:
     """Run a base scenario and a what-if on the same seeds; report the paired differences."""
     from planner.sim.report import write_comparison_report
@@ -147,7 +168,14 @@ def compare_command(
     whatif = whatif.model_copy(update={"seed": base.seed})
     chosen = _policies(policies) or [p for p in base.policies if p in whatif.policies]
     runs = {
-        name: _run(sc, policies=chosen, replications=replications, workers=workers, quiet=quiet)
+        name: _run(
+            sc,
+            policies=chosen,
+            replications=replications,
+            workers=workers,
+            quiet=quiet,
+            cluster=cluster,
+        )
         for name, sc in (("base", base), ("whatif", whatif))
     }
     try:
@@ -164,6 +192,58 @@ def compare_command(
                 f"{d['diff_mean_response_s']:+.0f} s"
             )
     typer.echo(f"report: {out / 'comparison.md'}")
+
+
+def sweep_command(
+    scenario_path: Path = typer.Argument(..., help="Scenario YAML (see scenarios/)."),
+    vary: str = typer.Option(..., "--vary", help="What to vary: units=MIN..MAX (fleet size)."),
+    policies: str | None = typer.Option(
+        None, "--policies", help="Comma-separated policies (default: the scenario's)."
+    ),
+    replications: int | None = typer.Option(None, "--replications", "-n", help="Replications."),
+    out: Path = typer.Option(Path("sweep-out"), "--out", "-o", help="Output directory."),
+    hours: float | None = typer.Option(None, "--hours", help="Override the horizon (hours)."),
+    workers: int = typer.Option(2, "--workers", help="Parallel processes (1: in-process)."),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
+        "address tcp://HOST:8786.",
+    ),
+) -> None:
+    """P1 compliance against fleet size for each policy (sweep.md, sweep.png, sweep.json)."""
+    from planner.sim.sweep import parse_vary, run_sweep, sweep_summary, write_sweep_report
+
+    _check_writable(out)
+    sizes = parse_vary(vary)
+    scenario = load_scenario(scenario_path)
+    if hours is not None:
+        if hours <= 0:
+            raise InputError("must be positive", field="--hours")
+        scenario = scenario.model_copy(update={"duration_h": hours})
+    if replications is not None and replications < 1:
+        raise InputError("must be at least 1", field="--replications")
+    if workers < 1:
+        raise InputError(f"must be at least 1 (1: in-process), got {workers}", field="--workers")
+    results = run_sweep(
+        scenario,
+        sizes,
+        policies=_policies(policies) or scenario.policies,
+        replications=replications or scenario.replications,
+        workers=workers,
+        cluster=cluster,
+    )
+    summary = sweep_summary(results)
+    try:
+        write_sweep_report(scenario, summary, out)
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
+    for row in summary["points"]:
+        typer.echo(
+            f"{row['units']} units {row['policy']}: P1 within target "
+            f"{row['p1_within_target'] * 100:.1f} %"
+        )
+    typer.echo(f"report: {out / 'sweep.md'}")
 
 
 def _check_writable(out: Path) -> None:
@@ -184,6 +264,7 @@ def _pp(v: float | None) -> str:
 
 
 def register(root: typer.Typer) -> None:
-    """Attach ``simulate`` and ``compare`` to the root app."""
+    """Attach ``simulate``, ``compare`` and ``sweep`` to the root app."""
     root.command("simulate")(_one_line_errors(simulate_command))
     root.command("compare")(_one_line_errors(compare_command))
+    root.command("sweep")(_one_line_errors(sweep_command))

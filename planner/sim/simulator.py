@@ -672,8 +672,10 @@ def simulate(
     replications: int | None = None,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    cluster: str | None = None,
 ) -> list[ReplicationResult]:
-    """Every policy on every replication, in ``workers`` processes (1: in this process).
+    """Every policy on every replication, in ``workers`` processes (1: in this process), or
+    on a Dask ``cluster`` (``local`` or a scheduler address; see :mod:`planner.sim.cluster`).
 
     Results come back ordered by replication, then policy. ``progress(done, total)`` is called
     as tasks finish.
@@ -685,6 +687,16 @@ def simulate(
     for name in policies:
         check_policy(name)
     results: dict[tuple[str, int], ReplicationResult] = {}
+    if cluster is not None:
+        from planner.sim.cluster import run_on_cluster
+
+        prepare_world(scenario)  # validate (and fail) here, before shipping tasks
+        return run_on_cluster(
+            [(scenario, p, r) for p, r in todo],
+            address=cluster,
+            workers=workers,
+            progress=progress,
+        )
     if workers <= 1 or len(todo) == 1:
         for k, (p, r) in enumerate(todo, start=1):
             results[(p, r)] = simulate_one(world, policy=p, replication=r)
