@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     max_snap_m: Annotated[float, Field(gt=0)] = 500.0
     """Farthest a coordinate may lie from the road network before it is refused."""
 
+    max_clock_skew_s: Annotated[float, Field(ge=0)] = 300.0
+    """How far ahead of the engine's clock an event's ``at`` may be before it is refused, so
+    one future-dated line cannot push the centre's clock (and every escalation) into the future."""
+
 
 def get_settings() -> Settings:
     """Fresh settings from the environment (cheap; tests change the environment).

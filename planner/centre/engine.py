@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -228,6 +228,7 @@ class Engine:
         self._coverage = coverage
         """The coverage model of the ``coverage`` dispatch rule (built from the region on first
         use when not given; the simulator passes its scenario's)."""
+        self._max_skew = timedelta(seconds=get_settings().max_clock_skew_s)
         if region is not None:
             for closure_id in list(region.closures):
                 region.lift_closure(closure_id)
@@ -302,6 +303,7 @@ class Engine:
                     f"the state is at version {self._version}, not {expected_version}",
                     field="expected_version",
                 )
+            self._check_skew(parsed)
             plan_before = self._plan
             saved = self._save()
             try:
@@ -482,6 +484,18 @@ class Engine:
         return engine
 
     # -- pipeline ------------------------------------------------------------------------------
+
+    def _check_skew(self, event: Event) -> None:
+        """Refuse an event dated further ahead of the engine clock than the allowed skew."""
+        if event.at is None:
+            return
+        limit = self._clock() + self._max_skew
+        if event.at > limit:
+            raise InputError(
+                f"{event.at.isoformat()} is more than {self._max_skew.total_seconds():.0f} s "
+                "ahead of the centre's clock",
+                field="at",
+            )
 
     def _stamp(self, event: Event) -> Event:
         if event.at is not None:

@@ -66,9 +66,18 @@ Channel = Literal["phone", "sms", "email", "web", "radio", "agency"]
 Priority = Annotated[int, Field(ge=1, le=5)]
 
 
+MAX_PERSONAL_TEXT = 4000
+"""Longest personal text (a name, an address, free text about a patient) one field may hold."""
+
+
 def personal(*, description: str | None = None) -> Any:
-    """A field holding personal data: optional, kept out of the operational record."""
-    return Field(default=None, description=description, json_schema_extra={"personal": True})
+    """A field holding personal data: optional, kept out of the operational record, bounded."""
+    return Field(
+        default=None,
+        description=description,
+        max_length=MAX_PERSONAL_TEXT,
+        json_schema_extra={"personal": True},
+    )
 
 
 def _is_personal(info: FieldInfo) -> bool:

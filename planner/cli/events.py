@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from planner.centre.codes import CodeTable
-from planner.centre.engine import Engine
+from planner.centre.engine import Engine, Outcome
 from planner.centre.events import CentreConfigured
 from planner.centre.state import CentreState
 from planner.cli._common import fail, write_json
@@ -18,7 +18,7 @@ from planner.cli.log import app as log_app
 from planner.dispatch.domain import Plan
 from planner.dispatch.problem_io import plan_to_json
 from planner.errors import InputError, PlannerError
-from planner.log.incident_log import IncidentLog
+from planner.log.incident_log import IncidentLog, line_ids
 from planner.log.signing import load_signing_key
 from planner.settings import get_settings
 
@@ -45,14 +45,24 @@ def apply_events(
         None, "--signing-key", help="Ed25519 private key: sign every entry appended."
     ),
 ) -> None:
-    """Apply events in order; stop at the first malformed or rejected one (exit 2)."""
+    """Apply events in order; stop at the first malformed or rejected one (exit 2).
+
+    Each line is applied in one transaction with a record of it, so re-running the same file
+    adds nothing and a run that was killed resumes after the last line it committed."""
     try:
-        lines = events.read_text(encoding="utf-8").splitlines()
+        text = events.read_bytes().decode("utf-8")
     except OSError as exc:
         raise fail(f"cannot read {events}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise fail(f"{events}: not a UTF-8 JSON-lines file (byte {exc.start})") from None
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise fail(f"{events}: no events (the file is empty)")
+    ids = line_ids(lines)
     table = _codes(codes)
     key = None if signing_key is None else load_signing_key(signing_key)
     with IncidentLog(db or get_settings().db_url, signing_key=key) as log:
+        done = log.imported(ids)
         has_events = log.head() > 0 and bool(log.entries(limit=1))
         if has_events:
             engine = Engine.replay(log, codes=table)
@@ -61,19 +71,31 @@ def apply_events(
                 typer.echo(f"logged centre_configured (seq {adopted.seq}): {adopted.event.reason}")
         else:
             engine = Engine(codes=table, log=log)
-        applied = derived = 0
+        applied = derived = skipped = 0
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
+            line_id = ids[number - 1]
+            if line_id in done:
+                skipped += 1
+                continue
+
+            def remember(outcome: Outcome, line_id: str = line_id, number: int = number) -> None:
+                log.record_import(line_id, line=number, seq=outcome.seq)
+
             try:
-                outcome = engine.submit(_parse_line(line))
+                outcome = engine.submit(_parse_line(line), before_commit=remember)
             except PlannerError as exc:
-                typer.echo(f"applied {applied} events before the rejection", err=True)
-                raise fail(f"{events}:{number}: rejected: {exc}") from None
+                raise fail(
+                    f"{events}:{number}: rejected: {exc} (applied {applied} events before the "
+                    "rejection)"
+                ) from None
             applied += 1
             derived += len(outcome.derived)
+        again = f"; {skipped} lines applied by an earlier run skipped" if skipped else ""
         typer.echo(
-            f"applied {applied} events ({derived} derived by the engine); log head {engine.version}"
+            f"applied {applied} events ({derived} derived by the engine){again}; "
+            f"log head {engine.version}"
         )
         typer.echo(_summary(engine.state, engine.plan))
 
@@ -84,6 +106,8 @@ def _parse_line(line: str) -> Any:
         return json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", field="line") from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", field="line") from None
 
 
 def replay(

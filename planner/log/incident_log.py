@@ -10,6 +10,7 @@ wiped after the retention period without breaking the chain.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from planner.log.schema import (
     create_log_engine,
     entries_table,
     head_table,
+    imports_table,
     metadata,
     personal_table,
     signatures_table,
@@ -205,6 +207,8 @@ class IncidentLog:
             with self._write() as conn:
                 if self._is_postgres:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
+                if not self._is_postgres:
+                    _refuse_foreign(conn)
                 metadata.create_all(conn)
                 if conn.execute(sa.select(head_table.c.id)).first() is None:
                     conn.execute(head_table.insert().values(id=_HEAD_ID, seq=0, hash=GENESIS_HASH))
@@ -441,6 +445,23 @@ class IncidentLog:
         with self._read() as conn:
             return [_to_entry(row) for row in conn.execute(query)]
 
+    # -- imports ---------------------------------------------------------------------------
+
+    def imported(self, line_ids: Sequence[str]) -> set[str]:
+        """Which of ``line_ids`` (see :func:`line_ids`) were applied already."""
+        found: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, len(line_ids), 500):
+                chunk = list(line_ids[start : start + 500])
+                query = sa.select(imports_table.c.line_id).where(imports_table.c.line_id.in_(chunk))
+                found.update(str(v) for v in conn.execute(query).scalars())
+        return found
+
+    def record_import(self, line_id: str, *, line: int, seq: int) -> None:
+        """Mark an event file's line as applied (call inside the line's own transaction)."""
+        with self._write() as conn:
+            conn.execute(imports_table.insert().values(line_id=line_id, line=line, seq=seq))
+
     # -- personal data ---------------------------------------------------------------------
 
     def read_personal(self, seq: int, *, reader: str, purpose: str) -> dict[str, Any] | None:
@@ -577,6 +598,39 @@ class IncidentLog:
     def signing(self) -> bool:
         """Whether this log signs what it appends."""
         return self._signing_key is not None
+
+
+OWN_TABLE_PREFIXES = ("log_", "api_")
+"""Tables of the log and of the API beside it; any other table means another application's."""
+
+
+def _refuse_foreign(conn: Connection) -> None:
+    """Refuse to add the log's tables to a SQLite file that holds another application's
+    (a mistyped ``--db`` must not turn someone's database into an incident log)."""
+    names = sa.inspect(conn).get_table_names()
+    if head_table.name in names:
+        return
+    foreign = sorted(n for n in names if not n.startswith(OWN_TABLE_PREFIXES))
+    if foreign:
+        raise DataMissingError(
+            f"not an incident log: the database holds other tables ({', '.join(foreign[:3])}); "
+            "use a new database",
+            field="db",
+        )
+
+
+def line_ids(lines: Sequence[str]) -> list[str]:
+    """An id per line of an event file: SHA-256 over the file up to and including the line.
+
+    The same file (or a longer one that starts the same) gives the same ids, so a re-run skips
+    what was applied; a file that differs from some line on gets new ids from there on.
+    """
+    ids: list[str] = []
+    digest = hashlib.sha256(b"dispatch-planner events file v1\n")
+    for line in lines:
+        digest.update(line.encode("utf-8", "surrogatepass") + b"\n")
+        ids.append(digest.copy().hexdigest())
+    return ids
 
 
 def _encode(entry: NewEntry) -> tuple[str, str | None, str | None, str | None]:

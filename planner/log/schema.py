@@ -102,6 +102,16 @@ signatures_table = sa.Table(
 )
 """Ed25519 signatures of entries' hashes (see :mod:`planner.log.signing`), append-only."""
 
+imports_table = sa.Table(
+    "log_imports",
+    metadata,
+    sa.Column("line_id", sa.String(64), primary_key=True),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("seq", sa.BigInteger, sa.ForeignKey("log_entries.seq"), nullable=False),
+)
+"""Lines of event files already applied (``planner events apply``), each under an id that
+digests the file up to and including that line, written with the line's own entries."""
+
 
 _SQLITE_GUARDS = (
     "CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries "
