@@ -21,6 +21,7 @@ from planner.centre.config import EngineConfig, EscalationConfig, EscalationRule
 from planner.centre.engine import Engine, Outcome
 from planner.centre.recommendations import plan_key
 from planner.log.incident_log import IncidentLog
+from planner.log.schema import metadata
 
 CODES = CodeTable.load()
 T0 = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
@@ -195,9 +196,7 @@ def test_every_injected_fault_leaves_log_and_engine_unchanged(
 def _reset(url: str) -> None:
     """Drop the log's tables so the next fault starts from a fresh centre."""
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for table in ("log_signatures", "log_personal", "log_entries", "log_head"):
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    metadata.drop_all(engine)
     engine.dispose()
 
 
