@@ -1,3 +1,5 @@
+// Alert ids follow the log's id rule (letters, digits, ._:/- and at most 80 characters).
+//
 // Alerts: what needs a person now, worked out from the live picture (escalations, dispatches
 // not acknowledged, targets about to be missed, unmet requirements). Each has a stable id; a
 // dispatcher or supervisor acknowledges it through the API, which logs who and when, and every
@@ -23,7 +25,7 @@ const SOUND_KEY = "dispatch-console.alert-sound";
 export function alertsFrom(store, now = Date.now()) {
   const out = [];
   for (const i of store.incidents.values()) {
-    if (i.level > 1 || i.command_level) {
+    if (i.escalated_at) {
       const command = i.command_level ? ` · ${i.command_level} command` : "";
       out.push({ id: `escalation:${i.id}:${i.level}`, kind: "escalation", severity: 2, incident: i.id,
         text: `${i.code} at level ${i.level}${command}${i.major_incident ? " · MAJOR INCIDENT" : ""}` });
@@ -33,9 +35,13 @@ export function alertsFrom(store, now = Date.now()) {
       out.push({ id: `target:${i.id}:${t.rank === 2 ? "missed" : "soon"}`, kind: "target", severity: t.rank,
         incident: i.id, text: `${i.code} P${i.priority}: ${t.text}, nobody on scene` });
     }
-    for (const u of store.unmetFor(i.id)) {
-      out.push({ id: `unmet:${i.id}:${u.capability}`, kind: "unmet", severity: 2, incident: i.id,
-        text: `${i.code}: ${u.capability} × ${u.missing} short — ${u.reason ?? "no unit free"}` });
+    const unmet = store.unmetFor(i.id);
+    if (unmet.length) {
+      // One alert per incident and shortfall: a new gap is a new alert, a filled one goes.
+      const short = unmet.map((u) => `${u.capability}×${u.missing}`).sort();
+      const caps = unmet.map((u) => u.capability).sort().join("/");
+      out.push({ id: `unmet:${i.id}:${caps}`.slice(0, 80), kind: "unmet", severity: i.priority <= 2 ? 2 : 1,
+        incident: i.id, text: `${i.code} P${i.priority}: ${short.join(", ")} short — ${unmet[0].reason ?? "no unit free"}` });
     }
   }
   for (const u of store.units.values()) {

@@ -8,6 +8,7 @@ change arrive over the event stream. Screenshots go to ``artifacts/`` (git-ignor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -326,9 +327,11 @@ DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "console.png"
 
 
 def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server, say: Any) -> None:
-    """Several incidents, pending and accepted recommendations, a closure: the queue is in
-    priority-then-age order, every recommendation is a line with its ETA on the map. The
-    screenshot is the README's (written to docs/ with PLANNER_UPDATE_DOCS_SCREENSHOT=1)."""
+    """A busy moment: 40 open incidents, pending and accepted recommendations, crews that have
+    acknowledged or arrived, a closure: the queue is in priority-then-age order, every
+    recommendation is a line with its ETA on the map, the status board and the alerts fill
+    in. The screenshot is the README's (written to docs/ with
+    PLANNER_UPDATE_DOCS_SCREENSHOT=1)."""
     segments = server.call("GET", "/v1/region/map", role="planner")["segments"]
     n = len(segments) // 4
 
@@ -362,6 +365,9 @@ def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server, say: Any)
         ("INC-BUSY-3", "FALL", 0.30),
         ("INC-BUSY-4", "CARDIAC_ARREST", 0.72),
     ]
+    codes = ["FALL", "CHEST_PAIN", "BREATHING_PROBLEMS", "CAR_FIRE", "ASSAULT", "SEIZURE",
+             "AUTO_FIRE_ALARM", "MINOR_ILLNESS", "STROKE"]  # fmt: skip
+    scene += [(f"INC-BUSY-{k + 5}", codes[k % len(codes)], 0.04 + 0.92 * k / 36) for k in range(36)]
     for incident_id, code, where in scene:
         server.call(
             "POST",
@@ -369,6 +375,17 @@ def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server, say: Any)
             {"incident_id": incident_id, "code": code, "location": spot(where)},
         )
     server.call("POST", "/v1/incidents/INC-BUSY-2/accept", {})
+    # Some crews on their way and on scene, some dispatches not yet acknowledged.
+    for incident_id in ("INC-BUSY-6", "INC-BUSY-9", "INC-BUSY-13"):
+        with contextlib.suppress(urllib.error.HTTPError):  # nothing left to send there
+            server.call("POST", f"/v1/incidents/{incident_id}/accept", {})
+    dispatched = [
+        u for u in server.call("GET", "/v1/units")["units"] if u["status"] == "dispatched"
+    ]
+    for k, u in enumerate(dispatched[:3]):
+        server.call("POST", f"/v1/units/{u['id']}/acknowledge", {})
+        if k == 0:
+            server.call("POST", f"/v1/units/{u['id']}/arrive", {})
     server.call(
         "POST",
         "/v1/closures",
@@ -377,8 +394,10 @@ def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server, say: Any)
 
     c = Console(browser, server, "dispatcher")
     page = c.page
+    assert page.locator("#queue tbody tr").count() == 40
     page.locator('#queue tr[data-id="INC-BUSY-4"]').click()
     page.locator("#recommendation .rec").first.wait_for()
+    page.locator("#alerts-list li.alert").first.wait_for()
     priorities = [int(p.strip("P")) for p in page.locator("#queue .prio").all_inner_texts()]
     assert priorities == sorted(priorities) and priorities[0] == 1
     layers = page.evaluate("window.dispatchConsole.map.layers")
