@@ -113,13 +113,12 @@ def build_review(
     tz: str = "UTC",
     min_calls: int = MIN_CALLS,
     reversal_window_s: float = 120.0,
-    records: Records | None = None,
 ) -> dict[str, Any]:
     """The review document for ``[start, end]`` of the log at ``url``."""
     zone = time_zone(tz)
     if min_calls < 1:
         raise InputError("must be at least 1", field="min_calls")
-    rec = records or load_records(url, codes=codes, reversal_window_s=reversal_window_s)
+    rec = load_records(url, codes=codes, reversal_window_s=reversal_window_s)
     inside = _window(start, end)
     roster = roster or {}
     fig = figures(rec, inside, roster, min_calls)
@@ -147,6 +146,7 @@ def build_review(
                 "by": o.person,
                 "units": o.units,
                 "instead_of": o.instead_of,
+                "replaced": o.replaced,
                 "reason": o.reason,
                 "eta_cost_s": o.eta_cost_s,
                 "like_for_like": o.like_for_like,

@@ -108,6 +108,8 @@ class Override:
     units: list[str]
     instead_of: list[str]
     reason: str
+    replaced: list[str]
+    """The recommended units the override replaced (``instead_of``, else those left out)."""
     eta_cost_s: float | None
     """Mean over replaced slots filled like for like (sent ETA − replaced ETA); None if none."""
     like_for_like: list[dict[str, Any]] = field(default_factory=list)
@@ -355,7 +357,7 @@ class _Folder:
                 override.incident == inc.id
                 and override.reversed_after_s is None
                 and 0 < late <= self.window
-                and set(units) & set(override.instead_of)
+                and set(units) & set(override.replaced)
             ):
                 override.reversed_after_s = late
         for unit in units:
@@ -371,17 +373,12 @@ class _Folder:
         instead that can fill the same slot (its capability), both from the positions of that
         moment. Units sent that fill no replaced slot are additions, not costs; a replaced slot
         no sent unit can fill is listed as unfilled."""
-        out = Override(
-            who,
-            event.incident_id,
-            when,
-            list(event.units),
-            list(event.instead_of),
-            event.reason,
-            None,
-        )
         recommended = {a.unit: a.capability for a in self._recommended(event.incident_id)}
         replaced = event.instead_of or [u for u in recommended if u not in event.units]
+        out = Override(
+            who, event.incident_id, when, list(event.units), list(event.instead_of),
+            event.reason, list(replaced), None,
+        )  # fmt: skip
         incident = self.state.incidents.get(event.incident_id)
         fresh = [u for u in event.units if u not in recommended and u in self.state.units]
         out.added = list(fresh)

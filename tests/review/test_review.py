@@ -305,11 +305,14 @@ def test_coaching_shows_whether_the_figure_moved_afterwards(tmp_path: Path) -> N
     assert "before 0 % (n=4*), after 33 % (n=3*): worsened (few calls)" in text
 
 
-def test_override_cost_compares_units_that_fill_the_same_slot(tmp_path: Path) -> None:
+AT = "2026-03-14T09:00:{:02d}+00:00"
+
+
+def _police_log(path: Path, overrides: list[dict[str, object]]) -> str:
     """Crow-fly at 36 km/h (10 m/s), no detour, units due north of the incident on its
     meridian: P1 0.001°, P2 0.01°, P3 0.05° away; a sergeant S1 next to the incident."""
-    url = f"sqlite:///{tmp_path / 'override.sqlite'}"
-    at = "2026-03-14T09:00:{:02d}+00:00"
+    url = f"sqlite:///{path}"
+    at = AT
 
     def unit(uid: str, cap: str, dlat: float) -> dict[str, object]:
         return {"type": "unit_registered", "at": at.format(1), "unit_id": uid,
@@ -322,14 +325,21 @@ def test_override_cost_compares_units_that_fill_the_same_slot(tmp_path: Path) ->
         unit("S1", "POLICE_SUPERVISOR", 0.0005),
         {"type": "incident_opened", "at": at.format(2), "actor": "calltaker:bob",
          "incident_id": "I-1", "code": "ASSAULT", "location": {"lat": 40.0, "lon": -76.0}},
-        {"type": "dispatch_overridden", "at": at.format(20), "actor": "dispatcher:alice",
-         "incident_id": "I-1", "units": ["P1", "P3", "S1"], "instead_of": ["P2"],
-         "reason": "P2 is needed for a school crossing"},
     ]  # fmt: skip
     with IncidentLog(url) as log:
         engine = Engine(codes=CodeTable.load(), log=log)
-        for event in events:
+        for event in [*events, *overrides]:
             engine.submit(event)
+    return url
+
+
+def test_override_cost_compares_units_that_fill_the_same_slot(tmp_path: Path) -> None:
+    override_event = {
+        "type": "dispatch_overridden", "at": AT.format(20), "actor": "dispatcher:alice",
+        "incident_id": "I-1", "units": ["P1", "P3", "S1"], "instead_of": ["P2"],
+        "reason": "P2 is needed for a school crossing",
+    }  # fmt: skip
+    url = _police_log(tmp_path / "override.sqlite", [override_event])
     (override,) = build_review(url)["overrides"]
     # P3 replaces P2 in the POLICE slot: (0.05° − 0.01°) of meridian arc at 10 m/s.
     expected = 6_371_008.8 * math.radians(0.04) / 10.0
@@ -341,3 +351,20 @@ def test_override_cost_compares_units_that_fill_the_same_slot(tmp_path: Path) ->
     # The sergeant fills no replaced slot: an addition, not a saving.
     assert override["added"] == ["S1"] and override["unfilled"] == []
     assert override["reversed_after_s"] is None
+
+
+def test_an_override_without_instead_of_is_reversed_by_sending_the_left_out_unit(
+    tmp_path: Path,
+) -> None:
+    base = {"type": "dispatch_overridden", "actor": "dispatcher:alice", "incident_id": "I-1"}
+    url = _police_log(
+        tmp_path / "reversed.sqlite",
+        [
+            {**base, "at": AT.format(20), "units": ["P1", "P3"], "reason": "P3 knows the estate"},
+            {**base, "at": AT.format(50), "units": ["P2"], "reason": "P3 is too far after all"},
+        ],
+    )
+    first, second = build_review(url, reversal_window_s=60.0)["overrides"]
+    assert first["instead_of"] == [] and first["replaced"] == ["P2"]
+    assert first["reversed_after_s"] == 30.0  # P2, the unit left out, sent at :50
+    assert second["reversed_after_s"] is None
