@@ -726,7 +726,7 @@ def _overrides_md(overrides: list[dict[str, Any]], window: float) -> list[str]:
         unfilled = ", ".join(f"{u['unit']} ({u['capability']})" for u in o["unfilled"])
         bits = [
             f"{o['at']} {o['incident']} by {o['by'] or '–'}: sent {', '.join(o['units'])}"
-            + (f" instead of {', '.join(o['instead_of'])}" if o["instead_of"] else ""),
+            + (f" instead of {', '.join(o['replaced'])}" if o["replaced"] else ""),
             f"reason: {o['reason']}",
             "ETA cost " + ("–" if o["eta_cost_s"] is None else f"{o['eta_cost_s']:+.0f} s"),
         ]
