@@ -54,3 +54,7 @@ from planner.cli import review as _review  # noqa: E402
 
 _review.register(app)
 _bound.register(app)
+
+from planner.cli import scenario as _scenario  # noqa: E402
+
+_scenario.register(app)

@@ -73,25 +73,20 @@ def _csv_rows(path: Path, *, skip: int) -> list[dict[str, str]]:
 def _import_jemss(
     spec: Import, *, field: str
 ) -> tuple[list[Station], list[UnitSpec], list[Hospital]]:
-    """JEMSS tables have a title row before the header row."""
-    folder = _data_file(spec.dir, field=f"{field}.dir")
+    """Stations (with capacity), ambulances and hospitals (with names) of a JEMSS folder."""
+    from planner.sim.jemss import read_jemss
+
+    model = read_jemss(_data_file(spec.dir, field=f"{field}.dir"))
     stations = [
-        Station(
-            id=f"S{r['index']}", name=r.get("address") or None, lat=float(r["y"]), lon=float(r["x"])
-        )
-        for r in _csv_rows(folder / "stations.csv", skip=1)
+        Station(id=f"S{s.index}", name=s.name, lat=s.lat, lon=s.lon, capacity=s.capacity)
+        for s in model.stations
     ]
     units = [
-        UnitSpec(
-            id=f"A{r['index']}", station=f"S{r['stationIndex']}", capabilities=spec.capabilities
-        )
-        for r in _csv_rows(folder / "ambulances.csv", skip=1)
+        UnitSpec(id=f"A{a.index}", station=f"S{a.station}", capabilities=spec.capabilities)
+        for a in model.ambulances
     ]
     hospitals = [
-        Hospital(
-            id=f"H{r['index']}", name=r.get("Name") or None, lat=float(r["y"]), lon=float(r["x"])
-        )
-        for r in _csv_rows(folder / "hospitals.csv", skip=1)
+        Hospital(id=f"H{h.index}", name=h.name, lat=h.lat, lon=h.lon) for h in model.hospitals
     ]
     return stations, units, hospitals
 
@@ -245,6 +240,13 @@ def apply_changes(scenario: Scenario) -> Deployment:
         raise InputError(f"duplicate unit ids: {', '.join(duplicates)}", field="units")
     for j, unit in enumerate(units):
         _need_station(stations, unit.station, field=f"units.{j}.station")
+    for sid, station in stations.items():
+        based = sum(1 for u in units if u.station == sid)
+        if station.capacity is not None and based > station.capacity:
+            raise InputError(
+                f"station {sid} holds {station.capacity} units but {based} are based there",
+                field=f"stations.{sid}.capacity",
+            )
     if not units:
         raise InputError("the scenario has no units", field="units")
     return Deployment(stations, units, hospitals, closures, roads, surges, majors)

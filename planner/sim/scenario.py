@@ -48,6 +48,8 @@ class Place(_Model):
 class Station(Place):
     id: str = Field(min_length=1)
     name: str | None = None
+    capacity: int | None = Field(default=None, ge=0)
+    """Most units based here (JEMSS ``capacity``); ``None``: no limit."""
 
 
 class Hospital(Place):
@@ -85,7 +87,8 @@ class UnitSpec(_Model):
 class Import(_Model):
     """Stations, units and hospitals read from published data (relative to the data dir).
 
-    ``jemss``: ``dir`` with JEMSS ``stations.csv``, ``ambulances.csv``, ``hospitals.csv``.
+    ``jemss``: ``dir``, a JEMSS model folder (published layout or flat, see
+    :mod:`planner.sim.jemss`): stations with capacity, ambulances, hospitals with names.
     ``elaspy``: ``allocation`` (ambulance → base postcode) and ``hospitals`` (postcodes).
     ``fleet``: ``file``, the stations and units of a project fleet file (``only`` filters).
     """

@@ -18,7 +18,7 @@ from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.centre.codes import CodeTable
 from planner.dispatch.coverage import CoverageModel, install
 from planner.dispatch.moveup import MoveUpLimits
-from planner.errors import InputError
+from planner.errors import InputError, OutsideRegionError
 from planner.network.closures import Closure, points_in_area, segments_in_area
 from planner.network.geo import LocalProjection, Location
 from planner.network.loader import load_region
@@ -232,7 +232,13 @@ def _node(region: Region, place: Place, *, field: str) -> int:
             raise InputError(f"region {region.name} has no point ids; give lat/lon", field=field)
         return int(index(place.point))
     assert place.lat is not None and place.lon is not None
-    return region.snap(place.lat, place.lon).node
+    try:
+        return region.snap(place.lat, place.lon).node
+    except (InputError, OutsideRegionError) as exc:
+        what = field.replace("stations.", "station ").replace("hospitals.", "hospital ")
+        name = getattr(place, "name", None)
+        label = f"{what} ({name})" if name else what
+        raise InputError(f"{label}: {exc.message}", field=field) from None
 
 
 def _demand_points(
@@ -277,7 +283,7 @@ def _point_weights(region: Region, file: str, *, area: Any) -> FloatArray:
     ):
         try:
             node = region.snap(float(lat), float(lon)).node
-        except InputError as exc:
+        except (InputError, OutsideRegionError) as exc:
             raise InputError(
                 f"demand point {k + 1} of {file}: {exc}", field="demand.spatial.points"
             ) from None
@@ -549,7 +555,7 @@ def _snap_or_none(region: Region, lat: float, lon: float) -> int:
     """The node of a logged call, or -1 when it lies too far from every road."""
     try:
         return region.snap(float(lat), float(lon)).node
-    except InputError:
+    except (InputError, OutsideRegionError):
         return -1
 
 
