@@ -87,6 +87,8 @@ def review_command(
     start, stop = _period(date_from, date_to, zone)
     if reversal_window < 0:
         raise InputError("must not be negative", field="--reversal-window")
+    if few_calls < 1:
+        raise InputError("must be at least 1", field="--few-calls")
     review = build_review(
         db or settings.db_url,
         start=start,
@@ -201,6 +203,8 @@ def review_trends(
     start, stop = _period(date_from, date_to, zone)
     if by not in ("shift", "day", "week"):
         raise InputError("one of shift, day, week", field="--by")
+    if few_calls < 1:
+        raise InputError("must be at least 1", field="--few-calls")
     trends = build_trends(
         load_records(db or settings.db_url),
         by=by,  # type: ignore[arg-type]  # checked just above
