@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+NODE_STAMP := node_modules/.installed
 
 .PHONY: demo test lint typecheck pytest bench mutation clean
 
@@ -17,6 +18,11 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(DEV_STAMP)
 
+# Browser-test tools from npm (axe-core for the console's accessibility test); nothing committed.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m planner.demo
 
@@ -28,7 +34,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(PY) -m mypy
 
-pytest: $(DEV_STAMP)
+pytest: $(DEV_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 test: lint typecheck pytest

@@ -31,6 +31,17 @@ export class ContactForm extends PickingForm {
     this.form.querySelector("fieldset.personal").hidden = !canSeePersonal;
     this._fillCodes();
     this.code.addEventListener("change", () => this._codeChanged());
+    this.search = document.getElementById("c-code-search");
+    this.search.addEventListener("input", () => this._fillCodes(this.search.value));
+    this.search.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" && e.key !== "ArrowDown") return;
+      e.preventDefault();
+      if (!this.code.value && this.code.options.length > 1) {
+        this.code.selectedIndex = 1;
+        this._codeChanged();
+      }
+      this.code.focus();
+    });
     // Every keystroke is kept in the tab's session storage: a reload or a crash of the page
     // mid-call gives the call back as it was typed.
     this.form.addEventListener("input", () => this._saveDraft());
@@ -41,12 +52,13 @@ export class ContactForm extends PickingForm {
   show() {
     super.show();
     this._codeChanged();
-    this.code.focus();
+    this.search.focus();
   }
 
   hide() {
     super.hide();
     this.form.reset();
+    this._fillCodes();
     for (const el of this.form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
     document.getElementById("c-duplicates").innerHTML = "";
     sessionStorage.removeItem(DRAFT_KEY);
@@ -93,13 +105,23 @@ export class ContactForm extends PickingForm {
     return ok;
   }
 
-  _fillCodes() {
-    const codes = [...this.store.codes.values()].sort(
-      (a, b) => a.default_priority - b.default_priority || a.code.localeCompare(b.code),
-    );
+  /** The code list, narrowed to what matches every word typed in the search box (code, label
+   * or service); one match is chosen at once, and Enter or ↓ moves to the list. */
+  _fillCodes(query = "") {
+    const words = query.toLowerCase().split(/[\s_]+/).filter(Boolean);
+    const codes = [...this.store.codes.values()]
+      .filter((c) => {
+        const hay = `${c.code.replace(/_/g, " ")} ${c.label} ${c.service}`.toLowerCase();
+        return words.every((w) => hay.includes(w));
+      })
+      .sort((a, b) => a.default_priority - b.default_priority || a.code.localeCompare(b.code));
+    const keep = this.code.value;
     this.code.innerHTML =
-      '<option value="">Choose a code…</option>' +
+      `<option value="">${codes.length ? `Choose a code… (${codes.length})` : "No code matches"}</option>` +
       codes.map((c) => `<option value="${esc(c.code)}">P${c.default_priority} ${esc(c.code)} — ${esc(c.label)}</option>`).join("");
+    if (codes.length === 1) this.code.value = codes[0].code;
+    else if (codes.some((c) => c.code === keep)) this.code.value = keep;
+    if (this.code.value !== keep) this._codeChanged();
   }
 
   _codeChanged() {

@@ -148,15 +148,29 @@ export class IncidentDetail {
     why.push(a.rank === 1 ? "closest capable free unit" : `rank ${a.rank} by ETA among capable units`);
     if (a.next_best_unit) {
       const gap = a.next_best_eta_s !== null && a.next_best_eta_s !== undefined ? a.next_best_eta_s - a.eta_s : null;
-      why.push(`next best ${esc(s.unitName(a.next_best_unit))} at ${clock(a.next_best_eta_s)}${gap !== null ? ` (${gap >= 0 ? "+" : ""}${clock(gap)})` : ""}`);
+      why.push(`next best ${esc(this._unitLabel(a.next_best_unit))} at ${clock(a.next_best_eta_s)}${gap !== null ? ` (${gap >= 0 ? "+" : ""}${clock(gap)})` : ""}`);
     } else {
       why.push("no other capable unit");
     }
     if (a.preempted_from) why.push(`<strong>pre-empted</strong> from ${esc(a.preempted_from)}`);
-    for (const n of a.notes ?? []) why.push(esc(n));
+    for (const n of a.notes ?? []) why.push(esc(this._namedUnits(n)));
     return `<div class="rec" data-unit="${esc(a.unit)}">
       <strong>${esc(s.unitName(a.unit))}</strong> (${esc(a.capability)}) · ETA <span class="mono">${clock(a.eta_s)}</span>
       <div class="why">${why.join(" · ")}</div></div>`;
+  }
+
+  /** A unit as the "why" texts name it: call sign and what it is ("P4 (POLICE)"), so an id
+   * like P4 never reads as a priority. */
+  _unitLabel(id) {
+    const u = this.store.units.get(id);
+    if (!u) return id;
+    const caps = [...(u.capabilities ?? [])].join("/");
+    return `${u.call_sign || u.id}${caps ? ` (${caps})` : ""}`;
+  }
+
+  /** The engine's notes with every unit id in them replaced by its label. */
+  _namedUnits(text) {
+    return String(text).replace(/[A-Za-z0-9][A-Za-z0-9._:/-]*/g, (w) => (this.store.units.has(w) ? this._unitLabel(w) : w));
   }
 
   _methane(i, code, priv) {

@@ -1070,3 +1070,71 @@ def test_the_status_board_records_acknowledge_arrive_and_clear_and_filters(
     finally:
         c.close()
         _close_incident(server, incident_id)
+
+
+AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_axe_core_finds_no_serious_accessibility_violations(browser: Any, server: Server) -> None:
+    """WCAG 2.1 A/AA rules of axe-core (installed from npm by `make`) over the console with an
+    incident selected, its alerts and the status board, then with a dialog open."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: run `make node_modules/.installed` (npm ci)")
+    incident_id = "INC-AXE"
+    _open_incident(server, incident_id, "CARDIAC_ARREST", server.units[1]["home"])
+    c = Console(browser, server, "dispatcher")
+    page = c.page
+    run = """() => axe.run(document, {runOnly: {type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+      .then((r) => ({passes: r.passes.length, serious: r.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' '))}`)}))"""
+    try:
+        page.add_script_tag(path=str(AXE))
+        page.locator(f'#queue tr[data-id="{incident_id}"]').click()
+        page.locator("#recommendation .rec").first.wait_for()
+        result = page.evaluate(run)
+        assert result["passes"] > 20  # it did check the page (colour contrast, labels, …)
+        assert result["serious"] == []
+        page.keyboard.press("n")
+        page.locator("#contact").wait_for()
+        assert page.evaluate(run)["serious"] == []
+    finally:
+        c.close()
+        _close_incident(server, incident_id)
+
+
+def test_the_code_picker_is_searched_by_typing_and_why_texts_name_units_by_kind(
+    browser: Any, server: Server
+) -> None:
+    """Defect 8: "cardiac" selected nothing (up to 52 ↓ presses). Defect 9: "why" texts used
+    bare unit ids that read like priorities ("nearer but without ALS: P4")."""
+    c = Console(browser, server, "dispatcher")
+    page = c.page
+    try:
+        page.keyboard.press("n")
+        assert page.evaluate("document.activeElement.id") == "c-code-search"
+        page.keyboard.type("cardiac")
+        assert page.input_value("#c-code") == "CARDIAC_ARREST"
+        assert "chest compressions" in page.inner_text("#c-advice")
+        page.fill("#c-code-search", "building")
+        options = page.locator("#c-code option").all_inner_texts()
+        assert len(options) >= 2 and all("building" in o.lower() for o in options[1:])
+        page.press("#c-code-search", "Enter")
+        assert page.evaluate("document.activeElement.id") == "c-code"
+        assert "FIRE" in page.input_value("#c-code")
+        spot = server.units[2]["home"]
+        page.fill("#c-code-search", "cardiac arrest")
+        page.fill("#c-lat", f"{spot['lat']:.6f}")
+        page.fill("#c-lon", f"{spot['lon']:.6f}")
+        page.click("#contact-form button[type=submit]")
+        page.locator("#contact").wait_for(state="hidden")
+        why = page.locator("#recommendation .why").first
+        why.wait_for()
+        text = why.inner_text()
+        assert "(ALS)" in text or "(BLS)" in text, text
+        incident_id = page.evaluate("window.dispatchConsole.selected()")
+        assert c.errors == [], c.errors
+    finally:
+        c.close()
+    _close_incident(server, incident_id)
