@@ -5,6 +5,8 @@ import { clock, esc, humanError, secondsSince, targetState, timeOfDay, titleCase
 import { PATHS } from "./store.js";
 import { UNIT_STATUS_STYLE } from "./styles.js";
 
+const PURPOSES_KEY = "dispatch-console.personal-purposes";
+
 export class IncidentDetail {
   constructor({ store, api, canOperate, canSeePersonal, canReadTimeline, onEdit }) {
     this.onEdit = onEdit; // opens the edit form on an incident (with its personal parts if read)
@@ -18,12 +20,18 @@ export class IncidentDetail {
     this.timeline = [];
     this.purpose = null; // set when the dispatcher chooses to see personal data (logged)
     this.personal = new Map(); // log seq -> personal part, read once each
+    // Per incident, for the shift (this tab): why personal data was opened, and what was read.
+    // Going back to an incident shows it again without asking again or reading (and logging)
+    // each entry a second time.
+    this.purposes = new Map(JSON.parse(sessionStorage.getItem(PURPOSES_KEY) ?? "[]"));
+    this.readCache = new Map(); // incident id -> Map(seq -> personal part)
   }
 
   async select(id) {
     if (id !== this.id) {
-      this.purpose = null;
-      this.personal = new Map();
+      this.purpose = (id && this.purposes.get(id)) ?? null;
+      if (id && !this.readCache.has(id)) this.readCache.set(id, new Map());
+      this.personal = id ? this.readCache.get(id) : new Map();
     }
     this.id = id;
     this.timeline = [];
@@ -67,6 +75,8 @@ export class IncidentDetail {
     ]);
     if (!v) return;
     this.purpose = v.purpose;
+    this.purposes.set(this.id, v.purpose);
+    sessionStorage.setItem(PURPOSES_KEY, JSON.stringify([...this.purposes]));
     await this.loadTimeline();
   }
 

@@ -493,6 +493,16 @@ def test_override_escalate_note_complaint_and_unit_status_from_the_keyboard(
     _answer(page, {"purpose": "reviewing the complaint"})
     page.locator("#detail .timeline li", has_text="neighbour").wait_for()
     assert "waited too long" in page.inner_text("#detail .timeline")
+    # Defect 7: going elsewhere and back keeps it shown, without asking or reading (and
+    # logging a read) again.
+    reads: list[str] = []
+    page.on("request", lambda r: "/personal" in r.url and reads.append(r.url))
+    page.evaluate("window.dispatchConsole.select(null)")
+    assert "neighbour" not in page.inner_text("#detail")
+    page.evaluate(f"window.dispatchConsole.select('{incident_id}')")
+    page.locator("#detail .timeline li", has_text="neighbour").wait_for()
+    assert page.locator('#detail button[data-act="personal"]').count() == 0
+    assert reads == []
 
     # A unit status change from the units panel reaches the other console.
     free = next(u["unit_id"] for u in server.units if u["unit_id"] not in (recommended, other))
