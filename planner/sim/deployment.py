@@ -149,7 +149,7 @@ class Deployment:
 
     def station_at(self, unit: UnitSpec, hour: float) -> str | None:
         """Where ``unit`` is based at ``hour`` of the day; ``None``: off duty."""
-        if unit.shifts and not any(_in_window(hour, s.start_h, s.end_h) for s in unit.shifts):
+        if unit.shifts and not any(in_window(hour, s.start_h, s.end_h) for s in unit.shifts):
             return None
         station = unit.station
         for closure in self.station_closures:
@@ -158,7 +158,7 @@ class Deployment:
             if (
                 closure.from_h is None
                 or closure.to_h is None
-                or _in_window(hour, closure.from_h, closure.to_h)
+                or in_window(hour, closure.from_h, closure.to_h)
             ):
                 if closure.relocate_to is None:
                     return None
@@ -170,12 +170,13 @@ class Deployment:
         closed = {
             c.station
             for c in self.station_closures
-            if c.from_h is None or c.to_h is None or _in_window(hour, c.from_h, c.to_h)
+            if c.from_h is None or c.to_h is None or in_window(hour, c.from_h, c.to_h)
         }
         return sorted(s for s in self.stations if s not in closed)
 
 
-def _in_window(hour: float, start: float, end: float) -> bool:
+def in_window(hour: float, start: float, end: float) -> bool:
+    """Whether ``hour`` (of the day) falls in the daily window ``start``–``end`` (wrapping)."""
     hour %= 24.0
     if start == end:
         return True

@@ -44,6 +44,8 @@ class IncidentRecord:
     lat: float = math.nan
     lon: float = math.nan
     """Where the call was (its road node or matrix point)."""
+    sent: str = ""
+    """The units dispatched to it, ``;``-separated (to see who served what)."""
 
     @property
     def response_s(self) -> float:
@@ -110,7 +112,7 @@ def incidents_frame(results: Iterable[ReplicationResult]) -> pd.DataFrame:
     columns = [
         "scenario", "policy", "replication", "call", "code", "priority", "target_s",
         "t_call_s", "hour", "node", "lat", "lon", "ready_s", "dispatched_s", "arrived_s",
-        "response_s", "queued_s", "late", "unmet", "units", "preempted",
+        "response_s", "queued_s", "late", "unmet", "units", "sent", "preempted",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 

@@ -88,7 +88,7 @@ def write_comparison_report(
         "whatif": {"name": whatif.name, "source": whatif.source, **summarise(whatif_results)},
         "difference": diff,
         "changes": scenario_changes(base, whatif),
-        "reach": change_reach(whatif),
+        "reach": change_reach(whatif, base_incidents=b),
     }
     (out / "comparison.json").write_text(json.dumps(_clean(doc), indent=2) + "\n")
     lines = [
@@ -179,10 +179,11 @@ def scenario_changes(base: Scenario, whatif: Scenario) -> list[str]:
     return out
 
 
-def change_reach(whatif: Scenario) -> list[str]:
-    """For each closed station: its units, their capabilities and the simulated codes (and
-    priorities) that ask for those capabilities, so a what-if without effect on a priority
-    says why it could not have one."""
+def change_reach(whatif: Scenario, *, base_incidents: pd.DataFrame | None = None) -> list[str]:
+    """For each closed station: its units, their capabilities, the simulated codes (and
+    priorities) that ask for those capabilities and, from the base run, how many calls of each
+    priority those units served during the closed hours — so a what-if without effect on a
+    priority says why it could not have one."""
     from planner.sim.deployment import apply_changes
 
     deployment = apply_changes(whatif)
@@ -203,6 +204,8 @@ def change_reach(whatif: Scenario) -> list[str]:
             else "all day"
         )
         who = ", ".join(f"{u.id} ({'/'.join(u.capabilities)})" for u in units) or "no units"
+        if base_incidents is not None and units:
+            who += "; " + _served_when_closed(base_incidents, closure, {u.id or "" for u in units})
         if served:
             what = ", ".join(f"{code} (P{p})" for p, code in served)
             priorities = sorted({p for p, _ in served})
@@ -219,6 +222,21 @@ def change_reach(whatif: Scenario) -> list[str]:
                 "response"
             )
     return out
+
+
+def _served_when_closed(incidents: pd.DataFrame, closure: Any, ids: set[str]) -> str:
+    """Base-run calls per priority (all replications and policies) that the closed station's
+    units were sent to while it would be closed."""
+    from planner.sim.deployment import in_window
+
+    mask = incidents["sent"].fillna("").map(lambda text: bool(ids & set(str(text).split(";"))))
+    if closure.from_h is not None:
+        mask &= incidents["hour"].map(lambda h: in_window(float(h), closure.from_h, closure.to_h))
+    served = incidents[mask].groupby("priority").size()
+    if served.empty:
+        return "in the base run they served no call during those hours"
+    counts = ", ".join(f"P{p}: {n}" for p, n in served.items())
+    return f"in the base run they served {counts} calls during those hours (all runs)"
 
 
 def _count_rows(b: pd.DataFrame, w: pd.DataFrame) -> list[str]:

@@ -223,6 +223,7 @@ class Simulation:
             preempted=inc.preempted,
             lat=lat,
             lon=lon,
+            sent=";".join(sorted(inc.units)),
         )
 
     def _setup(self) -> None:

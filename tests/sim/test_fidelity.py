@@ -319,4 +319,5 @@ def test_reports_state_assumptions_compliance_changes_and_coordinates(tmp_path: 
     write_comparison_report(base, whatif, less, more, tmp_path / "cmp")
     comparison = (tmp_path / "cmp" / "comparison.md").read_text()
     assert "## Changes" in comparison and "## Calls" in comparison
+    assert "station B3812 closed all day: A2 (ALS); in the base run they served P1:" in comparison
     assert (tmp_path / "cmp" / "differences.png").stat().st_size > 0
