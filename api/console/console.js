@@ -150,7 +150,10 @@ async function main() {
     api,
     map,
     canSeePersonal,
-    onOpened: (id) => store.scheduleRefresh().then(() => showDetail(id)),
+    onOpened: (id) => store.scheduleRefresh().then(() => {
+      detail.workOn(id); // the call-taker sees the caller's name and number on it at once
+      showDetail(id);
+    }),
   });
 
   /** After a call: the incident's title and its actions in view, and the focus on them. */

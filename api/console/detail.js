@@ -6,6 +6,7 @@ import { PATHS } from "./store.js";
 import { UNIT_STATUS_STYLE } from "./styles.js";
 
 const PURPOSES_KEY = "dispatch-console.personal-purposes";
+const WORKING_PURPOSE = "handling the incident in the dispatch console";
 
 export class IncidentDetail {
   constructor({ store, api, canOperate, canSeePersonal, canReadTimeline, onEdit }) {
@@ -25,6 +26,7 @@ export class IncidentDetail {
     // each entry a second time.
     this.purposes = new Map(JSON.parse(sessionStorage.getItem(PURPOSES_KEY) ?? "[]"));
     this.readCache = new Map(); // incident id -> Map(seq -> personal part)
+    this.firstReads = new Map(); // incident id -> the first (whole-timeline) read
   }
 
   async select(id) {
@@ -60,6 +62,23 @@ export class IncidentDetail {
   }
 
   async _readPersonal(id) {
+    if (!this.firstReads.has(id)) {
+      // The first look: one read of the whole timeline with the callers' own entries (their
+      // name and callback number), every entry read once and logged once; refreshes that
+      // arrive meanwhile wait for this read instead of making their own.
+      const cache = this.personal;
+      const read = this.api.get(PATHS.timeline(id), { personal: true, purpose: this.purpose }).then((full) => {
+        for (const e of Array.isArray(full) ? full : []) {
+          if (e.personal) cache.set(e.seq, { ...e.personal, _kind: e.kind });
+        }
+      });
+      this.firstReads.set(id, read.catch((err) => {
+        this.firstReads.delete(id);
+        throw err;
+      }));
+    }
+    await this.firstReads.get(id);
+    if (id !== this.id) return;
     for (const e of this.timeline) {
       if (!e.has_personal || e.redacted || this.personal.has(e.seq)) continue;
       const full = await this.api.get(PATHS.personal(e.seq), { purpose: this.purpose });
@@ -71,13 +90,30 @@ export class IncidentDetail {
   async revealPersonal() {
     const v = await ask("Show personal data (the read is logged)", [
       { name: "purpose", label: "Why do you need it?", type: "text", required: true,
-        value: "handling the incident in the dispatch console" },
+        value: WORKING_PURPOSE },
     ]);
     if (!v) return;
     this.purpose = v.purpose;
     this.purposes.set(this.id, v.purpose);
     sessionStorage.setItem(PURPOSES_KEY, JSON.stringify([...this.purposes]));
     await this.loadTimeline();
+  }
+
+  /** The callers of the incident (name, callback number) as read with the personal data. */
+  _callers() {
+    return [...this.personal.values()].filter((p) => p._kind === "contact_received");
+  }
+
+  /** Open the personal data of an incident this dispatcher is working (they took the call):
+   * once per incident per shift, with the purpose logged. */
+  async workOn(id) {
+    if (!this.canSeePersonal || this.purposes.has(id)) return;
+    this.purposes.set(id, WORKING_PURPOSE);
+    sessionStorage.setItem(PURPOSES_KEY, JSON.stringify([...this.purposes]));
+    if (this.id === id) {
+      this.purpose = WORKING_PURPOSE;
+      await this.loadTimeline();
+    }
   }
 
   /** Personal fields of the incident from its log (address, details, exact location). */
@@ -119,6 +155,7 @@ export class IncidentDetail {
         <dt>Location</dt><dd class="mono">${i.location ? `${i.location.lat.toFixed(5)}, ${i.location.lon.toFixed(5)}` : "–"}</dd>
         ${priv.address ? `<dt>Address</dt><dd>${esc(priv.address)}</dd>` : ""}
         ${priv.details ? `<dt>Details</dt><dd>${esc(priv.details)}</dd>` : ""}
+        ${this._callers().map((c) => `<dt>Caller</dt><dd class="caller">${esc([c.caller_name, c.caller_phone].filter(Boolean).join(" · ") || "no name or number given")}</dd>`).join("")}
       </dl>
       ${this.canSeePersonal && !this.purpose && this.timeline.some((e) => e.has_personal && !e.redacted)
         ? '<button type="button" data-act="personal">Show personal data (logged)</button>' : ""}

@@ -1148,3 +1148,38 @@ def test_the_code_picker_is_searched_by_typing_and_why_texts_name_units_by_kind(
     finally:
         c.close()
     _close_incident(server, incident_id)
+
+
+def test_the_call_taker_sees_the_callers_name_and_number_read_once_per_incident(
+    browser: Any, server: Server
+) -> None:
+    """Defect 7: even revealed, the caller's name and callback number never showed, and the
+    reveal was lost on reselect."""
+    c = Console(browser, server, "dispatcher")
+    page = c.page
+    reads: list[str] = []
+    page.on("request", lambda r: "personal" in r.url and reads.append(r.url))
+    spot = server.units[0]["home"]
+    try:
+        page.keyboard.press("n")
+        page.keyboard.type("overdose")
+        page.fill("#c-lat", f"{spot['lat'] + 0.002:.6f}")
+        page.fill("#c-lon", f"{spot['lon']:.6f}")
+        page.fill("#contact-form input[name=caller_name]", "Ana Lima")
+        page.fill("#contact-form input[name=caller_phone]", "+1 717 555 0100")
+        page.click("#contact-form button[type=submit]")
+        page.locator("#contact").wait_for(state="hidden")
+        caller = page.locator("#detail dd.caller")
+        caller.wait_for()
+        assert caller.inner_text() == "Ana Lima · +1 717 555 0100"
+        incident_id = page.evaluate("window.dispatchConsole.selected()")
+        assert len(reads) == 1 and "timeline?personal=true" in reads[0]  # one logged read
+        page.evaluate("window.dispatchConsole.select(null)")
+        page.evaluate(f"window.dispatchConsole.select('{incident_id}')")
+        caller.wait_for()
+        assert caller.inner_text() == "Ana Lima · +1 717 555 0100"
+        assert len(reads) == 1
+        assert c.errors == [], c.errors
+    finally:
+        c.close()
+    _close_incident(server, incident_id)
