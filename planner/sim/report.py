@@ -488,4 +488,50 @@ def _plots(incidents: pd.DataFrame, units: pd.DataFrame, out: Path) -> list[str]
     fig.savefig(out / "utilisation.png", dpi=110)
     plt.close(fig)
     names.append("utilisation.png")
+    if incidents["lat"].notna().any():
+        _zone_map(incidents, out / "compliance_by_zone.png", policies=policies)
+        names.append("compliance_by_zone.png")
     return names
+
+
+ZONES = 8
+"""Zones per side of the map grid (the calls' bounding box cut into ZONES × ZONES cells)."""
+
+
+def _zone_map(incidents: pd.DataFrame, path: Path, *, policies: list[str]) -> None:
+    """Per policy, the most urgent priority's share of calls within target in each grid zone
+    (colour) with the number of calls (label); zones without calls stay blank."""
+    top = int(incidents["priority"].min())
+    sub = incidents[(incidents["priority"] == top) & incidents["lat"].notna()]
+    lon_edges = np.linspace(sub["lon"].min(), sub["lon"].max() + 1e-9, ZONES + 1)
+    lat_edges = np.linspace(sub["lat"].min(), sub["lat"].max() + 1e-9, ZONES + 1)
+    fig, axes = plt.subplots(1, len(policies), figsize=(4.2 * len(policies), 4.6), squeeze=False)
+    image = None
+    for ax, policy in zip(axes[0], policies, strict=True):
+        mine = sub[sub["policy"] == policy]
+        ix = np.clip(np.searchsorted(lon_edges, mine["lon"], side="right") - 1, 0, ZONES - 1)
+        iy = np.clip(np.searchsorted(lat_edges, mine["lat"], side="right") - 1, 0, ZONES - 1)
+        calls = np.zeros((ZONES, ZONES))
+        within = np.zeros((ZONES, ZONES))
+        np.add.at(calls, (iy, ix), 1.0)
+        np.add.at(within, (iy, ix), (~mine["late"].to_numpy(dtype=bool)).astype(float))
+        share = np.where(calls > 0, within / np.maximum(calls, 1.0), np.nan) * 100
+        image = ax.pcolormesh(lon_edges, lat_edges, share, vmin=0, vmax=100, cmap="RdYlGn")
+        for j in range(ZONES):
+            for i in range(ZONES):
+                if calls[j, i]:
+                    ax.text(
+                        (lon_edges[i] + lon_edges[i + 1]) / 2,
+                        (lat_edges[j] + lat_edges[j + 1]) / 2,
+                        f"{int(calls[j, i])}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                    )
+        ax.set_title(f"{policy}: P{top} within target", fontsize=9)
+        ax.set_aspect(1 / max(np.cos(np.radians(float(sub["lat"].mean()))), 0.1))
+        ax.tick_params(labelsize=6)
+    if image is not None:
+        fig.colorbar(image, ax=axes[0].tolist(), label="% within target (label: calls)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

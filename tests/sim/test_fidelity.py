@@ -304,6 +304,7 @@ def test_reports_state_assumptions_compliance_changes_and_coordinates(tmp_path: 
     assert "## Assumptions" in report
     assert "Compliance by code" in report
     assert "warning: 1 replication" in report
+    assert (tmp_path / "one" / "compliance_by_zone.png").stat().st_size > 0
     saved = json.loads((tmp_path / "one" / "summary.json").read_text())
     assert saved["policies"]["closest_idle"]["by_priority"]["1"]["ci95_fraction_late"] == [
         None,
