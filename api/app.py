@@ -55,11 +55,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ticker = asyncio.create_task(_tick_forever(services)) if settings.tick_s > 0 else None
+        follower = asyncio.create_task(_follow_forever(services))
         try:
             yield
         finally:
             if ticker is not None:
                 ticker.cancel()
+            follower.cancel()
             services.close()
 
     app = FastAPIOffline(
@@ -118,13 +120,25 @@ async def _tick_forever(services: Services) -> None:
     """Evaluate the time-based escalation rules every ``tick_s`` seconds while serving."""
     while True:
         await asyncio.sleep(services.settings.tick_s)
-        if services.log_problem is not None:
-            continue  # a log that does not verify gets no writes, escalations included
+        if services.log_problem is not None or not services.leader:
+            continue  # only a leader with a log that verifies writes, escalations included
         try:
             await run_in_threadpool(services.engine.tick)
         except PlannerError:
             logger.exception("escalation tick refused")
         await run_in_threadpool(services.maybe_checkpoint)
+
+
+async def _follow_forever(services: Services) -> None:
+    """Keep the write lease, or follow the leader and take over when it dies (PostgreSQL)."""
+    if services.lease is None or not services.lease.postgres:
+        return
+    while True:
+        await asyncio.sleep(services.settings.follow_s)
+        try:
+            await run_in_threadpool(services.follow)
+        except Exception:
+            logger.exception("following the log failed; retrying")
 
 
 def services_of(app: FastAPI) -> Services:

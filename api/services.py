@@ -23,6 +23,7 @@ from planner.centre.events import CentreConfigured, parse_event
 from planner.errors import InputError
 from planner.log.api_keys import KeyStore
 from planner.log.incident_log import AUDIT_KINDS, IncidentLog
+from planner.log.lease import WriterLease
 from planner.log.schema import create_log_engine
 from planner.log.signing import Checkpoint, CheckpointDir, load_signing_key
 from planner.network.loader import load_region, resolve_region_path
@@ -53,12 +54,39 @@ class Services:
     log_problem: str | None = None
     """Why the log failed verification at start-up (writes are then refused with 503)."""
     checkpoints: CheckpointDir | None = None
+    lease: WriterLease | None = None
+    """The write lease: only its holder (the leader) writes; the others are hot standbys."""
     _last_checkpoint: tuple[int, float] = (0, 0.0)
+
+    @property
+    def leader(self) -> bool:
+        """Whether this process may write (holds the lease, or runs without one)."""
+        return self.lease is None or self.lease.held
+
+    def follow(self) -> None:
+        """One step of high availability: a leader checks it still holds the lease; a standby
+        folds the leader's new entries and tries to take the lease, and on success catches up
+        and re-solves before it writes anything."""
+        if self.lease is None:
+            return
+        if self.lease.held:
+            if not self.lease.still_held():
+                logger.error("lost the write lease; serving as a standby")
+            return
+        self.engine.catch_up()
+        if self.lease.try_acquire():
+            with self.write_lock:
+                self.engine.catch_up()
+                if self.log_problem is None:
+                    self.engine.resolve_now()
+            logger.warning("took over as leader at log head %d", self.engine.version)
 
     def maybe_checkpoint(self, *, force: bool = False) -> Checkpoint | None:
         """Write a signed checkpoint if ``checkpoint_every`` entries or ``checkpoint_minutes``
         passed since the last one (and the log moved); returns it."""
         if self.checkpoints is None or not self.log.signing or self.log_problem is not None:
+            return None
+        if not self.leader:
             return None
         last_seq, last_time = self._last_checkpoint
         head = self.log.head()
@@ -87,6 +115,8 @@ class Services:
         return True
 
     def close(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
         self.versions.close()
         self.history.close()
         self.log.close()
@@ -142,13 +172,19 @@ def build_services(settings: ApiSettings) -> Services:
     problem = None if report.ok else f"entry {report.first_bad_seq}: {report.reason}"
     if problem is not None:
         logger.error("the incident log does not verify; refusing writes: %s", problem)
+    lease = WriterLease(settings.db_url, advertise=settings.advertise_url)
+    try:
+        leader = lease.try_acquire()
+    except BaseException:
+        log.close()
+        raise
     db = create_log_engine(settings.db_url)
     codes = load_codes(settings.codes_path)
     region_spec = logged or settings.region
     region = load_region(region_spec, fresh=True) if region_spec else None
     if any(e.kind not in AUDIT_KINDS for e in log.entries(limit=50)):
         engine = Engine.replay(log, codes=codes, region=region, resolve=False)
-        if problem is None:
+        if problem is None and leader:
             engine.resolve_now()
             engine.adopt_codes(codes)
     else:
@@ -166,6 +202,7 @@ def build_services(settings: ApiSettings) -> Services:
         history=IncidentHistory(log, engine),
         log_problem=problem,
         checkpoints=checkpoints,
+        lease=lease,
         rate_limiter=RateLimiter(rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
     )
     if latest is not None:

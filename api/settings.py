@@ -59,6 +59,12 @@ class ApiSettings(BaseSettings):
     checkpoint_every: int = Field(default=100, ge=1)
     """Write a checkpoint after this many new entries..."""
 
+    advertise_url: str | None = None
+    """This server's address as clients reach it; a standby names the leader's in its 503."""
+
+    follow_s: float = Field(default=0.5, gt=0)
+    """PostgreSQL: how often a standby reads the leader's new entries and tries the lease."""
+
     checkpoint_minutes: float = Field(default=10.0, gt=0)
     """...or this many minutes after the last one, if the log moved since."""
 

@@ -120,7 +120,10 @@ WriteHeadersDep = Annotated[WriteHeaders, Depends(write_headers)]
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "The current state forbids the event; nothing changed."},
     412: {"description": "Stale If-Match; nothing changed."},
-    503: {"description": "This server does not write now (its log failed verification)."},
+    503: {
+        "description": "This server does not write now: a standby (see X-Planner-Leader), "
+        "or its log failed verification."
+    },
 }
 """Statuses every write may answer (the app documents the problem body of each)."""
 
@@ -204,7 +207,17 @@ def submit_event(
 
 
 def refuse_if_not_writable(services: Services) -> None:
-    """503 while this process must not write: its log failed verification at start-up."""
+    """503 while this process must not write: it is a standby (the leader's address, if
+    known, is in the ``X-Planner-Leader`` header and the message), or its log failed
+    verification at start-up."""
+    if not services.leader:
+        leader = None if services.lease is None else services.lease.leader()
+        where = f"; the leader is at {leader}" if leader else ""
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"this server is a standby and does not write{where}",
+            headers={"X-Planner-Leader": leader or "", "Retry-After": "1"},
+        )
     if services.log_problem is not None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,

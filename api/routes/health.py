@@ -32,7 +32,16 @@ def ready(services: ServicesDep) -> JSONResponse:
     }
     region = None if services.region is None else services.region.name
     if all(checks.values()):
-        return JSONResponse({"status": "ready", "checks": checks, "region": region})
+        role = "leader" if services.leader else "standby"  # a standby serves reads
+        return JSONResponse(
+            {
+                "status": "ready",
+                "checks": checks,
+                "region": region,
+                "role": role,
+                "version": services.engine.version,
+            }
+        )
     failed = ", ".join(name for name, ok in checks.items() if not ok)
     body = {**problem(503, f"not ready: {failed}"), "checks": checks, "region": region}
     return JSONResponse(status_code=503, content=body, media_type=PROBLEM_MEDIA_TYPE)

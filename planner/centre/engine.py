@@ -420,6 +420,31 @@ class Engine:
                 )
             )
 
+    def catch_up(self) -> int:
+        """Fold the entries other processes appended since this engine's version, taking
+        their logged recommendations as they are; a hot standby follows the leader's log this
+        way. Returns how many events it folded."""
+        with self._lock:
+            if self._log is None:
+                return 0
+            entries = self._log.entries(after_seq=self._version)
+            folded = 0
+            for entry in entries:
+                if entry.kind in AUDIT_KINDS:
+                    continue
+                event = parse_event(entry.payload, logged=True)
+                table = self._codes_for(event)
+                new_state = apply(self._state, event, codes=table)
+                self._region = self._region_for(event)
+                self._side_effects(event, new_state, table)
+                self._state = new_state
+                if isinstance(event, RecommendationIssued):
+                    self._plan = plan_from_recommendation(event, self.config)
+                folded += 1
+            if entries:
+                self._version = max(self._version, entries[-1].seq)
+            return folded
+
     # -- replay --------------------------------------------------------------------------------
 
     @classmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from planner.log.api_keys import KeyStore, Role, parse_role
+from planner.log.lease import WriterLease
 from planner.settings import get_settings
 
 APP_FACTORY = "api.app:create_app"
@@ -46,6 +47,11 @@ def serve_command(
     checkpoint_every: int | None = typer.Option(
         None, "--checkpoint-every", min=1, help="Checkpoint after this many entries (100)."
     ),
+    advertise: str | None = typer.Option(
+        None,
+        "--advertise",
+        help="This server's URL as clients reach it (PostgreSQL HA: standbys name the leader).",
+    ),
     checkpoint_minutes: float | None = typer.Option(
         None, "--checkpoint-minutes", min=0.01, help="...or after this many minutes (10)."
     ),
@@ -62,6 +68,12 @@ def serve_command(
     for name, value in options.items():
         if value is not None:
             os.environ[name] = str(value)
+    if advertise is not None:
+        os.environ["PLANNER_ADVERTISE_URL"] = advertise
+    probe = WriterLease(db or get_settings().db_url)
+    if not probe.postgres:  # a second writer on one SQLite file: refuse with one line, now
+        probe.try_acquire()
+    probe.release()
     if db is not None:
         os.environ["PLANNER_DB_URL"] = db
     if region is not None:
