@@ -60,8 +60,9 @@ class Services:
 
     @property
     def leader(self) -> bool:
-        """Whether this process may write (holds the lease, or runs without one)."""
-        return self.lease is None or self.lease.held
+        """Whether this process may write: it holds the PostgreSQL lease (SQLite has no
+        standbys: a second writer was refused at start)."""
+        return self.lease is None or not self.lease.postgres or self.lease.held
 
     def follow(self) -> None:
         """One step of high availability: a leader checks it still holds the lease; a standby
