@@ -12,6 +12,7 @@ import { clock, humanError } from "./format.js";
 import { RegionMap } from "./map.js";
 import { renderQueue, renderUnits, tickClocks } from "./panels.js";
 import { UNIT_STATUSES, UNIT_STATUS_STYLE } from "./styles.js";
+import { SupervisorView } from "./supervisor.js";
 import { CLOSURE_ROLES, OPERATOR_ROLES, PATHS, PERSONAL_DATA_ROLES, Store, TIMELINE_ROLES } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -249,8 +250,15 @@ async function main() {
   }
 
   store.onChange(renderAll);
+  // Supervisors also get the log's state, the work per person and the recent overrides.
+  const supervisor = me.role === "supervisor" ? new SupervisorView({ api, section: $("supervisor") }) : null;
+  if (supervisor) {
+    store.onChange(() => supervisor.refresh());
+    supervisor.checkLog();
+    setInterval(() => supervisor.checkLog(), 60_000);
+  }
   store.onError = (err) => toast(`Could not refresh: ${err.message}`, { bad: true });
-  for (const id of ["units-filter", "units-type", "units-status"]) $(id).addEventListener("input", renderAll);
+  for (const id of ["units-filter", "units-type", "units-status", "queue-filter"]) $(id).addEventListener("input", renderAll);
   $("units-status").innerHTML += UNIT_STATUSES.map((st) => `<option value="${st}">${UNIT_STATUS_STYLE[st].name}</option>`).join("");
   function fillTypeFilter() {
     const sel = $("units-type");

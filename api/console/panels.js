@@ -7,7 +7,14 @@ import { UNIT_STATUSES, UNIT_STATUS_STYLE } from "./styles.js";
  * with aria-current. */
 export function renderQueue(store, selectedId, { onSelect }) {
   const body = document.querySelector("#queue tbody");
-  const rows = store.queue();
+  const words = (document.getElementById("queue-filter")?.value ?? "").toLowerCase().split(/\s+/).filter(Boolean);
+  const all = store.queue();
+  const rows = all.filter((i) => {
+    if (!words.length) return true;
+    const units = store.unitsAt(i.id).map((u) => `${u.id} ${u.call_sign ?? ""}`).join(" ");
+    const hay = `${i.id} ${i.code} ${i.code.replace(/_/g, " ")} ${i.label} P${i.priority} ${units}`.toLowerCase();
+    return words.every((w) => hay.includes(w));
+  });
   const now = Date.now();
   body.innerHTML = rows
     .map((i) => {
@@ -28,7 +35,7 @@ export function renderQueue(store, selectedId, { onSelect }) {
       </tr>`;
     })
     .join("");
-  document.getElementById("queue-count").textContent = `(${rows.length})`;
+  document.getElementById("queue-count").textContent = rows.length === all.length ? `(${all.length})` : `(${rows.length} of ${all.length})`;
   document.getElementById("queue-empty").hidden = rows.length > 0;
   for (const tr of body.querySelectorAll("tr")) {
     tr.addEventListener("click", () => onSelect(tr.dataset.id));

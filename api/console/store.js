@@ -19,6 +19,8 @@ export const PATHS = {
   close: (id) => `/v1/incidents/${encodeURIComponent(id)}/close`,
   linkContact: (id) => `/v1/incidents/${encodeURIComponent(id)}/contacts`,
   personal: (seq) => `/v1/log/${encodeURIComponent(seq)}/personal`,
+  log: "/v1/log",
+  verify: "/v1/log/verify",
   contacts: "/v1/contacts",
   units: "/v1/units",
   unitStatus: (id) => `/v1/units/${encodeURIComponent(id)}/status`,

@@ -1183,3 +1183,37 @@ def test_the_call_taker_sees_the_callers_name_and_number_read_once_per_incident(
     finally:
         c.close()
     _close_incident(server, incident_id)
+
+
+def test_the_supervisor_sees_log_state_work_per_person_and_overrides(
+    browser: Any, server: Server
+) -> None:
+    """Defect 12: the supervisor's console was the dispatcher's."""
+    incident_id = "INC-SUPERVISE"
+    _open_incident(server, incident_id, "CHEST_PAIN", server.units[1]["home"])
+    free = [u for u in server.call("GET", "/v1/units")["units"] if u["status"] == "available"]
+    server.call(
+        "POST",
+        f"/v1/incidents/{incident_id}/override",
+        {"units": [free[0]["id"]], "reason": "crew knows the address", "instead_of": []},
+        role="dispatcher",
+    )
+    s = Console(browser, server, "supervisor")
+    d = Console(browser, server, "dispatcher")
+    try:
+        assert not d.page.is_visible("#supervisor")
+        view = s.page.locator("#supervisor")
+        view.locator("[data-log]", has_text="log intact").wait_for(timeout=15_000)
+        view.locator("[data-overrides] li", has_text="crew knows the address").wait_for()
+        work = view.locator("[data-work] tbody tr", has_text="dispatcher:dispatcher-1")
+        cells = work.locator("td").all_inner_texts()
+        assert int(cells[1]) >= 1 and int(cells[3]) >= 1  # opened, sent
+        # Search the queue (defect 12): by id, code or type.
+        d.page.fill("#queue-filter", "supervise chest")
+        d.page.wait_for_function("document.querySelectorAll('#queue tbody tr').length === 1")
+        assert d.page.get_attribute("#queue tbody tr", "data-id") == incident_id
+        assert s.errors == [] and d.errors == [], (s.errors, d.errors)
+    finally:
+        s.close()
+        d.close()
+        _close_incident(server, incident_id)

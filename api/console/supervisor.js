@@ -1,0 +1,93 @@
+// The supervisor's view: is the log intact, who is doing how much, which recommendations were
+// overridden and why. Read from the log (supervisors may read its operational record, never
+// personal data here), page by page from where it last stopped.
+
+import { esc, humanError, timeOfDay } from "./format.js";
+import { PATHS } from "./store.js";
+
+/** Entry kinds that count as a dispatcher's work on the board. */
+const WORK = {
+  incident_opened: "opened",
+  contact_linked: "linked",
+  dispatch_accepted: "sent",
+  dispatch_overridden: "sent",
+  incident_escalated: "escalated",
+  incident_closed: "closed",
+  alert_acknowledged: "alerts",
+};
+
+const RECENT_OVERRIDES = 8;
+
+export class SupervisorView {
+  constructor({ api, section }) {
+    this.api = api;
+    this.section = section;
+    this.after = 0; // the last log seq read
+    this.work = new Map(); // actor -> {opened, sent, ...}
+    this.overrides = []; // newest first
+    this.verify = null;
+    this.section.hidden = false;
+    this.section.querySelector("[data-verify]").addEventListener("click", () => this.checkLog());
+  }
+
+  /** Read the log entries written since the last call, then redraw (one read at a time, so
+   * no entry is counted twice). */
+  refresh() {
+    this._queue = (this._queue ?? Promise.resolve()).then(() => this._read());
+    return this._queue;
+  }
+
+  async _read() {
+    try {
+      for (;;) {
+        const page = await this.api.get(PATHS.log, { after: this.after, limit: 500 });
+        for (const e of page.entries) this._count(e);
+        if (page.entries.length) this.after = page.entries.at(-1).seq;
+        if (page.next_after === null || page.next_after === undefined) break;
+      }
+    } catch (err) {
+      this.error = humanError(err);
+    }
+    this.render();
+  }
+
+  async checkLog() {
+    try {
+      this.verify = await this.api.get(PATHS.verify);
+    } catch (err) {
+      this.verify = { ok: false, reason: humanError(err) };
+    }
+    this.render();
+  }
+
+  _count(e) {
+    const what = WORK[e.kind];
+    if (!what || !e.actor || e.actor === "system") return;
+    const row = this.work.get(e.actor) ?? { opened: 0, linked: 0, sent: 0, escalated: 0, closed: 0, alerts: 0 };
+    row[what] += 1;
+    this.work.set(e.actor, row);
+    if (e.kind === "dispatch_overridden") {
+      this.overrides.unshift({ at: e.recorded_at, actor: e.actor, incident: e.incident, ...e.payload });
+      this.overrides.length = Math.min(this.overrides.length, RECENT_OVERRIDES);
+    }
+  }
+
+  render() {
+    const v = this.verify;
+    this.section.querySelector("[data-log]").innerHTML = v
+      ? v.ok
+        ? `<span class="target-ok">✓ log intact</span>: ${esc(v.checked)} entries checked, head ${esc(v.head_seq)}`
+        : `<span class="target-red">✖ log NOT intact</span>${v.first_bad_seq ? ` at entry ${esc(v.first_bad_seq)}` : ""}: ${esc(v.reason ?? "")}`
+      : '<span class="muted">not checked yet</span>';
+    const rows = [...this.work].sort((a, b) => a[0].localeCompare(b[0]));
+    this.section.querySelector("[data-work] tbody").innerHTML =
+      rows.map(([actor, r]) => `<tr><td>${esc(actor)}</td><td>${r.opened}</td><td>${r.linked}</td><td>${r.sent}</td>
+        <td>${r.escalated}</td><td>${r.closed}</td><td>${r.alerts}</td></tr>`).join("") ||
+      '<tr><td colspan="7" class="muted">No work logged yet.</td></tr>';
+    this.section.querySelector("[data-overrides]").innerHTML =
+      this.overrides.map((o) => `<li><time>${esc(timeOfDay(o.at))}</time> ${esc(o.incident ?? o.incident_id ?? "")}:
+        ${esc((o.units ?? []).join(", "))} instead of ${esc((o.instead_of ?? []).join(", ") || "nothing")}
+        — “${esc(o.reason ?? "")}” <span class="muted">${esc(o.actor)}</span></li>`).join("") ||
+      '<li class="muted">No overrides.</li>';
+  }
+}
