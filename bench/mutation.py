@@ -212,7 +212,7 @@ PLANTED = [
     (
         "coverage: priority weights replaced by 1.0",
         "planner/dispatch/coverage.py",
-        "[options.priority_weights.get(inc.priority, 1.0) for inc in problem.incidents]",
+        "[weight_of(options, inc.priority) for inc in problem.incidents]",
         "[1.0 for inc in problem.incidents]",
         "tests/dispatch/test_dispatch_oracles.py::test_coverage_charge_is_weighted_by_priority",
     ),

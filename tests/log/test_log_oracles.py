@@ -7,6 +7,7 @@ the code agrees with itself.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from planner.errors import InputError
-from planner.log.chain import GENESIS_HASH, canonical_json, entry_hash, salted_personal_hash
+from planner.log.chain import (
+    GENESIS_HASH,
+    canonical_json,
+    entry_hash,
+    salted_personal_hash,
+    utc_iso,
+)
 from planner.log.incident_log import PERSONAL_READ_KIND, IncidentLog, NewEntry
 
 PERSONAL = '{"caller":"Jane Doe","phone":"0717 000 001"}'
@@ -121,3 +128,16 @@ def test_every_personal_read_outcome_is_audited(log: IncidentLog) -> None:
         if e.kind == PERSONAL_READ_KIND
     ]
     assert outcomes == [(1, "redacted"), (2, "returned"), (3, "none")]
+
+
+def test_utc_text_does_not_depend_on_the_machine_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hashed timestamp text is UTC even on a machine set to New York time."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        moment = datetime(2026, 3, 1, 8, 1, tzinfo=UTC)
+        assert utc_iso(moment) == "2026-03-01T08:01:00.000000+00:00"
+        assert utc_iso(moment.astimezone()) == "2026-03-01T08:01:00.000000+00:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
