@@ -112,7 +112,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     ):
         _document_roles(module.router)
         app.include_router(module.router)
-    install_openapi(app)
+    install_openapi(app, services.codes)
     return app
 
 

@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from planner.errors import (
     ConflictError,
@@ -152,15 +153,30 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
 _HEADER_FIELDS = {401: "X-API-Key"}
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return problem_response(
         exc.status_code,
         detail,
         field=_HEADER_FIELDS.get(exc.status_code),
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers for this path (GET implies HEAD), for ``Allow``."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:

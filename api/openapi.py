@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import PROBLEM_MEDIA_TYPE, Problem
+from planner.centre.codes import CodeTable
 from planner.log.api_keys import Role
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -76,7 +77,81 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     return sorted(set(codes))
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
+_CODE_FIELDS = {
+    "api__bodies__IncidentIn": ("code",),
+    "IncidentUpdateIn": ("code",),
+    "IncidentPatchIn": ("code",),
+}
+_CAPABILITY_FIELDS = {"UnitIn": ("capabilities",)}
+
+
+def _enumerate(schemas: dict[str, Any], codes: CodeTable) -> None:
+    """Name the codes and capabilities of the table in force in the body schemas, so that
+    the document says which values the server accepts (an unknown one is 422)."""
+    for name, fields in _CODE_FIELDS.items():
+        for field in fields:
+            prop = schemas.get(name, {}).get("properties", {}).get(field)
+            if prop is not None:
+                _set_enum(prop, sorted(codes.names))
+    for name, fields in _CAPABILITY_FIELDS.items():
+        for field in fields:
+            prop = schemas.get(name, {}).get("properties", {}).get(field)
+            if prop is not None and "items" in prop:
+                prop["items"] = {"type": "string", "enum": sorted(codes.capabilities)}
+
+
+def _set_enum(prop: dict[str, Any], values: list[str]) -> None:
+    if "anyOf" in prop:
+        for option in prop["anyOf"]:
+            if option.get("type") == "string":
+                option.clear()
+                option.update({"type": "string", "enum": values})
+    else:
+        prop.clear()
+        prop.update({"type": "string", "enum": values})
+
+
+def _not_null(param: dict[str, Any]) -> None:
+    """An optional parameter is sent or not; it is never the JSON ``null`` (which would reach
+    the server as the text ``null``), so its schema drops the null alternative."""
+    schema = param.get("schema", {})
+    options = schema.get("anyOf")
+    if not options:
+        return
+    kept = [o for o in options if o.get("type") != "null"]
+    if len(kept) == 1 and len(kept) < len(options):
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        param["schema"] = {**kept[0], **rest}
+
+
+def _link_creates(paths: dict[str, Any]) -> None:
+    """OpenAPI links from each create to the operations on what it created, so stateful
+    clients (and schemathesis) can follow ``POST /v1/units`` to ``/v1/units/{unit_id}/…``."""
+    for path, item in paths.items():
+        create = item.get("post")
+        if create is None or "{" in path:
+            continue
+        for target_path, target_item in paths.items():
+            rest = target_path.removeprefix(path + "/")
+            if rest == target_path or not rest.startswith("{"):
+                continue
+            param = rest[1 : rest.index("}")]
+            if target_path.count("{") != 1:
+                continue
+            for method, target in target_item.items():
+                op_id = target.get("operationId") if isinstance(target, dict) else None
+                if op_id is None:
+                    continue
+                for status in ("200", "201"):
+                    if status in create["responses"]:
+                        links = create["responses"][status].setdefault("links", {})
+                        links[f"{method}_{op_id}"[:120]] = {
+                            "operationId": op_id,
+                            "parameters": {param: f"$response.body#/event/{param}"},
+                        }
+
+
+def build_openapi(app: FastAPI, codes: CodeTable | None = None) -> dict[str, Any]:
     """The app's OpenAPI document with the problem model on every operation (cached)."""
     if app.openapi_schema:
         return app.openapi_schema
@@ -95,6 +170,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method, operation in item.items():
             if method not in {"get", "post", "patch", "put", "delete", "head"}:
                 continue
+            for param in operation.get("parameters", []):
+                _not_null(param)
             responses = operation.setdefault("responses", {})
             for status, documented in responses.items():
                 if status[0] in "45":
@@ -105,14 +182,17 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 responses["304"] = {
                     "description": "Not modified: If-None-Match names the current ETag."
                 }
+    if codes is not None:
+        _enumerate(components, codes)
+    _link_creates(schema.get("paths", {}))
     app.openapi_schema = schema
     return schema
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Serve :func:`build_openapi` as ``/openapi.json``."""
+def install_openapi(app: FastAPI, codes: CodeTable) -> None:
+    """Serve :func:`build_openapi` as ``/openapi.json`` (with the code table in force)."""
 
     def openapi() -> dict[str, Any]:
-        return build_openapi(app)
+        return build_openapi(app, codes)
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,69 +1,84 @@
-"""Cursor pagination for the lists: stable under concurrent writes, opaque to clients.
+"""Cursor pagination for the lists: stable under concurrent writes, readable by people.
 
-A list is sorted by a key (e.g. a unit's id; an incident's priority, opening time and id);
-the cursor is that key of the last item of a page, base64url-encoded JSON. The next page holds
-the items whose key sorts after it, so an item added or removed meanwhile never shifts a page
-(no item is skipped or repeated because of another's arrival).
+A list is sorted by a key (a unit's id; a contact's receipt time and id; an incident's priority,
+opening time and id); the cursor is that key of the last item of a page, its parts joined by
+``~`` (times as integer microseconds since 1970). The next page holds the items whose key sorts
+after it, so an item added or removed meanwhile never shifts a page. Every string matching a
+list's documented cursor pattern is a valid cursor (it names a position, whether or not an item
+is there), so the pattern is the whole contract.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
-
-from planner.errors import InputError
+from pydantic import AwareDatetime, BeforeValidator
 
 T = TypeVar("T")
 SortKey = tuple[str | int, ...]
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 200
+SEP = "~"
+_ID = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,79}"
+
+UNIT_CURSOR = rf"^{_ID}$"
+CONTACT_CURSOR = rf"^[0-9]{{1,19}}{SEP}{_ID}$"
+INCIDENT_CURSOR = rf"^([0-9]{{1,2}}{SEP})?[0-9]{{1,19}}{SEP}{_ID}$"
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 1000).")]
-Cursor = Annotated[
-    str | None,
-    Query(
-        max_length=400,
-        pattern=r"^[A-Za-z0-9_-]+={0,2}$",
+
+
+def cursor_query(pattern: str) -> Any:
+    """The ``cursor`` query parameter of a list whose cursors match ``pattern``."""
+    return Query(
+        max_length=120,
+        pattern=pattern,
         description="``next_cursor`` of the previous page; omit for the first page.",
-    ),
-]
+    )
+
+
+def micros(when: datetime) -> int:
+    """A time as integer microseconds since 1970 (a cursor part)."""
+    return int(when.timestamp() * 1_000_000)
 
 
 def encode_cursor(key: SortKey) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+    return SEP.join(str(p) for p in key)
 
 
-def decode_cursor(cursor: str) -> SortKey:
-    """The sort key a cursor carries; 422 naming ``cursor`` if it is not one of ours."""
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InputError("not a cursor this server issued", field="cursor") from None
-    if not isinstance(raw, list) or not all(
-        isinstance(p, str | int) and not isinstance(p, bool) for p in raw
-    ):
-        raise InputError("not a cursor this server issued", field="cursor")
-    return tuple(raw)
+def decode_cursor(cursor: str) -> list[str | int]:
+    """A cursor's parts: numbers first, the id last (the routes' patterns vouch for the form)."""
+    *numbers, last = cursor.split(SEP)
+    return [*(int(n) for n in numbers), last]
 
 
 def paginate(
-    items: Iterable[T], key: Callable[[T], SortKey], *, cursor: str | None, limit: int
+    items: Iterable[T], key: Callable[[T], SortKey], *, after: SortKey | None, limit: int
 ) -> tuple[Sequence[T], str | None]:
-    """One page of ``items`` in ``key`` order after ``cursor``, and the next page's cursor
-    (None on the last page)."""
+    """One page of ``items`` in ``key`` order after the key ``after``, and the next page's
+    cursor (None on the last page)."""
     ordered = sorted(items, key=key)
-    if cursor is not None:
-        after = decode_cursor(cursor)
-        try:
-            ordered = [i for i in ordered if key(i) > after]
-        except TypeError:
-            raise InputError("not a cursor for this list", field="cursor") from None
+    if after is not None:
+        ordered = [i for i in ordered if key(i) > after]
     page = ordered[:limit]
     more = len(ordered) > limit
     return page, encode_cursor(key(page[-1])) if more and page else None
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _rfc3339_only(value: Any) -> Any:
+    """Refuse what pydantic would read as a Unix time (``0.5``): filters take RFC 3339."""
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-03-01T08:00:00Z")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+"""A filter time: RFC 3339 with an offset."""

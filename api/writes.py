@@ -27,7 +27,7 @@ from api.versions import Kind, check_if_match, etag, parse_version
 from planner.centre.engine import Outcome
 from planner.centre.events import RecommendationChanges
 from planner.centre.recommendations import recommendation_changes
-from planner.errors import ConflictError
+from planner.errors import ConflictError, InputError
 from planner.log.api_keys import ApiKey
 
 
@@ -73,7 +73,7 @@ class WriteHeaders:
     expected_version: int | None
 
 
-IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$'
 """``If-Match``: ``*`` or one entity tag as sent in ``ETag`` (``"12"``; ``12`` and ``W/"12"``
 are read the same way)."""
 
@@ -161,9 +161,7 @@ def submit_event(
     refuse_if_not_writable(services)
     with services.write_lock:
         if idem is not None:
-            stored = services.idempotency.lookup(
-                owner=key.prefix, key=idem, request_fingerprint=request_id
-            )
+            stored = _lookup(services, owner=key.prefix, key=idem, request_id=request_id)
             if stored is not None:
                 return _response(stored, replayed=True, etag_of=current())
         if in_path:
@@ -196,9 +194,8 @@ def submit_event(
         except IntegrityError:
             if idem is None:
                 raise
-            stored = services.idempotency.lookup(  # another process stored this key first
-                owner=key.prefix, key=idem, request_fingerprint=request_id
-            )
+            # another process stored this key first
+            stored = _lookup(services, owner=key.prefix, key=idem, request_id=request_id)
             if stored is None:
                 raise
             return _response(stored, replayed=True, etag_of=current())
@@ -223,6 +220,15 @@ def refuse_if_not_writable(services: Services) -> None:
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail=f"writes refused: the incident log does not verify ({services.log_problem})",
         )
+
+
+def _lookup(services: Services, *, owner: str, key: str, request_id: str) -> StoredResponse | None:
+    """The stored response for ``key``; 409 if the key was used for a different request (the
+    key is bound to that one: a conflict with stored state, not malformed input)."""
+    try:
+        return services.idempotency.lookup(owner=owner, key=key, request_fingerprint=request_id)
+    except InputError as exc:
+        raise ConflictError(exc.message, field="Idempotency-Key") from exc
 
 
 def _response(stored: StoredResponse, *, replayed: bool, etag_of: int | None) -> Response:

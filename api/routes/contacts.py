@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from api.bodies import ContactIn
 from api.deps import EngineDep, Feed, Reader, ServicesDep
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, paginate
+from api.pagination import (
+    CONTACT_CURSOR,
+    DEFAULT_LIMIT,
+    Limit,
+    Timestamp,
+    cursor_query,
+    decode_cursor,
+    micros,
+    paginate,
+)
 from api.schemas import ContactList, ContactOut
 from api.versions import etag, not_modified
 from api.writes import WriteHeadersDep, WriteResult, submit_event
@@ -24,10 +31,6 @@ router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 ContactId = Path(min_length=1, max_length=80, pattern=ID_PATTERN)
 
 
-def _utc(when: datetime) -> str:
-    return when.isoformat()
-
-
 @router.get(
     "", summary="Contacts received", response_model=ContactList, openapi_extra={"x-etag": True}
 )
@@ -38,18 +41,21 @@ def list_contacts(
     response: Response,
     channel: Annotated[Channel | None, Query(description="Only this channel.")] = None,
     incident: Annotated[
-        str | None, Query(max_length=80, description="Only contacts linked to this incident.")
+        str | None,
+        Query(
+            max_length=80, pattern=ID_PATTERN, description="Only contacts linked to this incident."
+        ),
     ] = None,
     linked: Annotated[
         bool | None, Query(description="true: only linked to an incident; false: only unlinked.")
     ] = None,
     received_from: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Received at or after (RFC 3339).")
+        Timestamp | None, Query(alias="from", description="Received at or after (RFC 3339).")
     ] = None,
     received_to: Annotated[
-        AwareDatetime | None, Query(alias="to", description="Received before (RFC 3339).")
+        Timestamp | None, Query(alias="to", description="Received before (RFC 3339).")
     ] = None,
-    cursor: Cursor = None,
+    cursor: Annotated[str | None, cursor_query(CONTACT_CURSOR)] = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> ContactList | Response:
     """Contacts with their channel and incident, oldest first, a page at a time (caller
@@ -70,8 +76,8 @@ def list_contacts(
 
     page, next_cursor = paginate(
         (c for c in engine.state.contacts.values() if wanted(c)),
-        lambda c: (_utc(c.received_at), c.id),
-        cursor=cursor,
+        lambda c: (micros(c.received_at), c.id),
+        after=None if cursor is None else tuple(decode_cursor(cursor)),
         limit=limit,
     )
     response.headers["ETag"] = etag(version)

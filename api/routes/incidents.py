@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from api.bodies import (
     AcceptIn,
@@ -31,7 +30,16 @@ from api.bodies import (
     merge_methane,
 )
 from api.deps import Feed, Operator, Reader, ServicesDep
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, paginate
+from api.pagination import (
+    DEFAULT_LIMIT,
+    INCIDENT_CURSOR,
+    Limit,
+    Timestamp,
+    cursor_query,
+    decode_cursor,
+    micros,
+    paginate,
+)
 from api.schemas import IncidentDetail, IncidentList
 from api.versions import etag, not_modified
 from api.writes import WriteHeadersDep, WriteResult, submit_event
@@ -91,19 +99,21 @@ def list_incidents(
         Query(description="open (default): in ``incidents``; closed: in ``closed``."),
     ] = "open",
     priority: Annotated[int | None, Query(ge=1, le=5, description="Only this priority.")] = None,
-    code: Annotated[str | None, Query(max_length=80, description="Only this code.")] = None,
+    code: Annotated[
+        str | None, Query(max_length=80, pattern=ID_PATTERN, description="Only this code.")
+    ] = None,
     opened_from: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Opened at or after (RFC 3339).")
+        Timestamp | None, Query(alias="from", description="Opened at or after (RFC 3339).")
     ] = None,
     opened_to: Annotated[
-        AwareDatetime | None, Query(alias="to", description="Opened before (RFC 3339).")
+        Timestamp | None, Query(alias="to", description="Opened before (RFC 3339).")
     ] = None,
-    cursor: Cursor = None,
+    cursor: Annotated[str | None, cursor_query(INCIDENT_CURSOR)] = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> IncidentList | Response:
     """Open incidents (operational record only, no personal data), most urgent first; or, with
-    ``status=closed``, closed ones, latest closed first; a page at a time. The ``ETag`` is the
-    state version."""
+    ``status=closed``, closed ones in the order they were closed; a page at a time. The
+    ``ETag`` is the state version."""
     version = services.engine.version
     if (cached := not_modified(request, version)) is not None:
         return cached
@@ -117,11 +127,12 @@ def list_incidents(
         )
 
     response.headers["ETag"] = etag(version)
+    parts = None if cursor is None else decode_cursor(cursor)
     if status == "closed":
         closed, next_cursor = paginate(
             (s for s in services.history.closed() if wanted(s.code, s.priority, s.opened_at)),
-            lambda s: (-_epoch_ms(s.closed_at or s.opened_at), s.id),
-            cursor=cursor,
+            lambda s: (micros(s.closed_at or s.opened_at), s.id),
+            after=None if parts is None else tuple(parts[-2:]),
             limit=limit,
         )
         return IncidentList(
@@ -133,15 +144,11 @@ def list_incidents(
             for i in services.engine.state.incidents.values()
             if wanted(i.code, i.priority, i.opened_at)
         ),
-        lambda i: (i.priority, i.opened_at.isoformat(), i.id),
-        cursor=cursor,
+        lambda i: (i.priority, micros(i.opened_at), i.id),
+        after=None if parts is None else tuple(parts if len(parts) == 3 else [0, *parts]),
         limit=limit,
     )
     return IncidentList(version=version, incidents=list(page), next_cursor=next_cursor)
-
-
-def _epoch_ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
 
 
 @router.get(

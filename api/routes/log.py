@@ -17,7 +17,6 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from api.deps import Auditor, LogDep, Reader, ServicesDep, TimelineReader
 from api.schemas import LogEntryOut, LogPage, VerifyOut
 from planner.centre.timeline import incident_timeline
-from planner.errors import InputError
 from planner.log.api_keys import PERSONAL_DATA_ROLES, ApiKey, Role
 from planner.log.incident_log import AUDIT_KINDS, IncidentLog, LogEntry
 
@@ -68,7 +67,10 @@ def with_personal(
             status.HTTP_403_FORBIDDEN, detail=f"role {key.role.value!r} may not read personal data"
         )
     if not purpose or not purpose.strip():
-        raise InputError("say why personal data is read", field="purpose")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="personal data is read only for a stated purpose: send ?purpose=",
+        )
     if len(entries) == 1 and not may_read(key, entries[0]):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

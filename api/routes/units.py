@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from api.bodies import UnitAckIn, UnitArriveIn, UnitIn, UnitPositionIn, UnitRemoveIn, UnitStatusIn
 from api.deps import EngineDep, Feed, Fleet, Reader, ServicesDep
-from api.pagination import DEFAULT_LIMIT, Cursor, Limit, paginate
+from api.pagination import DEFAULT_LIMIT, UNIT_CURSOR, Limit, cursor_query, paginate
 from api.schemas import UnitList, UnitOut
 from api.versions import etag, not_modified
 from api.writes import WriteHeadersDep, WriteResult, submit_event
@@ -38,12 +38,16 @@ def list_units(
     response: Response,
     status: Annotated[UnitStatus | None, Query(description="Only units in this status.")] = None,
     capability: Annotated[
-        str | None, Query(max_length=80, description="Only units with this capability.")
+        str | None,
+        Query(max_length=80, pattern=ID_PATTERN, description="Only units with this capability."),
     ] = None,
     incident: Annotated[
-        str | None, Query(max_length=80, description="Only units committed to this incident.")
+        str | None,
+        Query(
+            max_length=80, pattern=ID_PATTERN, description="Only units committed to this incident."
+        ),
     ] = None,
-    cursor: Cursor = None,
+    cursor: Annotated[str | None, cursor_query(UNIT_CURSOR)] = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> UnitList | Response:
     """Units with their status, position and current incident, by id, a page at a time. The
@@ -58,7 +62,8 @@ def list_units(
         and (capability is None or capability in u.capabilities)
         and (incident is None or u.incident == incident)
     ]
-    page, next_cursor = paginate(units, lambda u: (u.id,), cursor=cursor, limit=limit)
+    after = None if cursor is None else (cursor,)
+    page, next_cursor = paginate(units, lambda u: (u.id,), after=after, limit=limit)
     response.headers["ETag"] = etag(version)
     return UnitList(version=version, units=list(page), next_cursor=next_cursor)
 

@@ -4,10 +4,8 @@ revoked keys lose their open stream within seconds, NUL bytes and non-finite num
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from planner.log.api_keys import KeyStore, Role
 
@@ -32,25 +29,6 @@ class Live:
     supervisor: dict[str, str]
 
 
-def _postgres_schema_url() -> Iterator[str]:
-    base = os.environ.get("PLANNER_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PLANNER_TEST_POSTGRES_URL is not set in CI: PostgreSQL must run")
-        pytest.skip("PLANNER_TEST_POSTGRES_URL not set")
-    schema = f"api_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -60,26 +38,21 @@ def live(
     serve_planner: Callable[..., AbstractContextManager[str]],
 ) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp(f"live-{request.param}")
-    urls = (
-        iter([f"sqlite:///{tmp / 'live.sqlite'}"])
+    db = (
+        f"sqlite:///{tmp / 'live.sqlite'}"
         if request.param == "sqlite"
-        else _postgres_schema_url()
+        else str(request.getfixturevalue("postgres_schema_url"))
     )
-    db = next(urls)
-    try:
-        token = KeyStore.from_url(db).create(name="fleet", role=Role.SUPERVISOR).token
-        log = tmp / "server.log"
-        with serve_planner(
-            db=db,
-            region="aguascalientes",
-            log=log,
-            ready_s=90,
-            env={"PLANNER_TICK_S": "0", "PLANNER_SSE_RECHECK_S": "1"},
-        ) as base:
-            yield Live(base=base, db=db, log=log, supervisor={"X-API-Key": token})
-    finally:
-        for _ in urls:  # drops the PostgreSQL schema
-            pass
+    token = KeyStore.from_url(db).create(name="fleet", role=Role.SUPERVISOR).token
+    log = tmp / "server.log"
+    with serve_planner(
+        db=db,
+        region="aguascalientes",
+        log=log,
+        ready_s=90,
+        env={"PLANNER_TICK_S": "0", "PLANNER_SSE_RECHECK_S": "1"},
+    ) as base:
+        yield Live(base=base, db=db, log=log, supervisor={"X-API-Key": token})
 
 
 def test_a_revoked_key_loses_its_open_stream_within_seconds(live: Live) -> None:
