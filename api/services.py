@@ -188,9 +188,13 @@ def build_services(settings: ApiSettings) -> Services:
         if problem is None and leader:
             engine.resolve_now()
             engine.adopt_codes(codes)
+            if settings.policy is not None:
+                engine.adopt_policy(settings.policy)
     else:
         config = EngineConfig(region=settings.region)
         engine = Engine(codes=codes, region=region, log=log, config=config)
+        if settings.policy is not None:
+            engine.adopt_policy(settings.policy)
     services = Services(
         settings=settings,
         db=db,

@@ -28,6 +28,9 @@ class ApiSettings(BaseSettings):
     codes_path: Path | None = None
     """Code table YAML (None: the project's ``data/codes.yaml``)."""
 
+    policy: str | None = None
+    """Dispatch policy ``DISPATCH[+RELOCATION]`` (None: the log's, or ``optimal``)."""
+
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)
     """Requests with a larger body are refused with 413 before they are parsed."""
 

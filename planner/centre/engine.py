@@ -71,7 +71,7 @@ from planner.dispatch.domain import (
     SolveOptions,
     UnitStatus,
 )
-from planner.dispatch.solver import check_policy, solve
+from planner.dispatch.solver import check_policy_name, solve
 from planner.errors import ConflictError, InputError, InvalidTransitionError, PlannerError
 from planner.log.incident_log import AUDIT_KINDS, IncidentLog, NewEntry
 from planner.network import crow_fly
@@ -445,6 +445,26 @@ class Engine:
                 self._version = max(self._version, entries[-1].seq)
             return folded
 
+    def adopt_policy(self, policy: str) -> Outcome | None:
+        """Put the dispatch/relocation ``policy`` in force; a change is logged as a
+        ``centre_configured`` by ``system``, so a replay solves with it from there on."""
+        check_policy_name(policy)
+        if split_policy(policy)[0] == "coverage" and self._region is None:
+            raise InputError("coverage dispatch needs a region (--region)", field="policy")
+        with self._lock:
+            if policy == self.config.solver.policy:
+                return None
+            solver = self.config.solver.model_copy(update={"policy": policy})
+            config = self.config.model_copy(update={"solver": solver})
+            if self._state.config is None:
+                self._config = config
+                return None
+            return self.submit(
+                CentreConfigured.from_config(
+                    config, actor="system", reason=f"dispatch policy set to {policy}"
+                )
+            )
+
     # -- replay --------------------------------------------------------------------------------
 
     @classmethod
@@ -806,7 +826,7 @@ class Engine:
         problem = replace(problem, travel_times_s=etas)
         options = self.config.solver.to_options()
         if split_policy(options.policy)[0] == "coverage" and self._region is not None:
-            check_policy(options.policy)
+            check_policy_name(options.policy)
             return self._solve_coverage(problem, options)
         return solve(problem, options, previous=self._plan)
 

@@ -36,6 +36,11 @@ def serve_command(
         "log's is recorded in the log as a reconfiguration.",
     ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    policy: str | None = typer.Option(
+        None,
+        help="Dispatch policy DISPATCH[+RELOCATION], e.g. coverage+dmexclp (default: the "
+        "log's, else optimal); a change is recorded in the log.",
+    ),
     signing_key: Path | None = typer.Option(
         None, "--signing-key", help="Ed25519 private key: sign every entry this server appends."
     ),
@@ -64,6 +69,7 @@ def serve_command(
         "PLANNER_CHECKPOINT_DIR": checkpoint_dir,
         "PLANNER_CHECKPOINT_EVERY": checkpoint_every,
         "PLANNER_CHECKPOINT_MINUTES": checkpoint_minutes,
+        "PLANNER_POLICY": policy,
     }
     for name, value in options.items():
         if value is not None:

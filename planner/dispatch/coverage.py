@@ -77,8 +77,6 @@ class CoverageModel:
     driving budget is its target less this."""
     busy_by_hour: FloatArray | None = None
     """``q`` by ``(weekday, hour)`` (7 × 24, Monday first, UTC); default: ``busy_fraction``."""
-    weight_s: float = 1800.0
-    """Kept for scenario compatibility (the former soft-penalty weight); unused by the rule."""
     _rows: dict[int, BoolArray] = field(default_factory=dict)
     _snaps: dict[tuple[float, float], int] = field(default_factory=dict)
     _version: object = None

@@ -68,10 +68,21 @@ def solve(problem: DispatchProblem, options: SolveOptions, *, previous: Plan | N
 def check_policy(name: str) -> Policy:
     """The dispatch rule of a ``DISPATCH[+RELOCATION]`` string; ``InputError`` naming
     ``policy`` when either part is unknown."""
-    dispatch, _, relocation = name.partition("+")
-    policy = POLICIES.get(dispatch)
+    check_policy_name(name)
+    policy = POLICIES.get(name.partition("+")[0])
     if policy is None:
         known = ", ".join(sorted(POLICIES))
+        raise InputError(f"unknown policy {name!r} (known: {known})", field="policy")
+    return policy
+
+
+def check_policy_name(name: str) -> None:
+    """``InputError`` naming ``policy`` unless ``name`` is ``DISPATCH[+RELOCATION]`` with a
+    registered dispatch rule (or ``coverage``, which a live engine runs on its own region)
+    and a known relocation rule."""
+    dispatch, _, relocation = name.partition("+")
+    if dispatch not in POLICIES and dispatch != "coverage":
+        known = ", ".join(sorted({*POLICIES, "coverage"}))
         raise InputError(f"unknown policy {name!r} (known: {known})", field="policy")
     if relocation and relocation not in RELOCATIONS:
         raise InputError(
@@ -79,7 +90,6 @@ def check_policy(name: str) -> Policy:
             f"(known: {', '.join(RELOCATIONS)})",
             field="policy",
         )
-    return policy
 
 
 def previous_pairs(previous: Plan | None) -> list[tuple[str, str]]:

@@ -341,8 +341,6 @@ class Change(_Model):
 
 
 class SimOptions(_Model):
-    coverage_weight_s: float = Field(default=1800.0, ge=0)
-    """Weighted seconds charged for losing *all* expected cover (coverage policy)."""
     busy_fraction: float | None = Field(default=None, gt=0, lt=1)
     """MEXCLP busy probability q; default: estimated from the offered load."""
     escalation: bool = False

@@ -166,7 +166,6 @@ def prepare_world(scenario: Scenario) -> World:
         busy_fraction=busy,
         delay_s=delay,
         busy_by_hour=None if scenario.options.busy_fraction else _busy_by_hour(scenario, busy),
-        weight_s=scenario.options.coverage_weight_s,
     )
     install(coverage)
     return World(
