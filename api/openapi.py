@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.errors import PROBLEM_MEDIA_TYPE, Problem
 from planner.centre.codes import CodeTable
+from planner.centre.events import ID_PATTERN
 from planner.log.api_keys import Role
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -124,6 +125,22 @@ def _not_null(param: dict[str, Any]) -> None:
         param["schema"] = {**kept[0], **rest}
 
 
+def _id_grammar(param: dict[str, Any]) -> None:
+    """Path ids the engine checks against the id grammar say so (e.g. a console route that
+    declares a plain string)."""
+    schema = param.get("schema", {})
+    if param.get("in") == "path" and param["name"].endswith("_id") and "pattern" not in schema:
+        param["schema"] = {**schema, "type": "string", "pattern": ID_PATTERN, "maxLength": 80}
+
+
+def _priority_keys(schemas: dict[str, Any]) -> None:
+    """Priority-keyed maps (``priority_weights``) accept the keys ``1``..``5`` only."""
+    for component in schemas.values():
+        prop = component.get("properties", {}).get("priority_weights")
+        if isinstance(prop, dict) and "additionalProperties" in prop:
+            prop["propertyNames"] = {"pattern": "^[1-5]$"}
+
+
 def _link_creates(paths: dict[str, Any]) -> None:
     """OpenAPI links from each create to the operations on what it created, so stateful
     clients (and schemathesis) can follow ``POST /v1/units`` to ``/v1/units/{unit_id}/…``."""
@@ -172,6 +189,7 @@ def build_openapi(app: FastAPI, codes: CodeTable | None = None) -> dict[str, Any
                 continue
             for param in operation.get("parameters", []):
                 _not_null(param)
+                _id_grammar(param)
             responses = operation.setdefault("responses", {})
             for status, documented in responses.items():
                 if status[0] in "45":
@@ -184,6 +202,7 @@ def build_openapi(app: FastAPI, codes: CodeTable | None = None) -> dict[str, Any
                 }
     if codes is not None:
         _enumerate(components, codes)
+    _priority_keys(components)
     _link_creates(schema.get("paths", {}))
     app.openapi_schema = schema
     return schema

@@ -92,8 +92,9 @@ def write_headers(
         Header(
             alias="Idempotency-Key",
             max_length=200,
-            description="Any unique string; a retry with the same key returns the first "
-            "response and does not act twice.",
+            pattern=r"^[!-~][ -~]{0,199}$",
+            description="Any unique printable-ASCII string; a retry with the same key returns "
+            "the first response and does not act twice.",
         ),
     ] = None,
     if_match: Annotated[

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from api.deps import Auditor, LogDep, Reader, ServicesDep, TimelineReader
 from api.schemas import LogEntryOut, LogPage, VerifyOut
+from planner.centre.events import ID_PATTERN
 from planner.centre.timeline import incident_timeline
 from planner.log.api_keys import PERSONAL_DATA_ROLES, ApiKey, Role
 from planner.log.incident_log import AUDIT_KINDS, IncidentLog, LogEntry
@@ -92,7 +93,7 @@ def with_personal(
     response_model=list[LogEntryOut],
 )
 def timeline(
-    incident_id: Annotated[str, Path(min_length=1, max_length=80)],
+    incident_id: Annotated[str, Path(min_length=1, max_length=80, pattern=ID_PATTERN)],
     key: TimelineReader,
     log: LogDep,
     response: Response,
