@@ -123,3 +123,27 @@ def test_matrix_region_by_hand() -> None:
     with pytest.raises(InputError, match=r"node 5 is not in 0..2") as info:
         region.route(5, 0)
     assert info.value.field == "node"
+
+
+def test_matrix_region_refusals_name_the_point_or_edge() -> None:
+    region = MatrixRegion(
+        name="line",
+        point_ids=["a", "b", "c"],
+        lonlat=np.array([[0.0, 0.0], [0.01, 0.0], [0.02, 0.0]]),
+        seconds=np.array([[0.0, 50.0, 500.0], [50.0, 0.0, 80.0], [500.0, 80.0, 0.0]]),
+    )
+    with pytest.raises(InputError, match="no point 'zz' in region line") as info:
+        region.point_index("zz")
+    assert info.value.field == "point"
+    for pair in ((3, 0), (0, 3), (-1, 0)):
+        with pytest.raises(
+            InputError, match=f"no points {pair[0]}, {pair[1]} in this region"
+        ) as bad:
+            region.apply_closure("x", Closure(edges=(pair,)))
+        assert bad.value.field == "edges"
+    assert region.closures == {}
+    assert region.route(1, 1).nodes == (1,)
+    assert math.isnan(region.route(0, 1).metres)  # no distance matrix given
+    region.apply_closure("x", Closure(edges=((0, 1),)))
+    closed = region.route(0, 1)
+    assert (closed.seconds, closed.metres, closed.nodes) == (math.inf, math.inf, ())
