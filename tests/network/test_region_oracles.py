@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.errors import InputError
+from planner.errors import InputError, OutsideRegionError
 from planner.network.closures import Closure
+from planner.network.geo import Location
 from planner.network.matrix_region import MatrixRegion
+from planner.network.region import eta_matrix
 from planner.network.road_region import RoadRegion
 
 
@@ -147,3 +149,24 @@ def test_matrix_region_refusals_name_the_point_or_edge() -> None:
     region.apply_closure("x", Closure(edges=((0, 1),)))
     closed = region.route(0, 1)
     assert (closed.seconds, closed.metres, closed.nodes) == (math.inf, math.inf, ())
+
+
+def test_eta_matrix_names_the_far_location_and_passes_the_snap_limit() -> None:
+    """Node 1 of the diamond is at (0.001, 0.0); a point 0.01° north is ~1.1 km from any node:
+    beyond the default 500 m, within an explicit 5 km."""
+    region = RoadRegion.from_graph(_diamond())
+    node_1, node_4 = Location(lat=0.001, lon=0.0), Location(lat=0.004, lon=0.02)
+    off = Location(lat=0.011, lon=0.0)
+    np.testing.assert_array_equal(
+        eta_matrix(region, [node_1, off], [node_4], max_snap_m=5000), [[30.0], [30.0]]
+    )
+    with pytest.raises(OutsideRegionError, match="m from the nearest node") as info:
+        eta_matrix(region, [node_1, off], [node_4])
+    assert info.value.field == "origins[1]"
+    with pytest.raises(OutsideRegionError, match="m from the nearest node") as info:
+        eta_matrix(region, [node_1], [off])
+    assert info.value.field == "destinations[0]"
+    assert eta_matrix(region, [node_1], [off], max_snap_m=5000)[0, 0] == 0.0
+    with pytest.raises(InputError, match="no active closure 'nope'") as lifted:
+        region.lift_closure("nope")
+    assert lifted.value.field == "closure_id"
