@@ -32,8 +32,8 @@ from planner.errors import PlannerError
 from planner.network.geo import Location
 from planner.network.region import Region, eta_matrix
 
-SEEDS = (0, 1, 2)
-RUNS = 5
+SEEDS = (0, 1)
+RUNS = 3
 N_DEMAND = 2000
 N_BASES = 60
 Q = 0.3
