@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -139,18 +140,21 @@ def run_module(name: str, target: Target, timeout_s: float) -> Result:
     mutmut = str(Path(sys.executable).parent / "mutmut")
     timed_out = False
     with (work / "mutmut.log").open("w") as log:
+        # Its own process group, so a time-out also ends the forked mutant workers.
+        proc = subprocess.Popen(
+            [mutmut, "run", "--max-children", "1"],
+            cwd=work,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            subprocess.run(
-                [mutmut, "run", "--max-children", "1"],
-                cwd=work,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout_s,
-                check=False,
-            )
+            proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
     counts: dict[str, int] = {}
     survivors: list[str] = []
     for meta in (work / "mutants").rglob("*.py.meta"):
