@@ -3,7 +3,8 @@
 :class:`IncidentHistory` folds the incident events of the log (at start-up) and of every
 outcome since (an engine subscriber) into one :class:`IncidentSummary` per incident: code,
 priority, level, location, opening and closing times and outcome. One fold serves both, so
-a restarted server lists the same closed incidents as before.
+a restarted server lists the same closed incidents as before. The same fold numbers each
+incident's CAP revisions (its opening and every change a CAP message carries).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from planner.centre.engine import Engine, Outcome
+from planner.centre.exports import CapRevision
 from planner.log.incident_log import IncidentLog
 from planner.network.geo import Location
 
@@ -27,6 +29,8 @@ _KINDS = frozenset(
         "incident_closed",
     }
 )
+_CAP_KINDS = _KINDS | {"dispatch_accepted", "dispatch_overridden"}
+"""Changes to what a CAP message of the incident carries: each one is a new CAP revision."""
 
 
 class IncidentSummary(BaseModel):
@@ -50,12 +54,22 @@ class IncidentSummary(BaseModel):
 
 
 def _fold(
-    summaries: dict[str, IncidentSummary], kind: str, payload: dict[str, Any], seq: int
+    summaries: dict[str, IncidentSummary],
+    revisions: dict[str, list[CapRevision]],
+    kind: str,
+    payload: dict[str, Any],
+    seq: int,
 ) -> None:
     rid = payload.get("incident_id")
-    if kind not in _KINDS or not isinstance(rid, str):
+    if kind not in _CAP_KINDS or not isinstance(rid, str):
         return
     at = payload.get("at")
+    if kind == "incident_opened" or rid in revisions:
+        numbered = revisions.setdefault(rid, [])
+        when = datetime.fromisoformat(str(at)) if at else numbered[-1].at
+        numbered.append(CapRevision(len(numbered) + 1, when))
+    if kind not in _KINDS:
+        return
     if kind == "incident_opened":
         loc = payload["location"]
         summaries[rid] = IncidentSummary(
@@ -93,9 +107,10 @@ class IncidentHistory:
     def __init__(self, log: IncidentLog, engine: Engine) -> None:
         self._lock = threading.Lock()
         self._summaries: dict[str, IncidentSummary] = {}
+        self._revisions: dict[str, list[CapRevision]] = {}
         with self._lock:
             for entry in log.entries():
-                _fold(self._summaries, entry.kind, entry.payload, entry.seq)
+                _fold(self._summaries, self._revisions, entry.kind, entry.payload, entry.seq)
         self._unsubscribe = engine.subscribe(self._on_outcome)
 
     def close(self) -> None:
@@ -106,7 +121,11 @@ class IncidentHistory:
             for n, event in enumerate((outcome.event, *outcome.derived)):
                 payload = event.model_dump(mode="json")
                 _fold(
-                    self._summaries, event.type, payload, outcome.seq if n == 0 else outcome.version
+                    self._summaries,
+                    self._revisions,
+                    event.type,
+                    payload,
+                    outcome.seq if n == 0 else outcome.version,
                 )
 
     def closed(self) -> list[IncidentSummary]:
@@ -116,3 +135,8 @@ class IncidentHistory:
     def get(self, incident_id: str) -> IncidentSummary | None:
         with self._lock:
             return self._summaries.get(incident_id)
+
+    def revisions(self, incident_id: str) -> list[CapRevision]:
+        """The incident's CAP revisions so far, oldest first (empty: unknown incident)."""
+        with self._lock:
+            return list(self._revisions.get(incident_id, ()))

@@ -1,17 +1,24 @@
-"""Exports for external agencies: an incident as a CAP 1.2 alert or an EIDO-style document."""
+"""Exports for external agencies: an incident as CAP 1.2 messages or an EIDO-style document."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 
 from api.deps import Exporter, ServicesDep
 from api.routes.incidents import IncidentId, open_incident_or_404
 from api.services import Services
-from planner.centre.exports import CAP_MEDIA_TYPE, ExportContext, incident_to_cap, incident_to_eido
+from planner.centre.exports import (
+    CAP_MEDIA_TYPE,
+    ClosedIncident,
+    ExportContext,
+    closed_incident_to_cap,
+    incident_to_cap,
+    incident_to_eido,
+)
 from planner.centre.state import IncidentState, UnitState
 
 router = APIRouter(prefix="/v1/incidents", tags=["exports"])
@@ -35,16 +42,39 @@ def _export_parts(
 
 @router.get(
     "/{incident_id}/cap",
-    summary="An open incident as an OASIS CAP 1.2 alert",
+    summary="An incident as an OASIS CAP 1.2 message (Alert, Update or final Cancel)",
     response_class=Response,
-    responses={200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "A CAP 1.2 alert."}},
+    responses={200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "A CAP 1.2 message."}},
 )
 def cap_alert(_key: Exporter, services: ServicesDep, incident_id: str = IncidentId) -> Response:
-    """XML valid against the CAP 1.2 schema (``data/schemas/CAP-v1.2.xsd``); scope
-    Restricted; no personal data. 404 if the incident is closed or unknown."""
-    incident, units, context = _export_parts(services, incident_id)
+    """The incident's latest CAP revision: ``Alert`` when it has not changed since it opened,
+    ``Update`` after each change, ``Cancel`` once closed; each names the earlier ones in
+    ``references``. Valid against the OASIS CAP 1.2 schema; scope Restricted; no personal
+    data. 404 only for an unknown incident."""
+    context = ExportContext(
+        sender=services.settings.cap_sender, sent=datetime.now(UTC), version=services.engine.version
+    )
+    summary = services.history.get(incident_id)
+    revisions = services.history.revisions(incident_id)
+    if summary is not None and summary.closed_at is not None and revisions:
+        closed = ClosedIncident(
+            id=summary.id,
+            code=summary.code,
+            priority=summary.priority,
+            level=summary.level,
+            location=summary.location,
+            opened_at=summary.opened_at,
+            closed_at=summary.closed_at,
+            outcome=summary.outcome,
+        )
+        code = services.codes.get(summary.code)
+        xml = closed_incident_to_cap(closed, code=code, context=context, revisions=revisions)
+        return Response(content=xml, media_type=CAP_MEDIA_TYPE)
+    incident, units, _ = _export_parts(services, incident_id)
+    if not revisions:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown incident {incident_id!r}")
     code = services.codes.get(incident.code)
-    xml = incident_to_cap(incident, code=code, units=units, context=context)
+    xml = incident_to_cap(incident, code=code, units=units, context=context, revisions=revisions)
     return Response(content=xml, media_type=CAP_MEDIA_TYPE)
 
 

