@@ -101,20 +101,29 @@ class CoverageModel:
         return float(self.busy_by_hour[moment.weekday(), moment.hour])
 
     def covered_by(self, node: int) -> BoolArray:
-        """Demand points a unit at ``node`` reaches within the cover time (cached per node;
-        the cache is dropped when closures or speeds change the region)."""
+        """Demand points a unit at ``node`` reaches within the cover time."""
+        row: BoolArray = self.rows([node])[0]
+        return row
+
+    def rows(self, nodes: Sequence[int] | IntArray) -> BoolArray:
+        """``(len(nodes), demand points)``: which points a unit at each node reaches within the
+        cover time. Rows are cached per node and the missing ones computed in one many-to-many
+        call; the cache is dropped when closures or speeds change the region."""
         version = (getattr(self.region, "weights_version", None), tuple(self.region.closures))
         if version != self._version:
             self._rows.clear()
             self._version = version
-        row = self._rows.get(node)
-        if row is None:
+        wanted = np.asarray(nodes, dtype=np.int64).reshape(-1).tolist()
+        missing = [n for n in dict.fromkeys(wanted) if n not in self._rows]
+        if missing:
             seconds = self.region.travel_time_matrix(
-                np.array([node], dtype=np.int64), self.demand_nodes
-            )[0]
-            row = seconds <= self.target_s
-            self._rows[node] = row
-        return row
+                np.array(missing, dtype=np.int64), self.demand_nodes
+            )
+            for n, row in zip(missing, seconds <= self.target_s, strict=True):
+                self._rows[n] = row
+        if not wanted:
+            return np.zeros((0, len(self.demand_nodes)), dtype=bool)
+        return np.stack([self._rows[n] for n in wanted])
 
     def node_of(self, lat: float, lon: float) -> int:
         key = (lat, lon)
@@ -124,35 +133,43 @@ class CoverageModel:
             self._snaps[key] = node
         return node
 
-    def counts(self, nodes: Sequence[int]) -> FloatArray:
+    def counts(self, nodes: Sequence[int] | IntArray) -> FloatArray:
         """``k_j``: how many units at ``nodes`` cover each demand point."""
-        k = np.zeros(len(self.demand_nodes))
-        for n in nodes:
-            k += self.covered_by(int(n))
+        k: FloatArray = self.rows(nodes).sum(axis=0, dtype=np.float64)
         return k
 
-    def expected_coverage(self, nodes: Sequence[int], *, q: float | None = None) -> float:
+    def expected_coverage(
+        self, nodes: Sequence[int] | IntArray, *, q: float | None = None
+    ) -> float:
         """MEXCLP expected covered demand (fraction) with free units at ``nodes``."""
         q = self.busy_fraction if q is None else q
         return float(np.sum(self.demand_weights * (1.0 - q ** self.counts(nodes))))
 
-    def losses(self, nodes: Sequence[int], *, q: float | None = None) -> FloatArray:
-        """For each unit at ``nodes``: the expected coverage lost if it leaves."""
+    def losses(self, nodes: Sequence[int] | IntArray, *, q: float | None = None) -> FloatArray:
+        """For each unit at ``nodes``: the expected coverage lost if it leaves (one matrix
+        product over the units' coverage rows)."""
         if not len(nodes):
             return np.zeros(0)
         q = self.busy_fraction if q is None else q
-        k = self.counts(nodes)
+        rows = self.rows(nodes)
+        k = rows.sum(axis=0, dtype=np.float64)
         marginal = self.demand_weights * q ** np.maximum(k - 1, 0) * (1.0 - q)
-        return np.array([float(marginal[self.covered_by(int(n))].sum()) for n in nodes])
+        return np.asarray(rows @ marginal, dtype=np.float64)
 
     def gains(
-        self, candidates: Sequence[int], nodes: Sequence[int], *, q: float | None = None
+        self,
+        candidates: Sequence[int] | IntArray,
+        nodes: Sequence[int] | IntArray,
+        *,
+        q: float | None = None,
     ) -> FloatArray:
         """For each candidate node: the expected coverage one more unit there adds, with the
         other free units at ``nodes``."""
+        if not len(candidates):
+            return np.zeros(0)
         q = self.busy_fraction if q is None else q
         marginal = self.demand_weights * q ** self.counts(nodes) * (1.0 - q)
-        return np.array([float(marginal[self.covered_by(int(b))].sum()) for b in candidates])
+        return np.asarray(self.rows(candidates) @ marginal, dtype=np.float64)
 
 
 def loss_levels(loss: FloatArray) -> IntArray:

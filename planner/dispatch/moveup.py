@@ -29,6 +29,13 @@ from planner.dispatch.coverage import CoverageModel
 COVER_SCALE = 1e9
 """Expected coverage is counted in 1e-9 of total demand; a second of driving costs one unit."""
 
+NEIGHBOURHOOD_UNITS = 24
+"""Free units in one exact move-up model; beyond, the idle units nearest the largest gaps are
+the ones that may move (a fleet of this size or smaller is always solved whole)."""
+
+NEIGHBOURHOOD_BASES = 12
+"""The bases with the largest marginal expected coverage whose reachers join the model."""
+
 
 @dataclass(frozen=True, slots=True)
 class MoveUpLimits:
@@ -99,41 +106,51 @@ def solve_moveup(
     cap = np.asarray(capacity, dtype=np.int64).copy()
     for b in stays[stays >= 0]:
         cap[b] = max(cap[b], int(np.sum(stays == b)))
-    cover = np.array([model.covered_by(int(b)) for b in bases], dtype=bool).reshape(n_bases, -1)
+    cover = model.rows(bases).reshape(n_bases, -1)
     patterns, inverse = np.unique(cover.T, axis=0, return_inverse=True)
     weight = np.bincount(inverse.reshape(-1), weights=model.demand_weights)
 
-    cp = cp_model.CpModel()
     allowed = _allowed(stays, drive, moves_left, limits)
+    fixed = _neighbourhood(model, bases, stays, drive, allowed, q)
+    held = np.bincount(stays[fixed], minlength=n_bases)
+    cp = cp_model.CpModel()
     x: dict[tuple[int, int], cp_model.IntVar] = {}
-    for u in range(n_units):
-        options = np.flatnonzero(allowed[u])
-        for b in options.tolist():
+    at_base: list[list[cp_model.IntVar]] = [[] for _ in range(n_bases)]
+    free_units = np.flatnonzero(~fixed).tolist()
+    for u in free_units:
+        options = np.flatnonzero(allowed[u]).tolist()
+        for b in options:
             x[u, b] = cp.new_bool_var(f"x{u}_{b}")
-        cp.add_exactly_one(x[u, b] for b in options.tolist())
+            at_base[b].append(x[u, b])
+        cp.add_exactly_one(x[u, b] for b in options)
     for b in range(n_bases):
-        members = [x[u, b] for u in range(n_units) if (u, b) in x]
-        if members:
-            cp.add(sum(members) <= int(cap[b]))
+        if at_base[b]:
+            cp.add(cp_model.LinearExpr.sum(at_base[b]) <= int(cap[b] - held[b]))
     moves = [x[u, b] for (u, b) in x if stays[u] >= 0 and b != stays[u]]
     if moves:
         cp.add(sum(moves) <= limits.max_moves)
     objective: list[tuple[cp_model.IntVar, int]] = []
-    for p, pattern in enumerate(patterns):
-        if weight[p] <= 0 or not pattern.any():
-            continue
-        at = [x[u, b] for (u, b) in x if pattern[b]]
-        levels = min(len(at), n_units)
-        ys = [cp.new_bool_var(f"y{p}_{k}") for k in range(levels)]
-        if not ys:
-            continue
-        cp.add(sum(ys) <= sum(at))
-        for k, y in enumerate(ys):
-            objective.append((y, round(COVER_SCALE * weight[p] * (1.0 - q) * q**k)))
+    # Units outside the neighbourhood are constants: each pattern's cover starts at their count.
+    base_held = patterns.astype(np.int64) @ held
+    # Each pattern's k-th extra unit is worth weight·(1-q)·q^(held+k); increments that round to
+    # nothing at COVER_SCALE change no objective value and are left out.
+    n_vars = patterns.astype(np.int64) @ np.array([len(v) for v in at_base], dtype=np.int64)
+    levels = np.minimum(n_vars, len(free_units))
+    powers = base_held[:, None] + np.arange(max(int(levels.max(initial=0)), 1))[None, :]
+    gains = np.rint(COVER_SCALE * weight[:, None] * (1.0 - q) * q**powers).astype(np.int64)
+    gains[np.arange(gains.shape[1])[None, :] >= levels[:, None]] = 0
+    for p in np.flatnonzero(gains[:, 0] > 0).tolist():
+        kept = gains[p][gains[p] > 0].tolist()
+        at = [var for b in np.flatnonzero(patterns[p]).tolist() for var in at_base[b]]
+        ys = [cp.new_bool_var(f"y{p}_{k}") for k in range(len(kept))]
+        cp.add(cp_model.LinearExpr.sum(ys) <= cp_model.LinearExpr.sum(at))
+        objective.extend(zip(ys, kept, strict=True))
     for (u, b), var in x.items():
         if b != stays[u]:
             objective.append((var, -round(float(drive[u, b]))))
-    cp.maximize(sum(coef * var for var, coef in objective))
+    cp.maximize(
+        cp_model.LinearExpr.weighted_sum([v for v, _ in objective], [c for _, c in objective])
+    )
     solver = cp_model.CpSolver()
     # Deterministic work units: the same decision whatever the machine's load (replays and
     # simulations reproduce); the wall-clock cap only guards against pathological models.
@@ -145,10 +162,11 @@ def solve_moveup(
         cp.add_hint(var, fallback[u] == b)
     status = solver.solve(cp)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        dest = tuple(
-            next(b for b in range(n_bases) if (u, b) in x and solver.value(x[u, b]))
-            for u in range(n_units)
-        )
+        chosen = stays.copy()
+        for (u, b), var in x.items():
+            if solver.value(var):
+                chosen[u] = b
+        dest = tuple(int(b) for b in chosen)
         outcome = "optimal" if status == cp_model.OPTIMAL else "feasible"
     else:
         dest, outcome = fallback, "fallback"
@@ -161,6 +179,48 @@ def solve_moveup(
         status=outcome,
         solve_ms=(time.perf_counter() - start) * 1000.0,
     )
+
+
+def _neighbourhood(
+    model: CoverageModel,
+    bases: Sequence[int],
+    stays: IntArray,
+    drive: FloatArray,
+    allowed: BoolArray,
+    q: float,
+) -> BoolArray:
+    """Restrict a city-scale move-up to a neighbourhood small enough to solve in time: narrows
+    ``allowed`` in place and returns the units held where they are (constants in the model).
+
+    Up to :data:`NEIGHBOURHOOD_UNITS` units nothing changes (the model is exact). Beyond, the
+    units that just became free keep every allowed base; of the idle ones, those that can reach
+    one of the :data:`NEIGHBOURHOOD_BASES` bases where one more unit adds the most expected
+    coverage (the gaps) take part, nearest first, up to the neighbourhood's size, and may move
+    only to those bases; every other idle unit stays.
+    """
+    n_units = len(stays)
+    fixed = np.zeros(n_units, dtype=bool)
+    if n_units <= NEIGHBOURHOOD_UNITS:
+        return fixed
+    placed = np.asarray(bases, dtype=np.int64)[stays[stays >= 0]]
+    gain = model.gains(bases, placed, q=q)
+    gaps = np.argsort(-gain, kind="stable")[:NEIGHBOURHOOD_BASES]
+    idle = np.flatnonzero(stays >= 0)
+    reach = np.where(allowed[idle][:, gaps], drive[idle][:, gaps], np.inf)
+    reach[gaps[None, :] == stays[idle][:, None]] = np.inf  # already there: not a move
+    nearest = reach.min(axis=1)
+    room = max(NEIGHBOURHOOD_UNITS - int(np.sum(stays < 0)), 0)
+    ranked = np.argsort(nearest, kind="stable")[:room]
+    keep = idle[ranked[np.isfinite(nearest[ranked])]]
+    fixed[idle] = True
+    fixed[keep] = False
+    gap = np.zeros(len(bases), dtype=bool)
+    gap[gaps] = True
+    allowed[idle] &= gap[None, :]
+    allowed[idle, stays[idle]] = True
+    allowed[fixed] = False
+    allowed[fixed, stays[fixed]] = True
+    return fixed
 
 
 def _greedy(

@@ -13,7 +13,7 @@ import pytest
 
 from planner.dispatch.coverage import CoverageModel, best_base, install, split_policy
 from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
-from planner.dispatch.moveup import MoveUp, MoveUpLimits, solve_moveup
+from planner.dispatch.moveup import NEIGHBOURHOOD_UNITS, MoveUp, MoveUpLimits, solve_moveup
 from planner.dispatch.solver import solve
 from planner.errors import InputError
 from planner.network.geo import Location
@@ -159,3 +159,29 @@ def test_moveup_limits_are_honoured(model: CoverageModel, limits: dict[str, floa
     assert plan.moved == (2,)
     assert plan.coverage == pytest.approx(0.525)
     assert best_base(model, bases=[0, 2, 4], room=[0, 1, 1], others=[0, 0], origin=3) == 1
+
+
+def test_city_scale_moveup_keeps_the_limits_and_finds_the_gap(model: CoverageModel) -> None:
+    """30 idle units wait at base 0 and F has just become free at point 3: more units than one
+    exact model holds (``NEIGHBOURHOOD_UNITS``), so most idle units are held where they are.
+    The best plan is still found: one idle unit to 2 (600 s) and F to 4, k = (29, 30, 1, 2, 1),
+    0.2·((1 − 0.5^29) + (1 − 0.5^30) + 0.5 + 0.75 + 0.5); F to 2 and one idle unit to 4 covers
+    the same but drives 600 s more."""
+    n_idle = 30
+    assert n_idle + 1 > NEIGHBOURHOOD_UNITS
+    drive = np.vstack([np.tile([0.0, 600.0, 1200.0], (n_idle, 1)), [[900.0, 300.0, 300.0]]])
+    plan = solve_moveup(
+        model,
+        bases=[0, 2, 4],
+        capacity=[n_idle, 1, 1],
+        stay=[0] * n_idle + [-1],
+        drive_s=drive,
+        moves_left=[6] * (n_idle + 1),
+        limits=MoveUpLimits(max_moves=1),
+    )
+    dest = np.array(plan.destination)
+    assert dest[-1] == 2
+    assert np.bincount(dest[:n_idle], minlength=3).tolist() == [n_idle - 1, 1, 0]
+    assert len(plan.moved) == 2
+    expected = 0.2 * ((1 - 0.5**29) + (1 - 0.5**30) + 0.5 + 0.75 + 0.5)
+    assert plan.coverage == pytest.approx(expected)
