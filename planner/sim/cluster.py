@@ -12,9 +12,7 @@ thread each) for this run; anything else (``tcp://HOST:8786``) connects to a run
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from planner.errors import InputError
 from planner.sim.metrics import ReplicationResult
@@ -23,33 +21,17 @@ from planner.sim.scenario import Scenario
 Task = tuple[Scenario, str, int]
 """One run: a scenario, a policy and a replication number."""
 
-_WORLDS: dict[str, Any] = {}
-"""Per worker process: prepared worlds by scenario fingerprint."""
-
-
-def fingerprint(scenario: Scenario) -> str:
-    """Stable key of a scenario's content (worlds are cached per worker under it)."""
-    return hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()[:16]
-
-
-def run_task(scenario: Scenario, policy: str, replication: int) -> ReplicationResult:
-    """One task on a worker: prepare (or reuse) the world, simulate one replication."""
-    from planner.sim.simulator import prepare_world, simulate_one
-
-    key = fingerprint(scenario)
-    if key not in _WORLDS:
-        _WORLDS[key] = prepare_world(scenario)
-    return simulate_one(_WORLDS[key], policy=policy, replication=replication)
-
 
 def run_on_cluster(
     tasks: Sequence[Task],
     *,
+    run: Callable[[Scenario, str, int], ReplicationResult],
     address: str,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[ReplicationResult]:
-    """Run ``tasks`` on Dask and return their results in the order of ``tasks``."""
+    """Run ``tasks`` with ``run`` (:func:`planner.sim.simulator.run_task`) on Dask and return
+    their results in the order of ``tasks``."""
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - dask is a declared dependency
@@ -77,9 +59,7 @@ def run_on_cluster(
                 f"cannot reach the Dask scheduler at {address}: {exc}", field="--cluster"
             ) from None
         with client:
-            futures = [
-                client.submit(run_task, sc, policy, rep, pure=False) for sc, policy, rep in tasks
-            ]
+            futures = [client.submit(run, sc, policy, rep, pure=False) for sc, policy, rep in tasks]
             index = {f.key: k for k, f in enumerate(futures)}
             results: list[ReplicationResult | None] = [None] * len(futures)
             finished = as_completed(futures)  # type: ignore[no-untyped-call]

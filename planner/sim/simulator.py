@@ -12,6 +12,7 @@ The world (region, fleet, demand) and the calls of each replication come from
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import time
@@ -654,6 +655,18 @@ def _run_task(policy: str, replication: int) -> ReplicationResult:
     return simulate_one(_WORLD, policy=policy, replication=replication)
 
 
+_WORLDS: dict[str, World] = {}
+"""Per (Dask worker) process: prepared worlds by scenario content."""
+
+
+def run_task(scenario: Scenario, policy: str, replication: int) -> ReplicationResult:
+    """One task on a cluster worker: prepare (or reuse) the scenario's world, simulate."""
+    key = hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()[:16]
+    if key not in _WORLDS:
+        _WORLDS[key] = prepare_world(scenario)
+    return simulate_one(_WORLDS[key], policy=policy, replication=replication)
+
+
 def simulate_one(world: World, *, policy: str, replication: int) -> ReplicationResult:
     """One policy on one replication's calls."""
     calls = generate_calls(world, replication)
@@ -694,6 +707,7 @@ def simulate(
         prepare_world(scenario)  # validate (and fail) here, before shipping tasks
         return run_on_cluster(
             [(scenario, p, r) for p, r in todo],
+            run=run_task,
             address=cluster,
             workers=workers,
             progress=progress,

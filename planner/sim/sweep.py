@@ -73,14 +73,16 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[int, list[ReplicationResult]]:
     """Results per fleet size (each: replications × policies, ordered as ``simulate``)."""
-    from planner.sim.simulator import simulate, tasks
+    from planner.sim.simulator import run_task, simulate, tasks
 
     points = {size: with_fleet_size(scenario, size) for size in sizes}
     if cluster is not None:
         from planner.sim.cluster import run_on_cluster
 
         todo = [(points[s], p, r) for s in sizes for p, r in tasks(policies, replications)]
-        flat = run_on_cluster(todo, address=cluster, workers=workers, progress=progress)
+        flat = run_on_cluster(
+            todo, run=run_task, address=cluster, workers=workers, progress=progress
+        )
         per = len(policies) * replications
         return {s: flat[k * per : (k + 1) * per] for k, s in enumerate(sizes)}
     out = {}

@@ -69,7 +69,8 @@ def test_sweep_on_a_local_dask_cluster_equals_the_default_path(tmp_path: Path) -
 
 def test_an_unreachable_scheduler_is_a_one_line_error() -> None:
     from planner.sim.cluster import run_on_cluster
+    from planner.sim.simulator import run_task
 
     with pytest.raises(InputError, match="tcp://HOST:8786") as err:
-        run_on_cluster([], address="nowhere:1")
+        run_on_cluster([], run=run_task, address="nowhere:1")
     assert err.value.field == "--cluster"
