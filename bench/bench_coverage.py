@@ -5,11 +5,13 @@ needs a region), 500 units at random nodes (10 % committed, 5 % out of service),
 incidents (as ``bench_solver``), demand on 2,000 random nodes, a 480 s cover time, q = 0.3.
 Timed end to end through ``solve`` (candidates, coverage charge, exact solve, explanations):
 
-- ``optimal`` (the reference in the same run) and ``coverage`` (strict dynamic MEXCLP);
+- ``optimal`` (the reference in the same run) and ``coverage`` (strict dynamic MEXCLP), and
+  the coverage charge alone (``coverage_extra_cost``: every unit's loss, the arc costs);
 - coverage *cold* (the first decision, every covering row computed) and *warm* (rows cached
   per node: units at stations and at recent positions, as live);
 - move-up: DMEXCLP for one freed unit (60 bases), and the exact multi-unit move-up
-  (``solve_moveup``, at most 2 moves, 1,200 s drive) over the ambulances that are free.
+  (``solve_moveup``, at most 2 moves, 1,200 s drive) over the ambulances that are free (at
+  this size restricted to the neighbourhood of the largest gaps, ``NEIGHBOURHOOD_UNITS``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from functools import partial
 import numpy as np
 
 from bench.bench_solver import N_INCIDENTS, N_UNITS, city_instance
-from planner.dispatch.coverage import CoverageModel, best_base, install
+from planner.dispatch.coverage import CoverageModel, best_base, coverage_extra_cost, install
 from planner.dispatch.domain import DispatchProblem, SolveOptions, UnitStatus
 from planner.dispatch.moveup import MoveUpLimits, solve_moveup
 from planner.dispatch.solver import solve
@@ -86,6 +88,7 @@ def main() -> None:
     optimal: list[float] = []
     cold: list[float] = []
     warm: list[float] = []
+    charge: list[float] = []
     dmexclp: list[float] = []
     moveup: list[float] = []
     moveup_status: list[str] = []
@@ -98,6 +101,7 @@ def main() -> None:
         for _ in range(RUNS):
             optimal.append(_ms(partial(solve, problem, options)))
             warm.append(_ms(partial(solve, problem, covering)))
+            charge.append(_ms(partial(coverage_extra_cost, problem, options, model)))
         # Move-up among the free ambulance-capable units (ALS/BLS), each at its nearest base.
         free = [
             u
@@ -144,6 +148,7 @@ def main() -> None:
         f"coverage, warm cache         median {med(warm):8.1f} ms  "
         f"({med(warm) / ref:.2f}x optimal; target <= 50 ms)"
     )
+    print(f"  of which the coverage charge median {med(charge):8.1f} ms (losses of every unit)")
     print(f"coverage, cold (first call)  median {med(cold):8.1f} ms")
     print(f"DMEXCLP move-up (one unit)   median {med(dmexclp):8.1f} ms")
     print(

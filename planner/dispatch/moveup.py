@@ -107,7 +107,7 @@ def solve_moveup(
     for b in stays[stays >= 0]:
         cap[b] = max(cap[b], int(np.sum(stays == b)))
     cover = model.rows(bases).reshape(n_bases, -1)
-    patterns, inverse = np.unique(cover.T, axis=0, return_inverse=True)
+    patterns, inverse = _patterns(cover.T)
     weight = np.bincount(inverse.reshape(-1), weights=model.demand_weights)
 
     allowed = _allowed(stays, drive, moves_left, limits)
@@ -221,6 +221,15 @@ def _neighbourhood(
     allowed[fixed] = False
     allowed[fixed, stays[fixed]] = True
     return fixed
+
+
+def _patterns(covered: BoolArray) -> tuple[BoolArray, IntArray]:
+    """The distinct rows of ``covered`` (demand points × bases) and each point's row index, as
+    ``np.unique(axis=0)`` gives them, but on the rows packed into bytes (several times faster)."""
+    packed = np.ascontiguousarray(np.packbits(covered, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return covered[first], inverse.reshape(-1)
 
 
 def _greedy(

@@ -13,7 +13,13 @@ import pytest
 
 from planner.dispatch.coverage import CoverageModel, best_base, install, split_policy
 from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
-from planner.dispatch.moveup import NEIGHBOURHOOD_UNITS, MoveUp, MoveUpLimits, solve_moveup
+from planner.dispatch.moveup import (
+    NEIGHBOURHOOD_UNITS,
+    MoveUp,
+    MoveUpLimits,
+    _patterns,
+    solve_moveup,
+)
 from planner.dispatch.solver import solve
 from planner.errors import InputError
 from planner.network.geo import Location
@@ -185,3 +191,12 @@ def test_city_scale_moveup_keeps_the_limits_and_finds_the_gap(model: CoverageMod
     assert len(plan.moved) == 2
     expected = 0.2 * ((1 - 0.5**29) + (1 - 0.5**30) + 0.5 + 0.75 + 0.5)
     assert plan.coverage == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("n_bases", [1, 8, 9, 60])
+def test_coverage_patterns_match_numpy_unique(n_bases: int) -> None:
+    covered = np.random.default_rng(n_bases).random((400, n_bases)) < 0.3
+    patterns, inverse = _patterns(covered)
+    expected, expected_inverse = np.unique(covered, axis=0, return_inverse=True)
+    assert np.array_equal(patterns, expected)
+    assert np.array_equal(inverse, expected_inverse.reshape(-1))
