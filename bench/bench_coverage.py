@@ -11,7 +11,7 @@ Timed end to end through ``solve`` (candidates, coverage charge, exact solve, ex
   per node: units at stations and at recent positions, as live);
 - move-up: DMEXCLP for one freed unit (60 bases), and the exact multi-unit move-up
   (``solve_moveup``, at most 2 moves, 1,200 s drive) over the ambulances that are free (at
-  this size restricted to the neighbourhood of the largest gaps, ``NEIGHBOURHOOD_UNITS``).
+  this size restricted to the neighbourhood of the largest gaps, ``moveup.WHOLE_UNITS``).
 """
 
 from __future__ import annotations

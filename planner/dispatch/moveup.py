@@ -29,9 +29,13 @@ from planner.dispatch.coverage import CoverageModel
 COVER_SCALE = 1e9
 """Expected coverage is counted in 1e-9 of total demand; a second of driving costs one unit."""
 
-NEIGHBOURHOOD_UNITS = 24
-"""Free units in one exact move-up model; beyond, the idle units nearest the largest gaps are
-the ones that may move (a fleet of this size or smaller is always solved whole)."""
+WHOLE_UNITS = 24
+"""A move-up over this many free units or fewer is solved whole (exact); beyond, only a
+neighbourhood of the largest gaps may move (:func:`_neighbourhood`)."""
+
+NEIGHBOURHOOD_UNITS = 12
+"""Units that may move in a city-scale move-up (those just freed first, then the idle units
+nearest the gaps)."""
 
 NEIGHBOURHOOD_BASES = 12
 """The bases with the largest marginal expected coverage whose reachers join the model."""
@@ -192,7 +196,7 @@ def _neighbourhood(
     """Restrict a city-scale move-up to a neighbourhood small enough to solve in time: narrows
     ``allowed`` in place and returns the units held where they are (constants in the model).
 
-    Up to :data:`NEIGHBOURHOOD_UNITS` units nothing changes (the model is exact). Beyond, the
+    Up to :data:`WHOLE_UNITS` units nothing changes (the model is exact). Beyond, the
     units that just became free keep every allowed base; of the idle ones, those that can reach
     one of the :data:`NEIGHBOURHOOD_BASES` bases where one more unit adds the most expected
     coverage (the gaps) take part, nearest first, up to the neighbourhood's size, and may move
@@ -200,7 +204,7 @@ def _neighbourhood(
     """
     n_units = len(stays)
     fixed = np.zeros(n_units, dtype=bool)
-    if n_units <= NEIGHBOURHOOD_UNITS:
+    if n_units <= WHOLE_UNITS:
         return fixed
     placed = np.asarray(bases, dtype=np.int64)[stays[stays >= 0]]
     gain = model.gains(bases, placed, q=q)

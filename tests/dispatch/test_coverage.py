@@ -14,7 +14,7 @@ import pytest
 from planner.dispatch.coverage import CoverageModel, best_base, install, split_policy
 from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
 from planner.dispatch.moveup import (
-    NEIGHBOURHOOD_UNITS,
+    WHOLE_UNITS,
     MoveUp,
     MoveUpLimits,
     _patterns,
@@ -169,12 +169,12 @@ def test_moveup_limits_are_honoured(model: CoverageModel, limits: dict[str, floa
 
 def test_city_scale_moveup_keeps_the_limits_and_finds_the_gap(model: CoverageModel) -> None:
     """30 idle units wait at base 0 and F has just become free at point 3: more units than one
-    exact model holds (``NEIGHBOURHOOD_UNITS``), so most idle units are held where they are.
+    exact model holds (``WHOLE_UNITS``), so most idle units are held where they are.
     The best plan is still found: one idle unit to 2 (600 s) and F to 4, k = (29, 30, 1, 2, 1),
     0.2·((1 − 0.5^29) + (1 − 0.5^30) + 0.5 + 0.75 + 0.5); F to 2 and one idle unit to 4 covers
     the same but drives 600 s more."""
     n_idle = 30
-    assert n_idle + 1 > NEIGHBOURHOOD_UNITS
+    assert n_idle + 1 > WHOLE_UNITS
     drive = np.vstack([np.tile([0.0, 600.0, 1200.0], (n_idle, 1)), [[900.0, 300.0, 300.0]]])
     plan = solve_moveup(
         model,
