@@ -38,6 +38,7 @@ from api.routes import (
     plan,
     recommendations,
     units,
+    webhooks,
 )
 from api.services import Services, build_services
 from api.settings import ApiSettings
@@ -107,6 +108,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         events,
         log,
         exports,
+        webhooks,
         codes,
         console,
     ):

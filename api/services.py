@@ -16,6 +16,7 @@ from api.idempotency import IdempotencyStore
 from api.limits import RateLimiter
 from api.settings import ApiSettings
 from api.versions import ResourceVersions
+from api.webhooks import WebhookDispatcher
 from planner.centre.codes import DEFAULT_CODES_PATH, CodeTable
 from planner.centre.config import EngineConfig
 from planner.centre.engine import Engine, Outcome
@@ -26,6 +27,7 @@ from planner.log.incident_log import AUDIT_KINDS, IncidentLog
 from planner.log.lease import WriterLease
 from planner.log.schema import create_log_engine
 from planner.log.signing import Checkpoint, CheckpointDir, load_signing_key
+from planner.log.webhooks import WebhookStore
 from planner.network.loader import load_region, resolve_region_path
 from planner.network.region import Region
 
@@ -50,6 +52,8 @@ class Services:
     versions: ResourceVersions
     history: IncidentHistory
     rate_limiter: RateLimiter
+    webhooks: WebhookStore
+    webhook_dispatcher: WebhookDispatcher
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     log_problem: str | None = None
     """Why the log failed verification at start-up (writes are then refused with 503)."""
@@ -118,6 +122,7 @@ class Services:
     def close(self) -> None:
         if self.lease is not None:
             self.lease.release()
+        self.webhook_dispatcher.close()
         self.versions.close()
         self.history.close()
         self.log.close()
@@ -195,6 +200,7 @@ def build_services(settings: ApiSettings) -> Services:
         engine = Engine(codes=codes, region=region, log=log, config=config)
         if settings.policy is not None:
             engine.adopt_policy(settings.policy)
+    webhooks = WebhookStore(db)
     services = Services(
         settings=settings,
         db=db,
@@ -209,6 +215,14 @@ def build_services(settings: ApiSettings) -> Services:
         checkpoints=checkpoints,
         lease=lease,
         rate_limiter=RateLimiter(rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
+        webhooks=webhooks,
+        webhook_dispatcher=WebhookDispatcher(
+            webhooks,
+            log,
+            engine,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_base_s=settings.webhook_backoff_s,
+        ),
     )
     if latest is not None:
         services._last_checkpoint = (latest.seq, time.monotonic())

@@ -76,3 +76,9 @@ class ApiSettings(BaseSettings):
 
     rate_limit_burst: int = Field(default=500, ge=1)
     """Requests a key may make at once before ``rate_limit_per_s`` applies."""
+
+    webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+    """Attempts per webhook delivery (the first and its retries)."""
+
+    webhook_backoff_s: float = Field(default=1.0, gt=0, le=3600)
+    """The first retry's delay; each further retry waits twice as long."""
