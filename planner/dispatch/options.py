@@ -12,15 +12,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from planner.dispatch.domain import PRIORITIES, SolveOptions
 from planner.errors import InputError
 
 _DEFAULTS = SolveOptions()
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+def _not_bool(value: Any) -> Any:
+    """JSON ``true``/``false`` is not a number (pydantic's lax mode would read 1 or 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+"""Put on every numeric edge field: a boolean is refused with 422 naming the field."""
+NonNegative = Annotated[float, NotBool, Field(ge=0, allow_inf_nan=False)]
+Weight = Annotated[float, NotBool, Field(gt=0, allow_inf_nan=False)]
 
 
 def default_weights() -> dict[int, float]:
@@ -38,9 +48,11 @@ class OptionsIn(BaseModel):
     """Weight per priority level; always all five levels once validated (partial input merges
     with the defaults)."""
     late_penalty_s: NonNegative = _DEFAULTS.late_penalty_s
-    time_limit_s: float = Field(default=_DEFAULTS.time_limit_s, gt=0, allow_inf_nan=False)
+    time_limit_s: Annotated[float, NotBool] = Field(
+        default=_DEFAULTS.time_limit_s, gt=0, allow_inf_nan=False
+    )
     allow_preemption: bool = _DEFAULTS.allow_preemption
-    preemption_gap: int = Field(default=_DEFAULTS.preemption_gap, ge=1, le=4)
+    preemption_gap: Annotated[int, NotBool] = Field(default=_DEFAULTS.preemption_gap, ge=1, le=4)
     preemption_cost_s: NonNegative = _DEFAULTS.preemption_cost_s
     stability_bonus_s: NonNegative = _DEFAULTS.stability_bonus_s
 

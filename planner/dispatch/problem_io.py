@@ -30,7 +30,7 @@ from planner.dispatch.domain import (
     Unmet,
     Why,
 )
-from planner.dispatch.options import NonNegative, OptionsIn
+from planner.dispatch.options import NonNegative, NotBool, OptionsIn
 from planner.errors import InputError, PlannerError
 from planner.network.geo import Location
 
@@ -42,8 +42,8 @@ class _Strict(BaseModel):
 
 
 class LocationIn(_Strict):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Annotated[float, NotBool] = Field(ge=-90, le=90)
+    lon: Annotated[float, NotBool] = Field(ge=-180, le=180)
 
 
 class UnitIn(_Strict):
@@ -58,12 +58,12 @@ class UnitIn(_Strict):
 
 class IncidentIn(_Strict):
     id: Id
-    priority: int = Field(ge=1, le=5)
+    priority: Annotated[int, NotBool] = Field(ge=1, le=5)
     code: str = ""
     location: LocationIn | None = None
-    requirements: dict[str, Annotated[int, Field(ge=0)]]
+    requirements: dict[str, Annotated[int, NotBool, Field(ge=0)]]
     target_s: NonNegative
-    opened_at: float = Field(default=0.0, allow_inf_nan=False)
+    opened_at: Annotated[float, NotBool] = Field(default=0.0, allow_inf_nan=False)
 
 
 class PreviousAssignmentIn(BaseModel):

@@ -66,6 +66,40 @@ def test_bad_priority_is_422_naming_the_field(
     assert response.json()["field"] == "incidents.1.priority"
 
 
+@pytest.mark.parametrize(
+    ("place", "field"),
+    [
+        (("incidents", 0, "priority"), "incidents.0.priority"),
+        (("incidents", 0, "target_s"), "incidents.0.target_s"),
+        (("incidents", 0, "requirements", "ALS"), "incidents.0.requirements.ALS"),
+        (("units", 0, "location", "lat"), "units.0.location.lat"),
+        (("travel_times_s", "M1", "I1"), "travel_times_s.M1.I1"),
+    ],
+)
+def test_a_boolean_is_not_a_number(
+    client: TestClient, keys: dict[Role, dict[str, str]], place: tuple[Any, ...], field: str
+) -> None:
+    """JSON true/false is refused where a number belongs (pydantic's lax mode read 1 or 0)."""
+    body = problem()
+    target: Any = body
+    for step in place[:-1]:
+        target = target[step]
+    target[place[-1]] = True
+    response = client.post("/v1/plan", json=body, headers=keys[Role.PLANNER])
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+
+
+def test_a_boolean_option_is_not_a_number(
+    client: TestClient, keys: dict[Role, dict[str, str]]
+) -> None:
+    body = problem()
+    body["options"] = {"time_limit_s": True}
+    response = client.post("/v1/plan", json=body, headers=keys[Role.PLANNER])
+    assert response.status_code == 422
+    assert response.json()["field"] == "options.time_limit_s"
+
+
 def test_duplicate_unit_is_422_naming_the_field(
     client: TestClient, keys: dict[Role, dict[str, str]]
 ) -> None:
