@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import http.client
 import json
 import threading
 import time
@@ -147,7 +148,7 @@ class WebhookDispatcher:
                 status = int(response.status)
         except urllib.error.HTTPError as exc:
             status, error = exc.code, f"HTTP {exc.code}"
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
         delivered = status is not None and 200 <= status < 300
         self._store.record(

@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Fleet, ServicesDep
 from api.webhooks import SIGNATURE_HEADER
-from planner.log.webhooks import MAX_KINDS, MAX_URL_LEN, Delivery, Webhook
+from planner.log.webhooks import (
+    MAX_KINDS,
+    MAX_URL_LEN,
+    SECRET_PATTERN,
+    URL_PATTERN,
+    Delivery,
+    Webhook,
+)
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -22,7 +29,12 @@ Kind = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,59}$", description="An entr
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=MAX_URL_LEN, description="http(s) URL to POST to.")
+    url: str = Field(
+        min_length=1,
+        max_length=MAX_URL_LEN,
+        pattern=URL_PATTERN,
+        description="http(s) URL to POST to (host name or IPv4, printable ASCII).",
+    )
     kinds: list[Kind] = Field(
         default_factory=list,
         max_length=MAX_KINDS,
@@ -32,6 +44,7 @@ class WebhookIn(BaseModel):
         default=None,
         min_length=16,
         max_length=200,
+        pattern=SECRET_PATTERN,
         description="HMAC-SHA256 key for the signature header; generated when absent.",
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from planner.dispatch.domain import PRIORITIES, SolveOptions
 from planner.errors import InputError
@@ -51,7 +51,7 @@ class OptionsIn(BaseModel):
     time_limit_s: Annotated[float, NotBool] = Field(
         default=_DEFAULTS.time_limit_s, gt=0, allow_inf_nan=False
     )
-    allow_preemption: bool = _DEFAULTS.allow_preemption
+    allow_preemption: StrictBool = _DEFAULTS.allow_preemption
     preemption_gap: Annotated[int, NotBool] = Field(default=_DEFAULTS.preemption_gap, ge=1, le=4)
     preemption_cost_s: NonNegative = _DEFAULTS.preemption_cost_s
     stability_bonus_s: NonNegative = _DEFAULTS.stability_bonus_s

@@ -8,6 +8,7 @@ once at registration, like a key. Every delivery attempt (status code or error) 
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,9 @@ from planner.log.schema import WRITE_OPTION, UTCDateTime
 
 MAX_URL_LEN = 2000
 MAX_KINDS = 50
+URL_PATTERN = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?([/?#][\x21-\x7e]*)?$"
+"""http(s), a host name or IPv4 address (no user info, no IPv6 literal), printable ASCII."""
+SECRET_PATTERN = r"^[\x21-\x7e]{16,200}$"
 
 _metadata = sa.MetaData()
 
@@ -87,10 +91,10 @@ class Delivery:
 
 def check_url(url: str) -> str:
     """An absolute http(s) URL with a host, or an InputError naming ``url``."""
-    parts = urlsplit(url)
-    if len(url) > MAX_URL_LEN or parts.scheme not in {"http", "https"} or not parts.hostname:
+    if len(url) > MAX_URL_LEN or not re.match(URL_PATTERN, url) or not urlsplit(url).hostname:
         raise InputError(
-            f"must be an absolute http or https URL of at most {MAX_URL_LEN} characters",
+            f"must be an absolute http or https URL (host name or IPv4) of at most "
+            f"{MAX_URL_LEN} printable ASCII characters",
             field="url",
         )
     return url
@@ -111,8 +115,8 @@ class WebhookStore:
         if len(kinds) > MAX_KINDS:
             raise InputError(f"at most {MAX_KINDS} kinds", field="kinds")
         secret = secret if secret is not None else secrets.token_urlsafe(32)
-        if not 16 <= len(secret) <= 200:
-            raise InputError("must be 16 to 200 characters", field="secret")
+        if not re.match(SECRET_PATTERN, secret):
+            raise InputError("must be 16 to 200 printable ASCII characters", field="secret")
         now = datetime.now(UTC)
         with self._engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
             row_id = conn.execute(

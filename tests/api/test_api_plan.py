@@ -90,14 +90,22 @@ def test_a_boolean_is_not_a_number(
     assert response.json()["field"] == field
 
 
-def test_a_boolean_option_is_not_a_number(
-    client: TestClient, keys: dict[Role, dict[str, str]]
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"time_limit_s": True}, "options.time_limit_s"),
+        ({"allow_preemption": 0}, "options.allow_preemption"),
+    ],
+)
+def test_options_take_numbers_and_booleans_strictly(
+    client: TestClient, keys: dict[Role, dict[str, str]], options: dict[str, Any], field: str
 ) -> None:
+    """true is no number, 0 is no boolean."""
     body = problem()
-    body["options"] = {"time_limit_s": True}
+    body["options"] = options
     response = client.post("/v1/plan", json=body, headers=keys[Role.PLANNER])
     assert response.status_code == 422
-    assert response.json()["field"] == "options.time_limit_s"
+    assert response.json()["field"] == field
 
 
 def test_duplicate_unit_is_422_naming_the_field(
