@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Fleet, ServicesDep
 from api.webhooks import SIGNATURE_HEADER
+from planner.errors import NotFoundError
 from planner.log.webhooks import (
     MAX_KINDS,
     MAX_URL_LEN,
@@ -22,7 +23,9 @@ from planner.log.webhooks import (
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The registration's id.")]
+WebhookId = Annotated[
+    str, Path(max_length=80, description="The registration's id (unknown or not this key's: 404).")
+]
 Kind = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,59}$", description="An entry kind.")]
 
 
@@ -78,6 +81,13 @@ class DeliveryList(BaseModel):
     items: list[DeliveryOut]
 
 
+def _number(webhook_id: str) -> int:
+    """Path ids follow the API's id grammar; one that is not a registration number is unknown."""
+    if not (webhook_id.isascii() and webhook_id.isdigit()) or len(webhook_id) > 18:
+        raise NotFoundError(f"no webhook {webhook_id!r}")
+    return int(webhook_id)
+
+
 def _out(hook: Webhook) -> WebhookOut:
     return WebhookOut(id=hook.id, url=hook.url, kinds=list(hook.kinds), created_at=hook.created_at)
 
@@ -129,7 +139,7 @@ async def list_webhooks(key: Fleet, services: ServicesDep) -> WebhookList:
 )
 async def delete_webhook(key: Fleet, services: ServicesDep, webhook_id: WebhookId) -> Response:
     """Deliveries stop, pending retries included; 404 if the key has no such webhook."""
-    await run_in_threadpool(services.webhooks.delete, webhook_id, key_prefix=key.prefix)
+    await run_in_threadpool(services.webhooks.delete, _number(webhook_id), key_prefix=key.prefix)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -141,6 +151,7 @@ async def webhook_deliveries(
 ) -> DeliveryList:
     """The latest 100 attempts, oldest first: entry seq and kind, attempt number, the
     receiver's status code or the error, and whether it counted as delivered (2xx)."""
-    services.webhooks.get(webhook_id, key_prefix=key.prefix)
-    items = await run_in_threadpool(services.webhooks.deliveries, webhook_id)
+    number = _number(webhook_id)
+    await run_in_threadpool(services.webhooks.get, number, key_prefix=key.prefix)
+    items = await run_in_threadpool(services.webhooks.deliveries, number)
     return DeliveryList(items=[_delivery(d) for d in items])

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+)
 
 from planner.dispatch.domain import PRIORITIES, SolveOptions
 from planner.errors import InputError
@@ -38,13 +46,28 @@ def default_weights() -> dict[int, float]:
     return dict(_DEFAULTS.priority_weights)
 
 
+_WEIGHTS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "object",
+            "propertyNames": {"enum": [str(p) for p in PRIORITIES]},
+            "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+        },
+        {"type": "null"},
+    ]
+}
+"""What the validator accepts, stated for OpenAPI: levels '1'..'5' only, null = the defaults."""
+
+
 class OptionsIn(BaseModel):
     """Solve options; omitted fields take the defaults of :class:`SolveOptions`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     policy: str = _DEFAULTS.policy
-    priority_weights: dict[int, Weight] = Field(default_factory=default_weights)
+    priority_weights: Annotated[dict[int, Weight], WithJsonSchema(_WEIGHTS_SCHEMA)] = Field(
+        default_factory=default_weights
+    )
     """Weight per priority level; always all five levels once validated (partial input merges
     with the defaults)."""
     late_penalty_s: NonNegative = _DEFAULTS.late_penalty_s
