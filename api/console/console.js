@@ -251,7 +251,7 @@ async function main() {
 
   store.onChange(renderAll);
   // Supervisors also get the log's state, the work per person and the recent overrides.
-  const supervisor = me.role === "supervisor" ? new SupervisorView({ api, section: $("supervisor") }) : null;
+  const supervisor = me.role === "supervisor" ? new SupervisorView({ api, section: $("supervisor"), me }) : null;
   if (supervisor) {
     store.onChange(() => supervisor.refresh());
     supervisor.checkLog();

@@ -4,7 +4,7 @@ import { esc, humanError } from "./format.js";
 
 /**
  * Ask for a few values; resolves to {name: value} or null when cancelled.
- * fields: [{name, label, type: "text" | "textarea" | "number" | "select" | "checks",
+ * fields: [{name, label, type: "text" | "textarea" | "number" | "date" | "select" | "checks",
  *           options?: [{value, label, checked?}], value?, required?, minLength?, maxLength?}]
  * With ``onSubmit`` the dialog stays open until it succeeds: a refusal is shown in the dialog,
  * next to the field it names, and nothing typed is lost. ``ok`` names the OK button.
@@ -96,7 +96,7 @@ function fieldHtml(f) {
       .join("");
     return `<fieldset><legend>${esc(f.label)}</legend><div class="checks">${boxes || '<span class="muted">none</span>'}</div></fieldset>`;
   }
-  const type = f.type === "number" ? "number" : "text";
+  const type = f.type === "number" || f.type === "date" ? f.type : "text";
   const range = (f.min !== undefined ? ` min="${esc(f.min)}"` : "") + (f.max !== undefined ? ` max="${esc(f.max)}"` : "");
   return `<label for="${id}">${esc(f.label)}</label>
     <input id="${id}" name="${esc(f.name)}" type="${type}" value="${value}"${req}${min}${range} autocomplete="off">`;

@@ -20,6 +20,7 @@ export const PATHS = {
   linkContact: (id) => `/v1/incidents/${encodeURIComponent(id)}/contacts`,
   personal: (seq) => `/v1/log/${encodeURIComponent(seq)}/personal`,
   log: "/v1/log",
+  coaching: "/v1/coaching",
   verify: "/v1/log/verify",
   contacts: "/v1/contacts",
   units: "/v1/units",

@@ -2,6 +2,7 @@
 // overridden and why. Read from the log (supervisors may read its operational record, never
 // personal data here), page by page from where it last stopped.
 
+import { ask, toast } from "./dialog.js";
 import { esc, humanError, timeOfDay } from "./format.js";
 import { PATHS } from "./store.js";
 
@@ -19,8 +20,9 @@ const WORK = {
 const RECENT_OVERRIDES = 8;
 
 export class SupervisorView {
-  constructor({ api, section }) {
+  constructor({ api, section, me }) {
     this.api = api;
+    this.me = me;
     this.section = section;
     this.after = 0; // the last log seq read
     this.work = new Map(); // actor -> {opened, sent, ...}
@@ -28,6 +30,41 @@ export class SupervisorView {
     this.verify = null;
     this.section.hidden = false;
     this.section.querySelector("[data-verify]").addEventListener("click", () => this.checkLog());
+    this.section.querySelector("[data-coach]").addEventListener("click", () => this.recordCoaching());
+  }
+
+  /** Log a coaching session (criterion 20); a refusal keeps what was typed and names the field. */
+  async recordCoaching() {
+    const figures = ["", "answer", "call_handling", "dispatch", "turnout", "travel", "override_rate"];
+    const values = await ask(
+      "Record coaching",
+      [
+        { name: "coach", label: "Coach", value: this.me?.name ?? "", required: true },
+        { name: "colleague", label: "Colleague", required: true },
+        { name: "topic", label: "Topic", required: true },
+        { name: "figure", label: "Figure (optional)", type: "select",
+          options: figures.map((f) => ({ value: f, label: f ? f.replace(/_/g, " ") : "none" })) },
+        { name: "incidents", label: "Linked incidents (optional, comma-separated ids)" },
+        { name: "follow_up", label: "Follow-up date", type: "date" },
+        { name: "notes", label: "Notes (personal data)", type: "textarea" },
+      ],
+      { ok: "Record", onSubmit: (v) => this._postCoaching(coachingBody(v)) },
+    );
+    if (values) toast(`Coaching recorded: ${values.colleague} — ${values.topic}`);
+  }
+
+  /** A refused linked id (``body.incidents.N``) is reported on the one incidents field, naming the id. */
+  async _postCoaching(body) {
+    try {
+      await this.api.post(PATHS.coaching, body);
+    } catch (err) {
+      const bad = /^(?:body\.)?incidents\.(\d+)$/.exec(err.field ?? "");
+      if (bad) {
+        err.field = "incidents";
+        err.message = `“${body.incidents[Number(bad[1])]}”: ${err.message.replace(/^(?:body\.)?incidents\.\d+:\s*/, "").replace(/^Value error, /, "")}`;
+      }
+      throw err;
+    }
   }
 
   /** Read the log entries written since the last call, then redraw (one read at a time, so
@@ -90,4 +127,15 @@ export class SupervisorView {
         — “${esc(o.reason ?? "")}” <span class="muted">${esc(o.actor)}</span></li>`).join("") ||
       '<li class="muted">No overrides.</li>';
   }
+}
+
+/** The POST /v1/coaching body from the dialog's strings: empty optional fields are left out. */
+function coachingBody(v) {
+  const body = { coach: v.coach, colleague: v.colleague, topic: v.topic };
+  if (v.figure) body.figure = v.figure;
+  const incidents = v.incidents.split(",").map((s) => s.trim()).filter(Boolean);
+  if (incidents.length) body.incidents = incidents;
+  if (v.follow_up) body.follow_up = v.follow_up;
+  if (v.notes) body.notes = v.notes;
+  return body;
 }

@@ -1217,3 +1217,53 @@ def test_the_supervisor_sees_log_state_work_per_person_and_overrides(
         s.close()
         d.close()
         _close_incident(server, incident_id)
+
+
+def test_a_supervisor_records_coaching_from_the_console_and_a_dispatcher_cannot(
+    browser: Any, server: Server
+) -> None:
+    """Criterion 20 through the console: the supervisor's dialog logs a ``coaching_recorded``
+    entry; a refusal keeps what was typed and names the field; dispatchers get no such action."""
+    s = Console(browser, server, "supervisor")
+    d = Console(browser, server, "dispatcher")
+    try:
+        assert not d.page.is_visible("#supervisor [data-coach]")
+        s.page.click("#supervisor [data-coach]")
+        s.page.locator("#prompt[open]").wait_for()
+        assert s.page.input_value('#prompt-form [name="coach"]') == "supervisor-1"
+        typed = {
+            "colleague": "dispatcher-1",
+            "topic": "read back the address before sending",
+            "figure": "dispatch",
+            "incidents": "INC-COACH-1, bad id!",
+            "follow_up": "2026-12-14",
+            "notes": "agreed to practise on the next shift",
+        }
+        for name, value in typed.items():
+            field = s.page.locator(f'#prompt-form [name="{name}"]')
+            if name == "figure":
+                field.select_option(value)
+            else:
+                field.fill(value)
+        s.page.click("#prompt-form button[type=submit]")
+        s.page.wait_for_function("document.getElementById('prompt-error').textContent !== ''")
+        refusal = s.page.inner_text("#prompt-error")
+        assert refusal.startswith("Linked incidents") and "bad id!" in refusal, refusal
+        assert s.page.is_visible("#prompt[open]")
+        assert s.page.input_value('#prompt-form [name="topic"]') == typed["topic"]
+        _answer(s.page, {"incidents": "INC-COACH-1"})
+        s.page.locator("#toast", has_text="Coaching recorded").wait_for()
+        entries = server.call("GET", "/v1/log?limit=500")["entries"]
+        coached = [e for e in entries if e["kind"] == "coaching_recorded"]
+        assert len(coached) == 1
+        payload = coached[0]["payload"]
+        assert payload["topic"] == typed["topic"]
+        assert payload["coach"] == "supervisor-1" and payload["colleague"] == "dispatcher-1"
+        assert payload["figure"] == "dispatch" and payload["incidents"] == ["INC-COACH-1"]
+        assert payload["follow_up"] == "2026-12-14"
+        assert coached[0]["actor"] == "supervisor:supervisor-1"
+        refused = [e for e in s.errors if "422" not in e]  # the refusal itself
+        assert refused == [] and d.errors == [], (s.errors, d.errors)
+    finally:
+        s.close()
+        d.close()
