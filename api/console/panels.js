@@ -16,6 +16,8 @@ export function renderQueue(store, selectedId, { onSelect }) {
     return words.every((w) => hay.includes(w));
   });
   const now = Date.now();
+  // Redrawing replaces the rows; a dispatcher walking the queue by keyboard keeps the focus.
+  const focusedId = body.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.id : undefined;
   body.innerHTML = rows
     .map((i) => {
       const t = targetState(i, now);
@@ -38,6 +40,7 @@ export function renderQueue(store, selectedId, { onSelect }) {
   document.getElementById("queue-count").textContent = rows.length === all.length ? `(${all.length})` : `(${rows.length} of ${all.length})`;
   document.getElementById("queue-empty").hidden = rows.length > 0;
   for (const tr of body.querySelectorAll("tr")) {
+    if (tr.dataset.id === focusedId) tr.focus();
     tr.addEventListener("click", () => onSelect(tr.dataset.id));
     tr.addEventListener("keydown", (e) => {
       if (e.key === "Enter" || e.key === " ") {
