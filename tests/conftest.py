@@ -9,11 +9,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from planner.settings import PROJECT_ROOT
 
@@ -86,3 +88,45 @@ def serve_planner() -> Callable[..., AbstractContextManager[str]]:
     """Start a real server: ``with serve_planner(db=..., region=..., log=..., ready_s=...) as
     base:`` (``env`` adds environment variables)."""
     return _serve
+
+
+def postgres_base_url() -> str:
+    """The real PostgreSQL server of the tests (``PLANNER_TEST_POSTGRES_URL``): skipped without
+    one on a developer's machine, a failure in CI (where .ci/run starts it)."""
+    base = os.environ.get("PLANNER_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PLANNER_TEST_POSTGRES_URL is not set in CI: PostgreSQL must run")
+        pytest.skip("PLANNER_TEST_POSTGRES_URL not set (start PostgreSQL as .ci/run does)")
+    return base
+
+
+@contextmanager
+def _fresh_schema(prefix: str) -> Iterator[str]:
+    """A URL whose search_path is a new schema on the real server, dropped afterwards."""
+    base = postgres_base_url()
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test."""
+    with _fresh_schema("test") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_schema_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema shared by one test module."""
+    with _fresh_schema("module") as url:
+        yield url

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -58,25 +55,3 @@ def fleet(client: TestClient, keys: dict[Role, dict[str, str]]) -> TestClient:
         response = client.post("/v1/units", json=unit, headers=keys[Role.SUPERVISOR])
         assert response.status_code == 201, response.text
     return client
-
-
-@pytest.fixture(scope="module")
-def postgres_schema_url() -> Iterator[str]:
-    """A fresh schema on the real PostgreSQL server (``PLANNER_TEST_POSTGRES_URL``) for one
-    test module, dropped afterwards; skipped without a server (failed in CI)."""
-    base = os.environ.get("PLANNER_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PLANNER_TEST_POSTGRES_URL is not set in CI: PostgreSQL must run")
-        pytest.skip("PLANNER_TEST_POSTGRES_URL not set")
-    schema = f"api_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

@@ -6,37 +6,21 @@ no acknowledged write lost or duplicated."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench.bench_killnine import Server, drop_schema, postgres_schema_url, run
+from bench.bench_killnine import Server, run
 from planner.log.api_keys import KeyStore, Role
 from planner.settings import PROJECT_ROOT
 
-POSTGRES_URL = os.environ.get("PLANNER_TEST_POSTGRES_URL")
 UNIT = {"unit_id": "M1", "capabilities": ["ALS"], "home": {"lat": 40.27, "lon": -76.88}}
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    if not POSTGRES_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PLANNER_TEST_POSTGRES_URL is not set in CI: PostgreSQL must run")
-        pytest.skip("PLANNER_TEST_POSTGRES_URL not set")
-    url, schema = postgres_schema_url(POSTGRES_URL)
-    try:
-        yield url
-    finally:
-        drop_schema(POSTGRES_URL, schema)
 
 
 def _request(

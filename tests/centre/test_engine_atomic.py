@@ -5,9 +5,6 @@ picture always equals a replay of the log."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,6 @@ from planner.log.schema import metadata
 
 CODES = CodeTable.load()
 T0 = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
-POSTGRES_URL = os.environ.get("PLANNER_TEST_POSTGRES_URL")
 CONFIG = EngineConfig(
     escalation=EscalationConfig(
         rules=[EscalationRule(id="casualties", kind="casualties_over", threshold=2)]
@@ -47,26 +43,6 @@ OPEN = {
 
 class Fault(RuntimeError):
     """The injected failure."""
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    base = POSTGRES_URL
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PLANNER_TEST_POSTGRES_URL is not set in CI: PostgreSQL must run")
-        pytest.skip("PLANNER_TEST_POSTGRES_URL not set")
-    schema = f"atomic_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,7 +26,6 @@ from planner.log.incident_log import (
 )
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-POSTGRES_URL = os.environ.get("PLANNER_TEST_POSTGRES_URL")
 
 
 def _entry(i: int, *, incident: str | None = "INC-1", personal: bool = False) -> NewEntry:
@@ -48,31 +45,6 @@ def _entry(i: int, *, incident: str | None = "INC-1", personal: bool = False) ->
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'log.sqlite'}"
-
-
-def _postgres_base_url() -> str:
-    if POSTGRES_URL:
-        return POSTGRES_URL
-    if os.environ.get("CI") == "true":
-        pytest.fail("PLANNER_TEST_POSTGRES_URL is not set in CI: PostgreSQL must run")
-    pytest.skip("PLANNER_TEST_POSTGRES_URL not set (start PostgreSQL as .ci/run does)")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema per test on the real server, dropped afterwards."""
-    base = _postgres_base_url()
-    schema = f"log_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -6,12 +6,9 @@ redaction goes through a named entry and really erases the data from the databas
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,7 +31,6 @@ from planner.log.signing import (
 from planner.settings import PROJECT_ROOT
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-POSTGRES_URL = os.environ.get("PLANNER_TEST_POSTGRES_URL")
 ATTACKER_KEY = Ed25519PrivateKey.generate()
 
 _GUARDS = {
@@ -47,26 +43,6 @@ _GUARDS = {
         "log_signatures_no_change",
     ),
 }
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    base = POSTGRES_URL
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PLANNER_TEST_POSTGRES_URL is not set in CI: PostgreSQL must run")
-        pytest.skip("PLANNER_TEST_POSTGRES_URL not set")
-    schema = f"signing_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
