@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ MAX_KIND_LEN = 80
 MAX_NAME_LEN = 120
 MAX_PURPOSE_LEN = 500
 _HEAD_ID = 1
+_OPEN_ATTEMPTS = 10  # SQLite locks at open that the busy timeout does not cover
 _DDL_LOCK_KEY = 0x706C616E6E6572  # "planner": serialises table creation on PostgreSQL
 
 
@@ -169,7 +171,7 @@ class IncidentLog:
         self._turn: AbstractContextManager[Any] = threading.RLock() if shared else nullcontext()
         self._open = threading.local()  # the transaction this thread has open, if any
         try:
-            self._prepare(create=create)
+            self._prepare_retrying(create=create)
         except BaseException:
             self._engine.dispose()
             raise
@@ -185,6 +187,22 @@ class IncidentLog:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def _prepare_retrying(self, *, create: bool) -> None:
+        """:meth:`_prepare`, tried again while SQLite reports a lock that its busy timeout does not
+        wait for: writers opening a brand-new file at once race on switching it to WAL."""
+        for attempt in range(_OPEN_ATTEMPTS):
+            started = time.monotonic()
+            try:
+                self._prepare(create=create)
+                return
+            except DataMissingError as exc:
+                # A lock the busy timeout waited out is real: report it, don't wait again.
+                unwaited = time.monotonic() - started < 1.0
+                locked = "database is locked" in exc.message and not self._is_postgres
+                if not (locked and unwaited) or attempt == _OPEN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def _prepare(self, *, create: bool) -> None:
         """Create the tables (once, under a lock) or, with ``create=False``, insist they exist."""
