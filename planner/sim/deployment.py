@@ -8,18 +8,21 @@ change is applied in order, with errors that name the change's field.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import DataMissingError, InputError
 from planner.settings import get_settings
 from planner.sim.scenario import (
+    Change,
     CloseStation,
     Hospital,
     Import,
     MajorIncident,
     RoadClosure,
     Scenario,
+    SetShifts,
     Station,
     SurgeSpec,
     UnitSpec,
@@ -185,56 +188,90 @@ def in_window(hour: float, start: float, end: float) -> bool:
 
 def apply_changes(scenario: Scenario) -> Deployment:
     """Expand units and apply every change in order; errors name the change's field."""
-    stations_l, unit_specs, hospitals = imported_fleet(scenario)
-    stations = {s.id: s for s in stations_l}
-    units: list[UnitSpec] = []
-    for spec in unit_specs:
-        units += _expand(spec)
-    closures: list[CloseStation] = []
-    roads: list[RoadClosure] = []
-    surges: list[SurgeSpec] = []
-    majors: list[MajorIncident] = []
+    stations, unit_specs, hospitals = imported_fleet(scenario)
+    draft = _Draft({s.id: s for s in stations}, [u for spec in unit_specs for u in _expand(spec)])
     for i, change in enumerate(scenario.changes):
-        field = f"changes.{i}"
+        draft.apply(change, field=f"changes.{i}")
+    _check_fleet(draft.stations, draft.units)
+    return Deployment(
+        draft.stations,
+        draft.units,
+        hospitals,
+        draft.closures,
+        draft.roads,
+        draft.surges,
+        draft.majors,
+    )
+
+
+@dataclass(slots=True)
+class _Draft:
+    """The fleet while the changes are applied, one at a time, each checked on its own."""
+
+    stations: dict[str, Station]
+    units: list[UnitSpec]
+    closures: list[CloseStation] = dataclasses.field(default_factory=list)
+    roads: list[RoadClosure] = dataclasses.field(default_factory=list)
+    surges: list[SurgeSpec] = dataclasses.field(default_factory=list)
+    majors: list[MajorIncident] = dataclasses.field(default_factory=list)
+
+    def apply(self, change: Change, *, field: str) -> None:
+        """The change's one kind (the scenario model allows exactly one per change)."""
         if change.close_station is not None:
-            c = change.close_station
-            _need_station(stations, c.station, field=f"{field}.close_station.station")
-            if c.relocate_to is not None:
-                _need_station(stations, c.relocate_to, field=f"{field}.close_station.relocate_to")
-            closures.append(c)
+            self.close_station(change.close_station, field=f"{field}.close_station")
         elif change.open_station is not None:
-            if change.open_station.id in stations:
-                raise InputError(
-                    f"station {change.open_station.id!r} already exists",
-                    field=f"{field}.open_station.id",
-                )
-            stations[change.open_station.id] = change.open_station
+            self.open_station(change.open_station, field=f"{field}.open_station.id")
         elif change.add_units is not None:
-            for j, spec in enumerate(change.add_units):
-                _need_station(stations, spec.station, field=f"{field}.add_units.{j}.station")
-                units += _expand(spec)
+            self.add_units(change.add_units, field=f"{field}.add_units")
         elif change.remove_units is not None:
-            known = {u.id for u in units}
-            for j, uid in enumerate(change.remove_units):
-                if uid not in known:
-                    raise InputError(f"unknown unit {uid!r}", field=f"{field}.remove_units.{j}")
-            units = [u for u in units if u.id not in set(change.remove_units)]
+            self.remove_units(change.remove_units, field=f"{field}.remove_units")
         elif change.set_shifts is not None:
-            known = {u.id for u in units}
-            for j, uid in enumerate(change.set_shifts.units):
-                if uid not in known:
-                    raise InputError(f"unknown unit {uid!r}", field=f"{field}.set_shifts.units.{j}")
-            chosen = set(change.set_shifts.units)
-            units = [
-                u.model_copy(update={"shifts": change.set_shifts.shifts}) if u.id in chosen else u
-                for u in units
-            ]
+            self.set_shifts(change.set_shifts, field=f"{field}.set_shifts.units")
         elif change.road_closure is not None:
-            roads.append(change.road_closure)
+            self.roads.append(change.road_closure)
         elif change.surge is not None:
-            surges.append(change.surge)
+            self.surges.append(change.surge)
         elif change.major_incident is not None:
-            majors.append(change.major_incident)
+            self.majors.append(change.major_incident)
+
+    def close_station(self, closure: CloseStation, *, field: str) -> None:
+        _need_station(self.stations, closure.station, field=f"{field}.station")
+        if closure.relocate_to is not None:
+            _need_station(self.stations, closure.relocate_to, field=f"{field}.relocate_to")
+        self.closures.append(closure)
+
+    def open_station(self, station: Station, *, field: str) -> None:
+        if station.id in self.stations:
+            raise InputError(f"station {station.id!r} already exists", field=field)
+        self.stations[station.id] = station
+
+    def add_units(self, specs: list[UnitSpec], *, field: str) -> None:
+        for j, spec in enumerate(specs):
+            _need_station(self.stations, spec.station, field=f"{field}.{j}.station")
+            self.units += _expand(spec)
+
+    def remove_units(self, ids: list[str], *, field: str) -> None:
+        gone = self._known(ids, field=field)
+        self.units = [u for u in self.units if u.id not in gone]
+
+    def set_shifts(self, change: SetShifts, *, field: str) -> None:
+        chosen = self._known(change.units, field=field)
+        self.units = [
+            u.model_copy(update={"shifts": change.shifts}) if u.id in chosen else u
+            for u in self.units
+        ]
+
+    def _known(self, ids: list[str], *, field: str) -> set[str]:
+        """``ids`` as a set, once each is known to be a unit of the fleet as it is now."""
+        known = {u.id for u in self.units}
+        for j, uid in enumerate(ids):
+            if uid not in known:
+                raise InputError(f"unknown unit {uid!r}", field=f"{field}.{j}")
+        return set(ids)
+
+
+def _check_fleet(stations: dict[str, Station], units: list[UnitSpec]) -> None:
+    """The fleet after all changes: unique ids, known stations within capacity, not empty."""
     ids = [u.id for u in units]
     duplicates = sorted({x for x in ids if ids.count(x) > 1 and x is not None})
     if duplicates:
@@ -250,7 +287,6 @@ def apply_changes(scenario: Scenario) -> Deployment:
             )
     if not units:
         raise InputError("the scenario has no units", field="units")
-    return Deployment(stations, units, hospitals, closures, roads, surges, majors)
 
 
 def _expand(spec: UnitSpec) -> list[UnitSpec]:
