@@ -105,30 +105,58 @@ def _cause(
 ) -> str | None:
     """Why ``rule`` fires for ``incident`` now, or ``None`` if its condition does not hold."""
     if rule.kind == "unmet_for":
-        if incident.unmet_since is None:
-            return None
-        waited = _since(now, incident.unmet_since, incident.escalated_at)
-        if rule.seconds is None or waited < rule.seconds:
-            return None
-        return f"requirement unmet for {waited:.0f} s (limit {rule.seconds:.0f} s)"
+        return _unmet_cause(rule, incident, now=now)
     if rule.kind == "eta_beyond_target":
-        limit = code.target_s * rule.factor
-        if best_eta is None or incident.first_arrival_at is not None or best_eta <= limit:
-            return None
-        return (
-            f"best ETA {best_eta:.0f} s beyond the target {code.target_s:.0f} s x {rule.factor:g}"
-        )
+        return _eta_cause(rule, incident, code, best_eta=best_eta)
     if rule.kind == "casualties_over":
-        casualties = incident.casualties
-        if casualties is None:
-            return None
-        if rule.threshold is not None:
-            return (
-                f"{casualties} casualties over {rule.threshold}"
-                if casualties > rule.threshold
-                else None
-            )
-        return f"{casualties} casualties reach the {code.code} thresholds"
+        return _casualty_cause(rule, incident, code)
+    return _unacknowledged_cause(rule, incident, now=now, unacknowledged=unacknowledged)
+
+
+def _unmet_cause(rule: EscalationRule, incident: IncidentState, *, now: datetime) -> str | None:
+    """The requirement has been unmet for ``rule.seconds`` (counted from the last escalation)."""
+    if incident.unmet_since is None:
+        return None
+    waited = _since(now, incident.unmet_since, incident.escalated_at)
+    if rule.seconds is None or waited < rule.seconds:
+        return None
+    return f"requirement unmet for {waited:.0f} s (limit {rule.seconds:.0f} s)"
+
+
+def _eta_cause(
+    rule: EscalationRule, incident: IncidentState, code: IncidentCode, *, best_eta: float | None
+) -> str | None:
+    """Even the best recommended ETA is beyond the code's target times the rule's factor."""
+    limit = code.target_s * rule.factor
+    if best_eta is None or incident.first_arrival_at is not None or best_eta <= limit:
+        return None
+    return f"best ETA {best_eta:.0f} s beyond the target {code.target_s:.0f} s x {rule.factor:g}"
+
+
+def _casualty_cause(
+    rule: EscalationRule, incident: IncidentState, code: IncidentCode
+) -> str | None:
+    """More casualties than the rule's fixed threshold, or any count for the code's table."""
+    casualties = incident.casualties
+    if casualties is None:
+        return None
+    if rule.threshold is not None:
+        return (
+            f"{casualties} casualties over {rule.threshold}"
+            if casualties > rule.threshold
+            else None
+        )
+    return f"{casualties} casualties reach the {code.code} thresholds"
+
+
+def _unacknowledged_cause(
+    rule: EscalationRule,
+    incident: IncidentState,
+    *,
+    now: datetime,
+    unacknowledged: tuple[str, datetime] | None,
+) -> str | None:
+    """A dispatched unit has not acknowledged within ``rule.seconds``."""
     if unacknowledged is None:
         return None
     unit, dispatched_at = unacknowledged
