@@ -73,7 +73,7 @@ from planner.dispatch.domain import (
 )
 from planner.dispatch.solver import check_policy_name, solve
 from planner.errors import ConflictError, InputError, InvalidTransitionError, PlannerError
-from planner.log.incident_log import AUDIT_KINDS, IncidentLog, NewEntry
+from planner.log.incident_log import AUDIT_KINDS, IncidentLog, LogEntry, NewEntry
 from planner.network import crow_fly
 from planner.network.closures import Closure
 from planner.network.geo import Location
@@ -489,7 +489,26 @@ class Engine:
         entries = [e for e in log.entries() if e.kind not in AUDIT_KINDS]
         if not entries:
             raise InputError("the log holds no events to replay", field="log")
-        first = parse_event(entries[0].payload, logged=True)
+        engine = cls._configured_as(entries[0], codes=codes, region=region, clock=clock)
+        pending: Plan | None = None
+        for entry in entries:
+            pending = engine._replay_entry(entry, pending, resolve=resolve)
+        engine._log = log
+        engine._version = log.head()
+        return engine
+
+    @classmethod
+    def _configured_as(
+        cls,
+        entry: LogEntry,
+        *,
+        codes: CodeTable | None,
+        region: Region | None,
+        clock: Callable[[], datetime] | None,
+    ) -> Engine:
+        """An empty engine with the configuration of the log's first entry, which must be
+        ``centre_configured`` (its own code table and region win over the arguments)."""
+        first = parse_event(entry.payload, logged=True)
         if not isinstance(first, CentreConfigured):
             raise InputError(
                 f"the log's first event is {first.type}, not centre_configured", field="log"
@@ -499,34 +518,34 @@ class Engine:
             region = load_region(config.region, fresh=True)
         if first.codes is not None:
             codes = _logged_table(first)
-        engine = cls(codes=codes or CodeTable.load(), region=region, config=config, clock=clock)
-        pending: Plan | None = None
-        for entry in entries:
-            event = parse_event(entry.payload, logged=True)
-            before = engine._state
-            table = engine._codes_for(event)
-            new_state = apply(before, event, codes=table)
-            engine._region = engine._region_for(event)
-            engine._side_effects(event, new_state, table)
-            engine._state = new_state
-            if isinstance(event, RecommendationIssued):
-                if not resolve:
-                    engine._plan = plan_from_recommendation(event, engine.config)
-                elif pending is None or plan_key(pending) != plan_key(event):
-                    raise ReplayMismatchError(
-                        f"entry {entry.seq}: the logged recommendation differs from the "
-                        "replayed one",
-                        field="seq",
-                    )
-                pending = None
-            elif resolve and affects_plan(event, before):
-                plan = engine._solve()
-                if needs_recommendation(event, engine._plan, plan):
-                    pending = plan
-                engine._plan = plan
-        engine._log = log
-        engine._version = log.head()
-        return engine
+        return cls(codes=codes or CodeTable.load(), region=region, config=config, clock=clock)
+
+    def _replay_entry(self, entry: LogEntry, pending: Plan | None, *, resolve: bool) -> Plan | None:
+        """Apply one logged event as the live engine did. ``pending`` is the recommendation the
+        engine owes (the next logged ``recommendation_issued`` must match it); returns the new one.
+        """
+        event = parse_event(entry.payload, logged=True)
+        before = self._state
+        table = self._codes_for(event)
+        new_state = apply(before, event, codes=table)
+        self._region = self._region_for(event)
+        self._side_effects(event, new_state, table)
+        self._state = new_state
+        if isinstance(event, RecommendationIssued):
+            if not resolve:
+                self._plan = plan_from_recommendation(event, self.config)
+            elif pending is None or plan_key(pending) != plan_key(event):
+                raise ReplayMismatchError(
+                    f"entry {entry.seq}: the logged recommendation differs from the replayed one",
+                    field="seq",
+                )
+            return None
+        if resolve and affects_plan(event, before):
+            plan = self._solve()
+            if needs_recommendation(event, self._plan, plan):
+                pending = plan
+            self._plan = plan
+        return pending
 
     # -- pipeline ------------------------------------------------------------------------------
 
