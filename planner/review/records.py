@@ -227,53 +227,83 @@ class _Folder:
             self.records.segments.append(segment)
 
     def _account(self, event: Event, when: datetime) -> None:
-        rec = self.records
+        """Fold one event into the records and the timeline of the incident it concerns."""
         who = person_of(event.actor)
         incident_id = getattr(event, "incident_id", None)
-        inc = rec.incidents.get(incident_id) if isinstance(incident_id, str) else None
+        inc = self.records.incidents.get(incident_id) if isinstance(incident_id, str) else None
+        if isinstance(event, ContactReceived | IncidentOpened | ContactLinked):
+            inc = self._intake(event, when, who, inc)
+        elif isinstance(event, UnitAcknowledged | UnitStatusChanged | UnitArrived):
+            inc = self._unit_moved(event, when, inc)
+        elif isinstance(event, CoachingRecorded):
+            self.records.coaching.append(event.model_copy(update={"at": when}))
+        elif inc is not None:
+            self._incident_event(event, when, who, inc)
+        if inc is not None and not isinstance(event, RecommendationIssued):
+            inc.timeline.append(
+                {"at": when, "type": event.type, "actor": event.actor, **_detail(event)}
+            )
+
+    def _intake(
+        self,
+        event: ContactReceived | IncidentOpened | ContactLinked,
+        when: datetime,
+        who: str | None,
+        inc: Incident | None,
+    ) -> Incident | None:
+        """A contact arriving, an incident opened from it, or a contact linked to one."""
+        rec = self.records
         if isinstance(event, ContactReceived):
             rec.contacts[event.contact_id] = Contact(
                 event.contact_id, when, event.channel, who, event.answered_at
             )
         elif isinstance(event, IncidentOpened):
             inc = self._opened(event, when, who)
-        elif isinstance(event, ContactLinked):
+        else:
             contact = rec.contacts.get(event.contact_id)
             if who:
                 rec.links.append((who, when))
             if contact is not None:
                 self._handled(contact, who, when, inc.id if inc else "", inc.code if inc else "")
-        elif isinstance(event, DispatchAccepted | DispatchOverridden) and inc is not None:
-            self._dispatched(event, when, who, inc)
-        elif isinstance(event, UnitAcknowledged):
+        return inc
+
+    def _unit_moved(
+        self,
+        event: UnitAcknowledged | UnitStatusChanged | UnitArrived,
+        when: datetime,
+        inc: Incident | None,
+    ) -> Incident | None:
+        """A unit's trip: en route (acknowledged or by status), arrived (at its incident), left."""
+        if isinstance(event, UnitAcknowledged):
             self._en_route(event.unit_id, when, acknowledged=True)
         elif isinstance(event, UnitStatusChanged):
             if event.status == UnitStatus.EN_ROUTE:
                 self._en_route(event.unit_id, when, acknowledged=False)
             elif event.status in LEFT_SCENE:
                 self._left(event.unit_id, when)
-        elif isinstance(event, UnitArrived):
+        else:
             inc = self._arrived(event.unit_id, when)
-        elif isinstance(event, IncidentEscalated) and inc is not None:
+        return inc
+
+    def _incident_event(self, event: Event, when: datetime, who: str | None, inc: Incident) -> None:
+        """Dispatch, escalation, complaint or closing of a known incident."""
+        rec = self.records
+        if isinstance(event, DispatchAccepted | DispatchOverridden):
+            self._dispatched(event, when, who, inc)
+        elif isinstance(event, IncidentEscalated):
             inc.escalations += 1
             if who:
                 rec.escalations.append((who, when))
-        elif isinstance(event, ComplaintRecorded) and inc is not None:
+        elif isinstance(event, ComplaintRecorded):
             inc.complaints += 1
             contact = rec.contacts.get(event.contact_id or "")
             rec.complaints.append((contact.handler if contact else None, inc.id, when))
-        elif isinstance(event, IncidentClosed) and inc is not None:
+        elif isinstance(event, IncidentClosed):
             inc.closed_at = when
             inc.outcome = event.outcome
             for unit, trip in list(self.trips.items()):
                 if trip.incident == inc.id:
                     self._left(unit, when)
-        elif isinstance(event, CoachingRecorded):
-            rec.coaching.append(event.model_copy(update={"at": when}))
-        if inc is not None and not isinstance(event, RecommendationIssued):
-            inc.timeline.append(
-                {"at": when, "type": event.type, "actor": event.actor, **_detail(event)}
-            )
 
     def _opened(self, event: IncidentOpened, when: datetime, who: str | None) -> Incident:
         code = self.codes.get(event.code)
