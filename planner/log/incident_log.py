@@ -338,38 +338,14 @@ class IncidentLog:
             personal: list[dict[str, Any]] = []
             signatures: list[dict[str, Any]] = []
             for entry in entries:
-                payload_json, personal_json, salt, p_hash = _encode(entry)
                 seq += 1
-                recorded_at = entry.recorded_at.astimezone(UTC)
-                digest = entry_hash(
-                    seq=seq,
-                    kind=entry.kind,
-                    payload_json=payload_json,
-                    incident=entry.incident,
-                    actor=entry.actor,
-                    recorded_at=recorded_at,
-                    personal_hash=p_hash,
-                    prev_hash=head_hash,
-                )
-                rows.append(
-                    {
-                        "seq": seq,
-                        "kind": entry.kind,
-                        "payload": payload_json,
-                        "incident": entry.incident,
-                        "actor": entry.actor,
-                        "recorded_at": recorded_at,
-                        "personal_hash": p_hash,
-                        "prev_hash": head_hash,
-                        "hash": digest,
-                    }
-                )
-                if personal_json is not None:
-                    personal.append({"seq": seq, "salt": salt, "data": personal_json})
-                if self._signing_key is not None:
-                    signature = sign_entry(self._signing_key, seq=seq, digest=digest)
-                    signatures.append({"seq": seq, "key_id": self._key_id, "signature": signature})
-                head_hash = digest
+                row = self._row_for(entry, seq, head_hash)
+                rows.append(row.entry)
+                if row.personal is not None:
+                    personal.append(row.personal)
+                if row.signature is not None:
+                    signatures.append(row.signature)
+                head_hash = row.hash
             if rows:
                 conn.execute(_INSERT_ENTRY, rows)
                 if personal:
@@ -387,8 +363,20 @@ class IncidentLog:
         self, conn: Connection, entry: NewEntry, *, head_seq: int, head_hash: str
     ) -> LogEntry:
         """Write one entry under the lock already held by ``conn``'s transaction."""
-        payload_json, personal_json, salt, p_hash = _encode(entry)
         seq = head_seq + 1
+        row = self._row_for(entry, seq, head_hash)
+        conn.execute(_INSERT_ENTRY, row.entry)
+        if row.personal is not None:
+            conn.execute(_INSERT_PERSONAL, row.personal)
+        if row.signature is not None:
+            conn.execute(_INSERT_SIGNATURE, row.signature)
+        conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": row.hash})
+        return LogEntry(**{**row.entry, "payload": json.loads(row.entry["payload"])})
+
+    def _row_for(self, entry: NewEntry, seq: int, prev_hash: str) -> _Rows:
+        """The rows that store ``entry`` as number ``seq`` after ``prev_hash``: the one place
+        that encodes, hashes and signs an entry, for single and bulk appends alike."""
+        payload_json, personal_json, salt, p_hash = _encode(entry)
         recorded_at = entry.recorded_at.astimezone(UTC)
         digest = entry_hash(
             seq=seq,
@@ -398,41 +386,27 @@ class IncidentLog:
             actor=entry.actor,
             recorded_at=recorded_at,
             personal_hash=p_hash,
-            prev_hash=head_hash,
+            prev_hash=prev_hash,
         )
-        conn.execute(
-            _INSERT_ENTRY,
-            {
-                "seq": seq,
-                "kind": entry.kind,
-                "payload": payload_json,
-                "incident": entry.incident,
-                "actor": entry.actor,
-                "recorded_at": recorded_at,
-                "personal_hash": p_hash,
-                "prev_hash": head_hash,
-                "hash": digest,
-            },
+        row = {
+            "seq": seq,
+            "kind": entry.kind,
+            "payload": payload_json,
+            "incident": entry.incident,
+            "actor": entry.actor,
+            "recorded_at": recorded_at,
+            "personal_hash": p_hash,
+            "prev_hash": prev_hash,
+            "hash": digest,
+        }
+        personal = (
+            None if personal_json is None else {"seq": seq, "salt": salt, "data": personal_json}
         )
-        if personal_json is not None:
-            conn.execute(_INSERT_PERSONAL, {"seq": seq, "salt": salt, "data": personal_json})
+        signature = None
         if self._signing_key is not None:
-            signature = sign_entry(self._signing_key, seq=seq, digest=digest)
-            conn.execute(
-                _INSERT_SIGNATURE, {"seq": seq, "key_id": self._key_id, "signature": signature}
-            )
-        conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
-        return LogEntry(
-            seq=seq,
-            kind=entry.kind,
-            payload=json.loads(payload_json),
-            incident=entry.incident,
-            actor=entry.actor,
-            recorded_at=recorded_at,
-            personal_hash=p_hash,
-            prev_hash=head_hash,
-            hash=digest,
-        )
+            signed = sign_entry(self._signing_key, seq=seq, digest=digest)
+            signature = {"seq": seq, "key_id": self._key_id, "signature": signed}
+        return _Rows(row, personal, signature, digest)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -649,6 +623,16 @@ def line_ids(lines: Sequence[str]) -> list[str]:
         digest.update(line.encode("utf-8", "surrogatepass") + b"\n")
         ids.append(digest.copy().hexdigest())
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """One entry's rows: the entry, its personal data and its signature (if any)."""
+
+    entry: dict[str, Any]
+    personal: dict[str, Any] | None
+    signature: dict[str, Any] | None
+    hash: str
 
 
 def _encode(entry: NewEntry) -> tuple[str, str | None, str | None, str | None]:
