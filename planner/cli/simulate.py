@@ -6,7 +6,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,6 +21,27 @@ if TYPE_CHECKING:  # the simulator stack (pandas, scipy.stats) loads only when a
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# The options simulate, compare and sweep share: declared once, with one meaning and one check.
+Policies = Annotated[
+    str | None,
+    typer.Option(
+        "--policies",
+        help="Comma-separated policies (default: the scenario's; compare: those both list).",
+    ),
+]
+Replications = Annotated[int | None, typer.Option("--replications", "-n", help="Replications.")]
+Hours = Annotated[float | None, typer.Option("--hours", help="Override the horizon (hours).")]
+Workers = Annotated[int, typer.Option("--workers", help="Parallel processes (1: in-process).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Cluster = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Run on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
+        "address tcp://HOST:8786.",
+    ),
+]
 
 
 def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -56,10 +77,7 @@ def _run(
 ) -> list[ReplicationResult]:
     from planner.sim.simulator import simulate
 
-    if replications is not None and replications < 1:
-        raise InputError("must be at least 1", field="--replications")
-    if workers < 1:
-        raise InputError(f"must be at least 1 (1: in-process), got {workers}", field="--workers")
+    _check_counts(replications, workers)
     if quiet:
         return simulate(
             scenario,
@@ -93,30 +111,19 @@ def _run(
 
 def simulate_command(
     scenario_path: Path = typer.Argument(..., help="Scenario YAML (see scenarios/)."),
-    policies: str | None = typer.Option(
-        None, "--policies", help="Comma-separated policies (default: the scenario's)."
-    ),
-    replications: int | None = typer.Option(None, "--replications", "-n", help="Replications."),
+    policies: Policies = None,
+    replications: Replications = None,
     out: Path = typer.Option(Path("sim-out"), "--out", "-o", help="Output directory."),
-    hours: float | None = typer.Option(None, "--hours", help="Override the horizon (hours)."),
-    workers: int = typer.Option(2, "--workers", help="Parallel processes (1: in-process)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    cluster: str | None = typer.Option(
-        None,
-        "--cluster",
-        help="Run on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
-        "address tcp://HOST:8786.",
-    ),
+    hours: Hours = None,
+    workers: Workers = 2,
+    quiet: Quiet = False,
+    cluster: Cluster = None,
 ) -> None:
     """Simulate a scenario with each policy on common random numbers; write a report."""
     from planner.sim.report import write_simulation_report
 
     _check_writable(out)
-    scenario = load_scenario(scenario_path)
-    if hours is not None:
-        if hours <= 0:
-            raise InputError("must be positive", field="--hours")
-        scenario = scenario.model_copy(update={"duration_h": hours})
+    scenario = _with_hours(load_scenario(scenario_path), hours)
     results = _run(
         scenario,
         policies=_policies(policies),
@@ -141,18 +148,13 @@ def simulate_command(
 def compare_command(
     base_path: Path = typer.Argument(..., help="Base scenario YAML."),
     whatif_path: Path = typer.Argument(..., help="What-if scenario YAML."),
-    policies: str | None = typer.Option(None, "--policies", help="Comma-separated policies."),
-    replications: int | None = typer.Option(None, "--replications", "-n", help="Replications."),
+    policies: Policies = None,
+    replications: Replications = None,
     out: Path = typer.Option(Path("compare-out"), "--out", "-o", help="Output directory."),
-    hours: float | None = typer.Option(None, "--hours", help="Override the horizon (hours)."),
-    workers: int = typer.Option(2, "--workers", help="Parallel processes (1: in-process)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    cluster: str | None = typer.Option(
-        None,
-        "--cluster",
-        help="Run on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
-        "address tcp://HOST:8786.",
-    ),
+    hours: Hours = None,
+    workers: Workers = 2,
+    quiet: Quiet = False,
+    cluster: Cluster = None,
 ) -> None:
     """Run a base scenario and a what-if on the same seeds; report the paired differences."""
     from planner.sim.report import write_comparison_report
@@ -160,11 +162,7 @@ def compare_command(
     _check_writable(out)
     base = load_scenario(base_path)
     whatif = load_scenario(whatif_path)
-    if hours is not None:
-        if hours <= 0:
-            raise InputError("must be positive", field="--hours")
-        base = base.model_copy(update={"duration_h": hours})
-        whatif = whatif.model_copy(update={"duration_h": hours})
+    base, whatif = _with_hours(base, hours), _with_hours(whatif, hours)
     whatif = whatif.model_copy(update={"seed": base.seed})
     chosen = _policies(policies) or [p for p in base.policies if p in whatif.policies]
     runs = {
@@ -197,34 +195,20 @@ def compare_command(
 def sweep_command(
     scenario_path: Path = typer.Argument(..., help="Scenario YAML (see scenarios/)."),
     vary: str = typer.Option(..., "--vary", help="What to vary: units=MIN..MAX (fleet size)."),
-    policies: str | None = typer.Option(
-        None, "--policies", help="Comma-separated policies (default: the scenario's)."
-    ),
-    replications: int | None = typer.Option(None, "--replications", "-n", help="Replications."),
+    policies: Policies = None,
+    replications: Replications = None,
     out: Path = typer.Option(Path("sweep-out"), "--out", "-o", help="Output directory."),
-    hours: float | None = typer.Option(None, "--hours", help="Override the horizon (hours)."),
-    workers: int = typer.Option(2, "--workers", help="Parallel processes (1: in-process)."),
-    cluster: str | None = typer.Option(
-        None,
-        "--cluster",
-        help="Run on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
-        "address tcp://HOST:8786.",
-    ),
+    hours: Hours = None,
+    workers: Workers = 2,
+    cluster: Cluster = None,
 ) -> None:
     """P1 compliance against fleet size for each policy (sweep.md, sweep.png, sweep.json)."""
     from planner.sim.sweep import parse_vary, run_sweep, sweep_summary, write_sweep_report
 
     _check_writable(out)
     sizes = parse_vary(vary)
-    scenario = load_scenario(scenario_path)
-    if hours is not None:
-        if hours <= 0:
-            raise InputError("must be positive", field="--hours")
-        scenario = scenario.model_copy(update={"duration_h": hours})
-    if replications is not None and replications < 1:
-        raise InputError("must be at least 1", field="--replications")
-    if workers < 1:
-        raise InputError(f"must be at least 1 (1: in-process), got {workers}", field="--workers")
+    scenario = _with_hours(load_scenario(scenario_path), hours)
+    _check_counts(replications, workers)
     results = run_sweep(
         scenario,
         sizes,
@@ -244,6 +228,22 @@ def sweep_command(
             f"{row['p1_within_target'] * 100:.1f} %"
         )
     typer.echo(f"report: {out / 'sweep.md'}")
+
+
+def _with_hours(scenario: Scenario, hours: float | None) -> Scenario:
+    """The scenario with the horizon ``--hours`` gives, if any."""
+    if hours is None:
+        return scenario
+    if hours <= 0:
+        raise InputError("must be positive", field="--hours")
+    return scenario.model_copy(update={"duration_h": hours})
+
+
+def _check_counts(replications: int | None, workers: int) -> None:
+    if replications is not None and replications < 1:
+        raise InputError("must be at least 1", field="--replications")
+    if workers < 1:
+        raise InputError(f"must be at least 1 (1: in-process), got {workers}", field="--workers")
 
 
 def _check_writable(out: Path) -> None:
