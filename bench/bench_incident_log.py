@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from planner.log.incident_log import IncidentLog, NewEntry
-from planner.log.schema import create_log_engine
+from planner.log.schema import create_log_engine, scratch_schema
 
 APPENDS = 300
 THREADS = 4
@@ -113,17 +113,8 @@ def _fresh(url: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(url, prefix="bench") as scoped:
+        yield scoped
 
 
 def main() -> None:

@@ -21,15 +21,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from planner.log.api_keys import KeyStore, Role
 from planner.log.incident_log import IncidentLog
+from planner.log.schema import scratch_schema
 from planner.settings import PROJECT_ROOT
 
 WRITES = 60
@@ -177,24 +175,6 @@ def run(db: str, *, backend: str, workdir: Path, writes: int = WRITES) -> Result
     )
 
 
-def postgres_schema_url(base: str) -> tuple[str, str]:
-    """A URL scoped to a new schema (and the schema's name, to drop it afterwards)."""
-    schema = f"killnine_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    scoped = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return scoped.render_as_string(hide_password=False), schema
-
-
-def drop_schema(base: str, schema: str) -> None:
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
 def main() -> None:
     print("| backend | acknowledged | found | lost | duplicated | takeover (s) |")
     print("|---|---|---|---|---|---|")
@@ -203,11 +183,8 @@ def main() -> None:
         results = [run(f"sqlite:///{work / 'log.sqlite'}", backend="sqlite", workdir=work)]
         base = os.environ.get("PLANNER_TEST_POSTGRES_URL")
         if base:
-            url, schema = postgres_schema_url(base)
-            try:
+            with scratch_schema(base, prefix="killnine") as url:
                 results.append(run(url, backend="postgresql", workdir=work))
-            finally:
-                drop_schema(base, schema)
     for r in results:
         print(
             f"| {r.backend} | {r.acknowledged} | {r.found} | {r.lost} | {r.duplicates} | "

@@ -9,14 +9,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
+from planner.log.schema import scratch_schema
 from planner.settings import PROJECT_ROOT
 
 
@@ -101,32 +100,15 @@ def postgres_base_url() -> str:
     return base
 
 
-@contextmanager
-def _fresh_schema(prefix: str) -> Iterator[str]:
-    """A URL whose search_path is a new schema on the real server, dropped afterwards."""
-    base = postgres_base_url()
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL schema for one test."""
-    with _fresh_schema("test") as url:
+    with scratch_schema(postgres_base_url(), prefix="test") as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def postgres_schema_url() -> Iterator[str]:
     """A fresh PostgreSQL schema shared by one test module."""
-    with _fresh_schema("module") as url:
+    with scratch_schema(postgres_base_url(), prefix="module") as url:
         yield url
