@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ from planner.centre.events import (
     CentreConfigured,
     DispatchAccepted,
     Event,
+    HoldReleased,
     IncidentOpened,
     IncidentUpdated,
     RecommendationIssued,
@@ -60,7 +62,6 @@ from planner.centre.recommendations import (
 from planner.centre.state import CentreState, ClosureState, apply, recommended_units
 from planner.dispatch.coverage import (
     CoverageModel,
-    coverage_extra_cost,
     region_coverage_model,
     split_policy,
 )
@@ -71,6 +72,7 @@ from planner.dispatch.domain import (
     SolveOptions,
     UnitStatus,
 )
+from planner.dispatch.holding import solve_coverage
 from planner.dispatch.solver import check_policy_name, solve
 from planner.errors import ConflictError, InputError, InvalidTransitionError, PlannerError
 from planner.log.incident_log import AUDIT_KINDS, IncidentLog, LogEntry, NewEntry
@@ -91,6 +93,7 @@ PLAN_AFFECTING_TYPES = frozenset(
         "incident_opened",
         "incident_updated",
         "incident_escalated",
+        "hold_released",
         "incident_downgraded",
         "unit_status_changed",
         "unit_moved",
@@ -116,12 +119,14 @@ def affects_plan(event: Event, before: CentreState) -> bool:
     if isinstance(event, UnitMoved):
         unit = before.units.get(event.unit_id)
         config = before.config
-        divertible = (
-            config is not None
-            and config.solver.allow_preemption
-            and unit is not None
-            and unit.status in COMMITTED_STATUSES
+        diverts = config is not None and (
+            config.solver.allow_preemption
+            or (
+                split_policy(config.solver.policy)[0] == "coverage"
+                and config.solver.divert_margin_s is not None
+            )
         )
+        divertible = diverts and unit is not None and unit.status in COMMITTED_STATUSES
         return unit is None or unit.status == UnitStatus.AVAILABLE or divertible
     return True
 
@@ -331,8 +336,9 @@ class Engine:
             return self._publish(outcome)
 
     def tick(self, now: datetime | None = None) -> list[Outcome]:
-        """Evaluate the time-based escalation rules at ``now`` (default: the engine clock);
-        each escalation and what it causes is one log transaction."""
+        """Evaluate the time-based escalation rules at ``now`` (default: the engine clock) and
+        release the holds whose bound has passed; each escalation or release and what it
+        causes is one log transaction."""
         with self._lock:
             now = now or self._clock()
             if now.tzinfo is None:
@@ -368,7 +374,38 @@ class Engine:
                         self._restore(saved)
                         raise
                     outcomes.append(self._publish(outcome))
+            outcomes.extend(self._release_holds(now))
             return outcomes
+
+    def _release_holds(self, now: datetime) -> list[Outcome]:
+        """End every hold of the current plan whose bound has passed: one logged
+        ``hold_released`` (and the re-solve it causes) per held call."""
+        outcomes: list[Outcome] = []
+        for _ in range(MAX_ESCALATION_ROUNDS):
+            plan = self._plan
+            due = [h for h in (plan.holds if plan else ()) if h.until <= now.timestamp()]
+            if not due:
+                break
+            release = HoldReleased(
+                at=now,
+                actor="system",
+                incident_id=due[0].incident,
+                reason=f"hold bound reached: {due[0].reason}",
+            )
+            plan_before = plan
+            saved = self._save()
+            try:
+                with self._transaction():
+                    derived: list[Event] = []
+                    seq, stored, incident = self._process(release, derived)
+                    outcome = self._outcome(
+                        seq, stored, incident=incident, plan_before=plan_before, derived=derived
+                    )
+            except BaseException:
+                self._restore(saved)
+                raise
+            outcomes.append(self._publish(outcome))
+        return outcomes
 
     def resolve_now(self) -> Outcome | None:
         """Re-solve the current picture and log the recommendation if it differs from the
@@ -842,7 +879,10 @@ class Engine:
             [self._state.units[u.id].location for u in problem.units],
             [self._state.incidents[i.id].location for i in problem.incidents],
         )
-        problem = replace(problem, travel_times_s=etas)
+        last = self._state.last_at
+        problem = replace(
+            problem, travel_times_s=etas, now_s=None if last is None else last.timestamp()
+        )
         options = self.config.solver.to_options()
         if split_policy(options.policy)[0] == "coverage" and self._region is not None:
             check_policy_name(options.policy)
@@ -862,15 +902,9 @@ class Engine:
             in_service = [u for u in self._state.units.values() if u.status != "out_of_service"]
             busy = sum(1 for u in in_service if u.status != "available")
             q = min(max(busy / max(len(in_service), 1), 0.05), 0.95)
-        extra = coverage_extra_cost(problem, options, model, q=q)
-        if problem.extra_cost_s is not None:
-            extra = extra + problem.extra_cost_s
-        plan = solve(
-            replace(problem, extra_cost_s=extra),
-            replace(options, policy="optimal"),
-            previous=self._plan,
-        )
-        return replace(plan, policy=options.policy, options=options)
+        start = time.perf_counter()
+        plan = solve_coverage(problem, options, model, q=q, previous=self._plan)
+        return replace(plan, options=options, solve_ms=(time.perf_counter() - start) * 1000.0)
 
 
 def _logged_table(event: CentreConfigured) -> CodeTable:

@@ -230,6 +230,15 @@ class IncidentEscalated(_Event):
     major_incident: bool | None = None
 
 
+class HoldReleased(_Event):
+    """The engine ends a hold of the ``coverage`` rule at its bound (the call is recommended a
+    unit again from here); logged so that replay re-solves at the same moment."""
+
+    type: Literal["hold_released"] = "hold_released"
+    incident_id: Id
+    reason: Text
+
+
 class IncidentDowngraded(_Event):
     type: Literal["incident_downgraded"] = "incident_downgraded"
     incident_id: Id
@@ -413,6 +422,7 @@ Event = Annotated[
     | ContactLinked
     | IncidentUpdated
     | IncidentEscalated
+    | HoldReleased
     | IncidentDowngraded
     | UnitStatusChanged
     | UnitMoved
@@ -446,6 +456,7 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
         ContactLinked,
         IncidentUpdated,
         IncidentEscalated,
+        HoldReleased,
         IncidentDowngraded,
         UnitStatusChanged,
         UnitMoved,
@@ -466,7 +477,7 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     )
 }
 
-ENGINE_ONLY_TYPES = frozenset({"recommendation_issued"})
+ENGINE_ONLY_TYPES = frozenset({"recommendation_issued", "hold_released"})
 """Event types only the engine itself may emit."""
 
 

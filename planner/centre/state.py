@@ -26,6 +26,7 @@ from planner.centre.events import (
     DispatchAccepted,
     DispatchOverridden,
     Event,
+    HoldReleased,
     IncidentClosed,
     IncidentDowngraded,
     IncidentEscalated,
@@ -611,6 +612,11 @@ def _counted(state: CentreState, incident_id: str, counter: str) -> CentreState:
     return _with_incident(state, replace(incident, **{counter: getattr(incident, counter) + 1}))
 
 
+def _hold_released(state: CentreState, e: HoldReleased, at: datetime, c: CodeTable) -> CentreState:
+    _open_incident(state, e.incident_id, action="released")
+    return state
+
+
 def _note(state: CentreState, e: NoteAdded, at: datetime, c: CodeTable) -> CentreState:
     return _counted(state, e.incident_id, "notes")
 
@@ -682,6 +688,7 @@ _HANDLERS: Mapping[type[Any], Callable[[CentreState, Any, datetime, CodeTable], 
     ContactLinked: _contact_linked,
     IncidentUpdated: _incident_updated,
     IncidentEscalated: _escalated,
+    HoldReleased: _hold_released,
     IncidentDowngraded: _downgraded,
     UnitStatusChanged: _status_changed,
     UnitMoved: _moved,

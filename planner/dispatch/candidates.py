@@ -8,7 +8,10 @@ so they live here once, as flat NumPy arrays over *arcs* (unit → requirement g
 - ``COMMITTED`` arcs: a unit already dispatched/en route/on scene to that incident, at zero
   cost, so it counts towards the requirements first;
 - ``PREEMPT`` arcs (only with ``allow_preemption``): a dispatched/en-route unit diverted to an
-  incident at least ``preemption_gap`` levels more urgent than its current one.
+  incident at least ``preemption_gap`` levels more urgent than its current one;
+- ``DIVERT`` arcs (only when the policy asks, the ``coverage`` rule): a dispatched/en-route unit
+  of a lower-priority call diverted to a priority-1 call that it reaches at least
+  ``divert_margin_s`` before the best free unit. No pre-emption cost: the margin is the rule.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ class ArcKind(IntEnum):
     NEW = 0
     COMMITTED = 1
     PREEMPT = 2
+    DIVERT = 3
+
+
+MOVED_KINDS = (int(ArcKind.PREEMPT), int(ArcKind.DIVERT))
+"""Arc kinds that take a unit off the call it is heading to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +140,11 @@ def build_candidates(
     options: SolveOptions,
     *,
     previous_pairs: Iterable[tuple[str, str]] = (),
+    divert: bool = False,
 ) -> Candidates:
-    """Every eligible arc with its ETA and cost; deterministic order (kind, group, unit)."""
+    """Every eligible arc with its ETA and cost; deterministic order (kind, group, unit).
+
+    ``divert``: add the ``DIVERT`` arcs of ``options.divert_margin_s`` (module docstring)."""
     groups = build_groups(problem)
     tt = np.asarray(problem.travel_times_s, dtype=np.float64)
     current = current_incident_index(problem)
@@ -168,6 +179,15 @@ def build_candidates(
     if options.allow_preemption:
         gap_ok = current_priority[None, :] - group_pri[:, None] >= options.preemption_gap
         masks.append((has & movable[None, :] & reach & gap_ok & ~own, ArcKind.PREEMPT))
+    if divert and options.divert_margin_s is not None:
+        eligible = has & movable[None, :] & reach & ~own
+        if options.allow_preemption:
+            eligible &= ~masks[-1][0]  # already a PREEMPT arc
+        eta_gu = tt[:, group_inc].T.reshape(len(groups), len(problem.units))
+        mask = _divert_mask(
+            eligible, eta_gu, masks[0][0], group_pri, current_priority, options.divert_margin_s
+        )
+        masks.append((mask, ArcKind.DIVERT))
     group_parts: list[IntArray] = []
     unit_parts: list[IntArray] = []
     kind_parts: list[IntArray] = []
@@ -214,6 +234,28 @@ def build_candidates(
         available=available,
         capable=capable,
     )
+
+
+def _divert_mask(
+    eligible: BoolArray,
+    eta: FloatArray,
+    new: BoolArray,
+    group_pri: IntArray,
+    current_priority: IntArray,
+    margin_s: float,
+) -> BoolArray:
+    """``(groups × units)``: of the ``eligible`` (capable, divertible, not already here) units,
+    those heading to a lower-priority call that reach a priority-1 group ``margin_s`` before
+    its best free unit (``new`` arcs; any reachable one when no free unit reaches it)."""
+    best_free = np.where(new, eta, np.inf).min(axis=1, initial=np.inf)
+    out: BoolArray = (
+        eligible
+        & (group_pri == 1)[:, None]
+        & (current_priority > 1)[None, :]
+        & np.isfinite(eta)
+        & (eta <= best_free[:, None] - margin_s)
+    )
+    return out
 
 
 def filled_by_priority(groups: tuple[Group, ...], fills: Mapping[int, int]) -> dict[int, int]:

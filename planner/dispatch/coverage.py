@@ -29,7 +29,7 @@ position: they will be back in service soon, and a relocating unit can be dispat
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -38,7 +38,7 @@ import numpy as np
 from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.dispatch.candidates import weight_of
 from planner.dispatch.domain import DispatchProblem, Plan, SolveOptions, UnitStatus
-from planner.dispatch.solver import register_policy, solve_optimal
+from planner.dispatch.solver import register_policy
 from planner.network.region import Region
 
 
@@ -196,7 +196,7 @@ def coverage_extra_cost(
         return extra
     tt = np.asarray(problem.travel_times_s, dtype=np.float64)
     if q is None:
-        q = model.busy_at(max((inc.opened_at for inc in problem.incidents), default=None))
+        q = model.busy_at(decision_time(problem))
     covering = [
         (u, model.node_of(unit.location.lat, unit.location.lon))
         for u, unit in enumerate(problem.units)
@@ -211,7 +211,7 @@ def coverage_extra_cost(
         )
         level[rows[free]] = loss_levels(loss[free])
     top = int(level.max())
-    budget = np.array([inc.target_s - model.delay_s for inc in problem.incidents])
+    budget = remaining_budget_s(problem, model)
     finite = np.isfinite(tt)
     big_m = float(max(budget.max(), 0.0)) + 1.0
     late = tt > np.array([inc.target_s for inc in problem.incidents])[None, :]
@@ -225,6 +225,24 @@ def coverage_extra_cost(
     weights = np.array([weight_of(options, inc.priority) for inc in problem.incidents])
     extra = np.where(finite, weights[None, :] * (wanted - base), 0.0)
     return extra
+
+
+def decision_time(problem: DispatchProblem) -> float | None:
+    """The moment of the decision: ``problem.now_s``, else the latest ``opened_at``."""
+    if problem.now_s is not None:
+        return problem.now_s
+    return max((inc.opened_at for inc in problem.incidents), default=None)
+
+
+def remaining_budget_s(problem: DispatchProblem, model: CoverageModel) -> FloatArray:
+    """Per incident: the driving seconds a unit sent now may take and still arrive in target:
+    the target less ``delay_s`` and less any wait beyond ``delay_s`` (a held or queued call)."""
+    now = decision_time(problem)
+    opened = np.array([inc.opened_at for inc in problem.incidents], dtype=np.float64)
+    waited = np.zeros_like(opened) if now is None else np.maximum(now - opened - model.delay_s, 0.0)
+    target = np.array([inc.target_s for inc in problem.incidents], dtype=np.float64)
+    out: FloatArray = target - model.delay_s - waited
+    return out
 
 
 def split_policy(policy: str) -> tuple[str, str | None]:
@@ -266,12 +284,10 @@ def best_base(
 def install(model: CoverageModel, *, name: str = "coverage") -> None:
     """Register the coverage policy for ``model``'s region in the solver's registry."""
 
+    from planner.dispatch.holding import solve_coverage  # it builds on this module
+
     def policy(problem: DispatchProblem, options: SolveOptions, previous: Plan | None) -> Plan:
-        extra = coverage_extra_cost(problem, options, model)
-        if problem.extra_cost_s is not None:
-            extra = extra + problem.extra_cost_s
-        plan = solve_optimal(replace(problem, extra_cost_s=extra), options, previous)
-        return replace(plan, policy=options.policy)
+        return solve_coverage(problem, options, model, previous=previous)
 
     register_policy(name, policy)
 

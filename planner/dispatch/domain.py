@@ -84,6 +84,16 @@ class SolveOptions:
     """Extra cost (in weighted seconds) of each diversion."""
     stability_bonus_s: float = 60.0
     """Cost saved (in weighted seconds) by keeping an assignment of the previous plan."""
+    hold_max_s: float = 300.0
+    """``coverage`` rule: the longest a call of priority ``hold_from_priority`` or lower is held
+    back (from its opening) when every unit that reaches it in time would open a coverage gap;
+    never past the moment its nearest unit would still arrive within target. 0: never held."""
+    hold_from_priority: int = 2
+    """``coverage`` rule: the most urgent priority level that may be held."""
+    divert_margin_s: float | None = 60.0
+    """``coverage`` rule: a unit on its way to a lower-priority call is diverted to a
+    priority-1 call when it arrives at least this many seconds before the best free unit
+    (the other call is then served again). ``None``: never diverted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +137,16 @@ class Objective:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A call held back by the ``coverage`` rule: no unit is recommended until ``until``."""
+
+    incident: str
+    until: float
+    """POSIX seconds; the engine re-solves at this moment at the latest (``hold_released``)."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """A recommendation: which units go where, why, and what stays unmet."""
 
@@ -140,6 +160,8 @@ class Plan:
     solve_ms: float
     committed: tuple[Assignment, ...] = ()
     """Units already dispatched/en route/on scene that count towards their incident's slots."""
+    holds: tuple[Hold, ...] = ()
+    """Calls held back (listed among ``unmet`` too, with the hold as the reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +178,6 @@ class DispatchProblem:
     extra_cost_s: FloatArray | None = None
     """Optional ``(units, incidents)`` cost added to each assignment (e.g. lost coverage),
     in the same weighted seconds as the objective; lets a policy shape the optimum."""
+    now_s: float | None = None
+    """The moment of the decision (POSIX seconds), for rules that depend on how long a call
+    has waited; ``None``: the latest ``opened_at``."""

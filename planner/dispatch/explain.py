@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from planner.arrays import FloatArray, IntArray
 from planner.dispatch.candidates import (
+    MOVED_KINDS,
     ArcKind,
     Candidates,
     Pools,
@@ -38,6 +39,7 @@ MAX_NOTES = 6
 
 _COMMITTED = int(ArcKind.COMMITTED)
 _PREEMPT = int(ArcKind.PREEMPT)
+_DIVERT = int(ArcKind.DIVERT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,14 @@ def build_plan(
         else:
             assignments.append(
                 _assignment(
-                    problem, cand, arcs, arc, unit_arc, pools.of(arcs.group[arc]), lacking[arc]
+                    problem,
+                    cand,
+                    arcs,
+                    arc,
+                    unit_arc,
+                    pools.of(arcs.group[arc]),
+                    lacking[arc],
+                    margin_s=options.divert_margin_s or 0.0,
                 )
             )
     unmet = [
@@ -178,7 +187,7 @@ def _describe_use(
         return f"stays committed to {incident.id} (priority {incident.priority})"
     if group.incident == cand.groups[group_now].incident:
         return f"assigned to this incident as {group.capability}"
-    verb = "diverted to" if arcs.kind[arc] == _PREEMPT else "assigned to"
+    verb = "diverted to" if arcs.kind[arc] in MOVED_KINDS else "assigned to"
     return f"{verb} {incident.id} (priority {incident.priority})"
 
 
@@ -190,6 +199,8 @@ def _assignment(
     unit_arc: dict[int, int],
     pool: np.ndarray,
     lacking: list[str],
+    *,
+    margin_s: float,
 ) -> Assignment:
     """The recommendation with its explanation; ``pool`` is the group's arcs by ETA."""
     u, g, kind = int(arcs.unit[arc]), int(arcs.group[arc]), int(arcs.kind[arc])
@@ -201,6 +212,8 @@ def _assignment(
     notes: list[str] = []
     if kind == _PREEMPT:
         notes.append(f"diverted from {problem.units[u].incident}")
+    if kind == _DIVERT:
+        notes.append(_diversion_note(problem, cand, pool, arc, margin_s=margin_s))
     if arcs.stable[arc]:
         notes.append("kept from the previous plan")
     next_unit: str | None = None
@@ -219,7 +232,7 @@ def _assignment(
         used = unit_arc.get(v)
         if used is not None:
             notes.append(f"{name}: {_describe_use(problem, cand, arcs, used, g)}")
-        elif arcs.kind[a] == _PREEMPT:
+        elif arcs.kind[a] in MOVED_KINDS:
             notes.append(f"{name}: not diverted from {problem.units[v].incident}")
         else:
             extra = float(arcs.cost[a] - arcs.cost[arc])
@@ -234,7 +247,32 @@ def _assignment(
         capability=group.capability,
         eta_s=eta,
         why=Why(rank=rank, next_best_unit=next_unit, next_best_eta_s=next_eta, notes=tuple(notes)),
-        preempted_from=problem.units[u].incident if kind == _PREEMPT else None,
+        preempted_from=problem.units[u].incident if kind in MOVED_KINDS else None,
+    )
+
+
+def _diversion_note(
+    problem: DispatchProblem, cand: Candidates, pool: np.ndarray, arc: int, *, margin_s: float
+) -> str:
+    """Why a unit is taken off its lower-priority call: how much sooner it is than the best
+    free unit, against the configured margin."""
+    unit = problem.units[int(cand.unit[arc])]
+    index = {inc.id: inc for inc in problem.incidents}
+    was = index.get(unit.incident or "")
+    free = [int(a) for a in pool.tolist() if cand.kind[a] == int(ArcKind.NEW)]
+    if free:
+        best = free[0]
+        gain = float(cand.eta_s[best] - cand.eta_s[arc])
+        than = (
+            f"arrives {gain:.0f} s before the best free unit "
+            f"{problem.units[int(cand.unit[best])].id}"
+        )
+    else:
+        than = "no free unit can reach it"
+    was_text = f"{unit.incident} (priority {was.priority})" if was else str(unit.incident)
+    return (
+        f"diverted from {was_text}: {than} (margin {margin_s:.0f} s); "
+        f"{unit.incident} is served again"
     )
 
 
@@ -297,8 +335,8 @@ def _unmet_reason(cand: Candidates, g: int, used_by: IntArray, pools: Pools) -> 
     )
     urgency = Counter(
         {
-            "free": int(np.sum(free & (cand.kind[pool] != _PREEMPT))),
-            "not diverted": int(np.sum(free & (cand.kind[pool] == _PREEMPT))),
+            "free": int(np.sum(free & ~np.isin(cand.kind[pool], MOVED_KINDS))),
+            "not diverted": int(np.sum(free & np.isin(cand.kind[pool], MOVED_KINDS))),
             "this incident or its own": int(np.sum(same)),
             "more urgent": int(np.sum(~same & (other_pri < group.priority))),
             "equally urgent": int(np.sum(~same & (other_pri == group.priority))),

@@ -78,6 +78,15 @@ class OptionsIn(BaseModel):
     preemption_gap: Annotated[int, NotBool] = Field(default=_DEFAULTS.preemption_gap, ge=1, le=4)
     preemption_cost_s: NonNegative = _DEFAULTS.preemption_cost_s
     stability_bonus_s: NonNegative = _DEFAULTS.stability_bonus_s
+    hold_max_s: NonNegative = _DEFAULTS.hold_max_s
+    """``coverage`` rule: longest hold of a lower-priority call (0: never held)."""
+    hold_from_priority: Annotated[int, NotBool] = Field(
+        default=_DEFAULTS.hold_from_priority, ge=2, le=5
+    )
+    """``coverage`` rule: the most urgent priority that may be held (priority 1 never is)."""
+    divert_margin_s: NonNegative | None = _DEFAULTS.divert_margin_s
+    """``coverage`` rule: divert a unit from a lower-priority call to a priority-1 call it
+    reaches this much sooner than the best free unit (``null``: never)."""
 
     @field_validator("priority_weights", mode="before")
     @classmethod
@@ -109,4 +118,7 @@ class OptionsIn(BaseModel):
             preemption_gap=self.preemption_gap,
             preemption_cost_s=self.preemption_cost_s,
             stability_bonus_s=self.stability_bonus_s,
+            hold_max_s=self.hold_max_s,
+            hold_from_priority=self.hold_from_priority,
+            divert_margin_s=self.divert_margin_s,
         )

@@ -99,16 +99,21 @@ def previous_pairs(previous: Plan | None) -> list[tuple[str, str]]:
     return [(a.unit, a.incident) for a in previous.assignments]
 
 
-def solve_optimal(problem: DispatchProblem, options: SolveOptions, previous: Plan | None) -> Plan:
+def solve_optimal(
+    problem: DispatchProblem, options: SolveOptions, previous: Plan | None, *, divert: bool = False
+) -> Plan:
     """The exact lexicographic optimum (status ``optimal``; ``fallback`` to closest-idle only if
-    the costs are too large to represent exactly).
+    the costs are too large to represent exactly). ``divert``: the ``coverage`` rule's
+    diversions to priority 1 (:mod:`planner.dispatch.candidates`).
 
     ``options.time_limit_s`` is honoured at the one point where it can be: the exact solve is
     polynomial but not interruptible, so if building the candidates has already used the budget
     the plan is closest-idle with status ``feasible`` (best found in time) instead.
     """
     deadline = time.perf_counter() + options.time_limit_s
-    cand = build_candidates(problem, options, previous_pairs=previous_pairs(previous))
+    cand = build_candidates(
+        problem, options, previous_pairs=previous_pairs(previous), divert=divert
+    )
     if time.perf_counter() > deadline:
         status, exact = "feasible", None
     else:

@@ -112,6 +112,11 @@ class Simulation:
         self._closures: list[str] = []
         self._reached = 0
         self.relocation = split_policy(policy)[1]
+        self.diverts = (
+            split_policy(policy)[0] == "coverage" and sc.solver.divert_margin_s is not None
+        )
+        """Units en route may be diverted: they report their position on the way."""
+        self._releases: set[tuple[str, float]] = set()
         self.moves: dict[str, int] = {}
         """Move-ups of idle units this shift, per unit (``mip`` limits them)."""
 
@@ -284,6 +289,18 @@ class Simulation:
 
     def _on_ready(self, iid: str) -> Plan | None:
         return self.engine.plan
+
+    def _on_release(self) -> Plan | None:
+        """A hold's bound: the engine releases it (logged) and recommends again."""
+        self.events += len(self.engine.tick(self._clock()))
+        return self.engine.plan
+
+    def _on_en_route(self, uid: str, node: int, trip: int) -> Plan | None:
+        """An AVL report on the way to a call (only where units may be diverted)."""
+        unit = self.units[uid]
+        if unit.trip != trip or unit.status != UnitStatus.EN_ROUTE:
+            return None
+        return self._move(uid, node)
 
     def _on_arrive(self, uid: str, iid: str, trip: int) -> Plan | None:
         unit = self.units[uid]
@@ -576,6 +593,7 @@ class Simulation:
         for _ in range(1000):
             if plan is None:
                 return
+            self._schedule_releases(plan)
             by_incident: dict[str, list[tuple[str, float, str | None]]] = {}
             for a in plan.assignments:
                 inc = self.incidents.get(a.incident)
@@ -590,6 +608,15 @@ class Simulation:
             for iid, chosen in by_incident.items():
                 plan = self._accept(iid, chosen)
         raise RuntimeError("the dispatcher did not settle after 1000 rounds")
+
+    def _schedule_releases(self, plan: Plan) -> None:
+        """Wake the engine at the bound of every hold the plan announces (once each)."""
+        epoch = self.start.timestamp()
+        for hold in plan.holds:
+            key = (hold.incident, hold.until)
+            if key not in self._releases:
+                self._releases.add(key)
+                self._push(max(hold.until - epoch, self.now), "release")
 
     def _turnout(self, spec: UnitSpec) -> float:
         """Seconds from accepting to rolling: the first of the unit's capabilities listed."""
@@ -634,8 +661,13 @@ class Simulation:
             plan = self._submit(
                 {"type": "unit_acknowledged", "unit_id": uid, "actor": f"unit:{uid}"}
             )
-            drive_s = eta_s / self._speed_factor(inc.call.priority)
-            self._push(self.now + self._turnout(unit.spec) + drive_s, "arrive", uid, iid, unit.trip)
+            factor = self._speed_factor(inc.call.priority)
+            # A diverted unit is already on the road: no second turnout.
+            rolls = self.now + (0.0 if preempted_from is not None else self._turnout(unit.spec))
+            self._push(rolls + eta_s / factor, "arrive", uid, iid, unit.trip)
+            if self.diverts:
+                for t, node in self.world.route_points(unit.node, inc.call.node, eta_s):
+                    self._push(rolls + t / factor, "en_route", uid, node, unit.trip)
         return plan
 
 

@@ -95,16 +95,25 @@ class World:
         """Where a unit driving ``origin`` → ``station`` (``seconds``) is along the way: up to
         three ``(seconds after leaving, node)`` points, one per quarter of the trip and at
         least two minutes apart, on nodes that lie on a fastest path (within 2 %)."""
+        if seconds < 120.0:
+            return []
+        self._refresh()
+        self.seconds_to_station(origin, station)  # caches the tree towards the station
+        node = self.station_node[station]
+        return self.route_points(origin, node, seconds, to_dest=self._to_station[node])
+
+    def route_points(
+        self, origin: int, node: int, seconds: float, *, to_dest: FloatArray | None = None
+    ) -> list[tuple[float, int]]:
+        """:meth:`waypoints` towards any ``node`` (``to_dest``: every node's seconds to it)."""
         n = min(3, int(seconds // 120.0))
         if n == 0:
             return []
-        self._refresh()
-        to_base = self.seconds_to_station(origin, station)
-        node = self.station_node[station]
+        back = self.region.etas_to(node) if to_dest is None else to_dest
+        to_base = float(back[origin])
         from_origin = self.region.travel_time_matrix(
             np.array([origin], dtype=np.int64), np.arange(self.region.n_nodes, dtype=np.int64)
         )[0]
-        back = self._to_station[node]
         on_way = np.flatnonzero(from_origin + back <= to_base * 1.02 + 1e-9)
         out: list[tuple[float, int]] = []
         for k in range(1, n + 1):

@@ -41,6 +41,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "incident_escalated": {"incident_id": "I-1", "level": 2, "cause": "3 casualties",
                            "command_level": "silver", "major_incident": False},
     "incident_downgraded": {"incident_id": "I-1", "level": 1, "cause": "false alarm"},
+    "hold_released": {"incident_id": "I-1", "reason": "hold bound reached"},
     "unit_status_changed": {"unit_id": "M1", "status": "transporting", "reason": "to UPMC"},
     "unit_moved": {"unit_id": "M1", "location": P},
     "recommendation_issued": {"status": "optimal", "policy": "optimal", "cost": 120.0,

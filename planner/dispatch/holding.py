@@ -1,0 +1,142 @@
+"""The ``coverage`` dispatch rule as a whole: strict dynamic MEXCLP, holding lower priorities
+back, and diverting units to priority 1.
+
+- **Strict dynamic MEXCLP** (:func:`planner.dispatch.coverage.coverage_extra_cost`): among the
+  free units that reach a call within its remaining budget, the one whose departure loses the
+  least expected coverage; every priority uses its own target, so a lower-priority call may
+  take a farther unit that still arrives in time.
+- **Hold**: a call of priority ``hold_from_priority`` or lower, with no unit on it yet, is held
+  back when *every* free unit that reaches it in time would open a coverage gap: leave
+  priority-1 demand (at least :data:`LOSS_STEP` of it) that no other free unit reaches within
+  the cover time. The hold ends at the earlier of ``hold_max_s`` after the call and the last
+  moment its nearest in-time unit still arrives within target (the call's target less
+  ``delay_s`` and that unit's ETA), or as soon as a unit can go without opening a gap. A call
+  no unit can reach in time is never held: waiting cannot help it. The engine re-solves at the
+  hold's end at the latest (``hold_released``), so a hold is always released by its bound.
+- **Divert**: a unit on its way to a lower-priority call may be sent to a priority-1 call it
+  reaches ``divert_margin_s`` before the best free unit; the other call is served again in the
+  same solve (:mod:`planner.dispatch.candidates`, ``DIVERT`` arcs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+
+from planner.arrays import FloatArray
+from planner.dispatch.coverage import (
+    COVERING_STATUSES,
+    LOSS_STEP,
+    CoverageModel,
+    coverage_extra_cost,
+    decision_time,
+    remaining_budget_s,
+)
+from planner.dispatch.domain import (
+    BUSY_AT_INCIDENT_STATUSES,
+    DispatchProblem,
+    Hold,
+    Plan,
+    SolveOptions,
+    UnitStatus,
+)
+from planner.dispatch.solver import solve_optimal
+
+
+def solve_coverage(
+    problem: DispatchProblem,
+    options: SolveOptions,
+    model: CoverageModel,
+    *,
+    q: float | None = None,
+    previous: Plan | None = None,
+) -> Plan:
+    """The ``coverage`` rule's plan (module docstring); ``q`` overrides the busy fraction."""
+    now = decision_time(problem)
+    q = model.busy_at(now) if q is None else q
+    holds = find_holds(problem, options, model)
+    if holds:
+        tt = np.array(problem.travel_times_s, dtype=np.float64, copy=True)
+        free = [u.status == UnitStatus.AVAILABLE for u in problem.units]
+        for i in holds:
+            tt[np.array(free, dtype=bool), i] = np.inf
+        problem = replace(problem, travel_times_s=tt)
+    extra = coverage_extra_cost(problem, options, model, q=q)
+    if problem.extra_cost_s is not None:
+        extra = extra + problem.extra_cost_s
+    plan = solve_optimal(replace(problem, extra_cost_s=extra), options, previous, divert=True)
+    by_id = {problem.incidents[i].id: hold for i, hold in holds.items()}
+    unmet = tuple(
+        replace(u, reason=by_id[u.incident].reason) if u.incident in by_id else u
+        for u in plan.unmet
+    )
+    return replace(plan, policy=options.policy, unmet=unmet, holds=tuple(by_id.values()))
+
+
+def gap_if_sent(model: CoverageModel, problem: DispatchProblem) -> FloatArray:
+    """Per unit: the share of demand that no other free unit reaches within the cover time if
+    it leaves (0 for units that cover nothing now)."""
+    gap = np.zeros(len(problem.units))
+    covering = [
+        (u, model.node_of(unit.location.lat, unit.location.lon))
+        for u, unit in enumerate(problem.units)
+        if unit.status in COVERING_STATUSES and unit.location is not None
+    ]
+    if not covering:
+        return gap
+    rows = model.rows([node for _, node in covering])
+    sole = rows.sum(axis=0) == 1
+    alone = rows[:, sole].astype(np.float64) @ model.demand_weights[sole]
+    gap[[u for u, _ in covering]] = alone
+    return gap
+
+
+def find_holds(
+    problem: DispatchProblem, options: SolveOptions, model: CoverageModel
+) -> dict[int, Hold]:
+    """Incident index → its hold, for the calls to hold back now (module docstring). A gap is
+    a gap at any load, so the busy fraction plays no part."""
+    now = decision_time(problem)
+    if options.hold_max_s <= 0 or now is None or not problem.incidents:
+        return {}
+    tt = np.asarray(problem.travel_times_s, dtype=np.float64)
+    budget = remaining_budget_s(problem, model)
+    served = {
+        u.incident for u in problem.units if u.status in BUSY_AT_INCIDENT_STATUSES and u.incident
+    }
+    free = np.array([u.status == UnitStatus.AVAILABLE for u in problem.units], dtype=bool)
+    gap: FloatArray | None = None
+    holds: dict[int, Hold] = {}
+    for i, inc in enumerate(problem.incidents):
+        if inc.priority < options.hold_from_priority or inc.id in served:
+            continue
+        needed = {c for c, n in inc.requirements.items() if n > 0}
+        capable = free & np.array([bool(needed & u.capabilities) for u in problem.units])
+        in_time = capable & (tt[:, i] <= budget[i])
+        if not in_time.any():
+            continue
+        gap = gap_if_sent(model, problem) if gap is None else gap
+        least = int(np.flatnonzero(in_time)[np.argmin(gap[in_time])])
+        if gap[least] < LOSS_STEP:
+            continue
+        nearest_eta = float(tt[in_time, i].min())
+        until = min(
+            inc.opened_at + options.hold_max_s,
+            inc.opened_at + inc.target_s - model.delay_s - nearest_eta,
+        )
+        if now >= until:
+            continue
+        clock = datetime.fromtimestamp(until, tz=UTC).strftime("%H:%M:%S UTC")
+        holds[i] = Hold(
+            incident=inc.id,
+            until=until,
+            reason=(
+                f"held until {clock} (at most {options.hold_max_s:.0f} s after the call, "
+                "and while its nearest unit can still arrive in time): every unit that "
+                "reaches it in time would leave demand without cover (least: "
+                f"{problem.units[least].id}, {100 * gap[least]:.1f} % of demand)"
+            ),
+        )
+    return holds
