@@ -320,6 +320,9 @@ class OptionsOut(BaseModel):
     preemption_gap: int
     preemption_cost_s: float
     stability_bonus_s: float
+    hold_max_s: float
+    hold_from_priority: int
+    divert_margin_s: float | None
 
 
 class PlanOut(BaseModel):
@@ -396,4 +399,7 @@ def _options_out(options: SolveOptions) -> OptionsOut:
         preemption_gap=options.preemption_gap,
         preemption_cost_s=options.preemption_cost_s,
         stability_bonus_s=options.stability_bonus_s,
+        hold_max_s=options.hold_max_s,
+        hold_from_priority=options.hold_from_priority,
+        divert_margin_s=options.divert_margin_s,
     )
