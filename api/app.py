@@ -35,6 +35,7 @@ from api.routes import (
     health,
     incidents,
     log,
+    map_layers,
     plan,
     recommendations,
     units,
@@ -111,6 +112,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         webhooks,
         codes,
         console,
+        map_layers,
     ):
         _document_roles(module.router)
         app.include_router(module.router)
