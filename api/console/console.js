@@ -10,6 +10,7 @@ import { toast } from "./dialog.js";
 import { IncidentEditForm } from "./edit.js";
 import { clock, humanError } from "./format.js";
 import { RegionMap } from "./map.js";
+import { RouteLines } from "./routes.js";
 import { renderQueue, renderUnits, tickClocks } from "./panels.js";
 import { UNIT_STATUSES, UNIT_STATUS_STYLE } from "./styles.js";
 import { SupervisorView } from "./supervisor.js";
@@ -105,6 +106,9 @@ async function main() {
     },
   });
 
+  // Lines along the roads: asked for once per version of the picture, drawn when they arrive.
+  const routes = new RouteLines(api, () => drawMap());
+
   // /ready says (without a key) whether the server has a region to draw at all.
   const served = await fetch("/ready").then((r) => r.json()).catch(() => ({}));
   const [region] = await Promise.all([
@@ -118,6 +122,9 @@ async function main() {
   ]);
   if (region) {
     map.setRegion(region);
+    if (map.hasBasemap) {
+      api.get(PATHS.basemap).then((c) => map.setBasemap(c), (err) => toast(`Street names: ${err.message}`, { bad: true }));
+    }
     $("region-name").textContent = `· ${region.name}`;
   } else {
     $("region-name").textContent = "· no region (straight-line ETAs, no map)";
@@ -216,12 +223,12 @@ async function main() {
       const u = store.units.get(a.unit);
       const i = store.incidents.get(a.incident);
       if (!u?.location || !i?.location) continue;
-      lines.push({ from: u.location, to: i.location, label: `${u.call_sign || u.id} ${clock(a.eta_s)}` });
+      lines.push({ from: u.location, to: i.location, path: routes.pathFor(u.id, i.id), label: `${u.call_sign || u.id} ${clock(a.eta_s)}` });
     }
     for (const u of store.units.values()) {
       const i = u.incident && store.incidents.get(u.incident);
       if (i?.location && u.location && (u.status === "dispatched" || u.status === "en_route")) {
-        lines.push({ from: u.location, to: i.location, accepted: true });
+        lines.push({ from: u.location, to: i.location, path: routes.pathFor(u.id, i.id), accepted: true });
       }
     }
     map.setLayers({ incidents, units, lines, closures: store.closures });
@@ -250,6 +257,7 @@ async function main() {
   }
 
   store.onChange(renderAll);
+  if (region) store.onChange(() => routes.refresh(store.version));
   // Supervisors also get the log's state, the work per person and the recent overrides.
   const supervisor = me.role === "supervisor" ? new SupervisorView({ api, section: $("supervisor"), me }) : null;
   if (supervisor) {
@@ -339,7 +347,7 @@ async function main() {
   $("new-contact").addEventListener("click", () => contact.show());
   $("help-button").addEventListener("click", () => $("help").showModal());
   contact.restoreDraft();
-  window.dispatchConsole = { store, map, region, select, selected: () => selected, forms: [edit, closures, contact], alerts };
+  window.dispatchConsole = { store, map, region, routes, select, selected: () => selected, forms: [edit, closures, contact], alerts };
   document.body.dataset.ready = "true";
   window.consoleMetrics.readyMs = performance.now() - started;
 }

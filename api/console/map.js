@@ -1,13 +1,18 @@
-// The region map, drawn on a canvas from the region's own road segments: no tiles, no network.
+// The region map: a basemap of named streets drawn by MapLibre GL JS from the region's own
+// OpenStreetMap data (GET /v1/region/basemap, no tile server), with the live picture (units,
+// stacks, incidents, routes, closures) drawn over it on a canvas that also takes all input.
 //
-// Coordinates are projected once (equirectangular around the region's centre, good to a few
-// metres over a city) into "map units" of metres; the view is a scale and an offset on top.
+// When MapLibre is missing (npm not run) or WebGL is not available, the canvas draws the roads
+// itself, unnamed: coordinates are then projected equirectangularly around the region's centre
+// into "map units" of metres, and the view is a scale and an offset on top.
 
+import { BASEMAP_STYLE } from "./basemap.js";
 import { PRIORITY_STYLE, UNIT_STATUS_STYLE } from "./styles.js";
 
 const MIN_SCALE = 0.005; // pixels per metre
 const MAX_SCALE = 20;
 const STACK_PX = 14; // unit squares closer than this on screen are drawn as one stack
+const WORLD_M = 40075016.686; // the equator in metres: MapLibre's world is 512 * 2^zoom pixels
 
 export class RegionMap {
   /**
@@ -19,9 +24,11 @@ export class RegionMap {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.handlers = handlers;
-    this.roads = null; // Path2D in map units
+    this.roads = null; // Path2D in map units (drawn only without a basemap)
     this.origin = { lat: 0, lon: 0, kx: 1, ky: 1 };
-    this.view = { scale: 1, x: 0, y: 0 }; // screen = (map - offset) * scale
+    this._view = { scale: 1, x: 0, y: 0 }; // without a basemap: screen = (map - offset) * scale
+    this.gl = null; // the MapLibre map under the canvas, once one could be made
+    this.basemap = null; // the basemap's own summary (counts, attribution, note)
     this.layers = { incidents: [], units: [], lines: [], closures: [], draft: null, pick: null };
     this.selected = null;
     this.expanded = null; // the unit stack drawn spread out (its first unit's id), if any
@@ -41,6 +48,7 @@ export class RegionMap {
     const ky = 111320;
     const kx = ky * Math.cos((lat0 * Math.PI) / 180);
     this.origin = { lat: lat0, lon: lon0, kx, ky };
+    this.regionName = region.name;
     const path = new Path2D();
     const s = region.segments;
     for (let i = 0; i + 3 < s.length; i += 4) {
@@ -58,7 +66,67 @@ export class RegionMap {
     }
     this.roads = path;
     this.bounds = { a: this.project(maxLat, minLon), b: this.project(minLat, maxLon) };
+    this.lonLatBounds = [[minLon, minLat], [maxLon, maxLat]];
+    if (s.length) this._startBasemap();
     this.fit();
+  }
+
+  /** MapLibre under the canvas (not interactive: the canvas takes the input and moves it). */
+  _startBasemap() {
+    const lib = window.maplibregl;
+    if (!lib || this.gl) return;
+    const host = document.createElement("div");
+    host.className = "basemap";
+    host.setAttribute("aria-hidden", "true");
+    this.canvas.before(host);
+    try {
+      this.gl = new lib.Map({
+        container: host,
+        style: BASEMAP_STYLE,
+        interactive: false,
+        attributionControl: false,
+        bounds: this.lonLatBounds,
+        maxZoom: 19,
+        minZoom: 8,
+        fadeDuration: 0,
+      });
+    } catch {
+      host.remove(); // no WebGL here: the canvas draws the roads itself
+      this.gl = null;
+      return;
+    }
+    host.querySelector("canvas")?.setAttribute("tabindex", "-1");
+    this.gl.on("move", () => this.draw());
+    this.gl.on("resize", () => this.draw());
+  }
+
+  /** The basemap's GeoJSON (named streets, bridges) once it has arrived. */
+  setBasemap(collection) {
+    this.basemap = collection.planner || null;
+    const credit = document.getElementById("map-credit");
+    if (credit && this.basemap?.attribution) {
+      credit.textContent = this.basemap.attribution;
+      credit.hidden = false;
+    }
+    const gl = this.gl;
+    if (!gl) return;
+    const put = () => gl.getSource("roads")?.setData(collection);
+    if (gl.isStyleLoaded()) put();
+    else gl.once("load", put);
+    this.draw();
+  }
+
+  /** Whether the streets under the picture are MapLibre's (named) or the canvas's own. */
+  get hasBasemap() {
+    return Boolean(this.gl);
+  }
+
+  /** The view: pixels per metre (``scale``) and, without a basemap, the offset in map units. */
+  get view() {
+    if (!this.gl) return this._view;
+    const lat = this.gl.getCenter().lat;
+    const scale = (512 * 2 ** this.gl.getZoom()) / (WORLD_M * Math.cos((lat * Math.PI) / 180));
+    return { scale, x: 0, y: 0 };
   }
 
   project(lat, lon) {
@@ -72,37 +140,66 @@ export class RegionMap {
   }
 
   toScreen(lat, lon) {
+    if (this.gl) {
+      const p = this.gl.project([lon, lat]);
+      return { x: p.x, y: p.y };
+    }
     const p = this.project(lat, lon);
-    return { x: (p.x - this.view.x) * this.view.scale, y: (p.y - this.view.y) * this.view.scale };
+    const v = this._view;
+    return { x: (p.x - v.x) * v.scale, y: (p.y - v.y) * v.scale };
   }
 
   fromScreen(sx, sy) {
-    return this.unproject(sx / this.view.scale + this.view.x, sy / this.view.scale + this.view.y);
+    if (this.gl) {
+      const p = this.gl.unproject([sx, sy]);
+      return { lat: p.lat, lon: p.lng };
+    }
+    const v = this._view;
+    return this.unproject(sx / v.scale + v.x, sy / v.scale + v.y);
   }
 
   fit() {
     if (!this.bounds) return;
+    if (this.gl) {
+      this.gl.resize();
+      this.gl.fitBounds(this.lonLatBounds, { padding: 12, animate: false });
+      this.draw();
+      return;
+    }
     const { a, b } = this.bounds;
+    const v = this._view;
     const w = this.canvas.clientWidth || 1;
     const h = this.canvas.clientHeight || 1;
     const scale = 0.95 * Math.min(w / (b.x - a.x || 1), h / (b.y - a.y || 1));
-    this.view.scale = clamp(scale, MIN_SCALE, MAX_SCALE);
-    this.view.x = (a.x + b.x) / 2 - w / 2 / this.view.scale;
-    this.view.y = (a.y + b.y) / 2 - h / 2 / this.view.scale;
+    v.scale = clamp(scale, MIN_SCALE, MAX_SCALE);
+    v.x = (a.x + b.x) / 2 - w / 2 / v.scale;
+    v.y = (a.y + b.y) / 2 - h / 2 / v.scale;
     this.draw();
   }
 
   zoomAt(factor, sx, sy) {
-    const before = { x: sx / this.view.scale + this.view.x, y: sy / this.view.scale + this.view.y };
-    this.view.scale = clamp(this.view.scale * factor, MIN_SCALE, MAX_SCALE);
-    this.view.x = before.x - sx / this.view.scale;
-    this.view.y = before.y - sy / this.view.scale;
+    if (this.gl) {
+      const around = this.gl.unproject([sx, sy]);
+      this.gl.zoomTo(this.gl.getZoom() + Math.log2(factor), { around, animate: false });
+      this.draw();
+      return;
+    }
+    const v = this._view;
+    const before = { x: sx / v.scale + v.x, y: sy / v.scale + v.y };
+    v.scale = clamp(v.scale * factor, MIN_SCALE, MAX_SCALE);
+    v.x = before.x - sx / v.scale;
+    v.y = before.y - sy / v.scale;
     this.draw();
   }
 
   panBy(dx, dy) {
-    this.view.x -= dx / this.view.scale;
-    this.view.y -= dy / this.view.scale;
+    if (this.gl) {
+      this.gl.panBy([-dx, -dy], { animate: false });
+      this.draw();
+      return;
+    }
+    this._view.x -= dx / this._view.scale;
+    this._view.y -= dy / this._view.scale;
     this.draw();
   }
 
@@ -115,9 +212,14 @@ export class RegionMap {
 
   /** Centre the view on a point without changing the zoom. */
   centreOn(lat, lon) {
+    if (this.gl) {
+      this.gl.jumpTo({ center: [lon, lat] });
+      this.draw();
+      return;
+    }
     const p = this.project(lat, lon);
-    this.view.x = p.x - this.canvas.clientWidth / 2 / this.view.scale;
-    this.view.y = p.y - this.canvas.clientHeight / 2 / this.view.scale;
+    this._view.x = p.x - this.canvas.clientWidth / 2 / this._view.scale;
+    this._view.y = p.y - this.canvas.clientHeight / 2 / this._view.scale;
     this.draw();
   }
 
@@ -167,11 +269,14 @@ export class RegionMap {
   _paint() {
     const ctx = this.ctx;
     const dpr = window.devicePixelRatio || 1;
-    const { scale, x, y } = this.view;
+    const { scale, x, y } = this._view;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.fillStyle = "#f4f3ef";
-    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
-    if (this.roads) {
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    if (!this.gl) {
+      ctx.fillStyle = "#f4f3ef";
+      ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    }
+    if (this.roads && !this.gl) {
       ctx.setTransform(dpr * scale, 0, 0, dpr * scale, -x * scale * dpr, -y * scale * dpr);
       ctx.strokeStyle = "#b9b6ad";
       ctx.lineWidth = 1.2 / scale;
@@ -315,22 +420,31 @@ export class RegionMap {
     ctx.restore();
   }
 
+  /** A unit's way to an incident: along the roads when its route is known (``path``, a list
+   * of [lon, lat]), else straight; dashed while only recommended, solid once dispatched. */
   _line(l) {
     const ctx = this.ctx;
-    const a = this.toScreen(l.from.lat, l.from.lon);
-    const b = this.toScreen(l.to.lat, l.to.lon);
+    const pts = (l.path && l.path.length > 1 ? l.path : [[l.from.lon, l.from.lat], [l.to.lon, l.to.lat]])
+      .map(([lon, lat]) => this.toScreen(lat, lon));
     ctx.save();
-    ctx.strokeStyle = l.accepted ? "#0072b2" : "#1b1b1b";
-    ctx.lineWidth = 2;
-    ctx.setLineDash(l.accepted ? [] : [7, 5]);
+    ctx.lineJoin = "round";
+    ctx.lineCap = "round";
     ctx.beginPath();
-    ctx.moveTo(a.x, a.y);
-    ctx.lineTo(b.x, b.y);
+    pts.forEach((p, k) => (k === 0 ? ctx.moveTo(p.x, p.y) : ctx.lineTo(p.x, p.y)));
+    if (this.gl) {
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.85)"; // a halo keeps it readable over the streets
+      ctx.lineWidth = 5;
+      ctx.stroke();
+    }
+    ctx.strokeStyle = l.accepted ? "#0072b2" : "#1b1b1b";
+    ctx.lineWidth = l.path ? 3 : 2;
+    ctx.setLineDash(l.accepted ? [] : [7, 5]);
     ctx.stroke();
     if (l.label) {
-      const mx = (a.x + b.x) / 2;
-      const my = (a.y + b.y) / 2;
-      this._label(l.label, mx, my, "#ffffff", "#1b1b1b");
+      const mid = pts[Math.floor(pts.length / 2)];
+      const prev = pts[Math.max(0, Math.floor(pts.length / 2) - 1)];
+      const m = pts.length === 2 ? { x: (pts[0].x + pts[1].x) / 2, y: (pts[0].y + pts[1].y) / 2 } : { x: (mid.x + prev.x) / 2, y: (mid.y + prev.y) / 2 };
+      this._label(l.label, m.x, m.y, "#ffffff", "#1b1b1b");
     }
     ctx.restore();
   }

@@ -4,6 +4,7 @@
 
 import { ask } from "./dialog.js";
 import { humanError } from "./format.js";
+import { distanceText, direction, outsideMessage, whereIs } from "./outside.js";
 
 export class PickingForm {
   /**
@@ -28,7 +29,18 @@ export class PickingForm {
     this.lat = document.getElementById(`${prefix}-lat`);
     this.lon = document.getElementById(`${prefix}-lon`);
     this.error = document.getElementById(`${prefix}-error`);
-    for (const el of [this.lat, this.lon]) el.addEventListener("input", () => this._preview());
+    // Said in words when the point lies outside the region's map, with a way out.
+    this.outside = document.createElement("div");
+    this.outside.className = "outside";
+    this.outside.id = `${prefix}-outside`;
+    this.outside.setAttribute("role", "alert");
+    this.outside.hidden = true;
+    this.error.after(this.outside);
+    this._checked = 0; // which check of the point is the latest (answers can arrive out of order)
+    for (const el of [this.lat, this.lon]) {
+      el.addEventListener("input", () => this._preview());
+      el.addEventListener("change", () => this.checkInside());
+    }
     document.getElementById(`${prefix}-pick`).addEventListener("click", () => this.pick(true));
     document.getElementById(`${prefix}-cancel`).addEventListener("click", () => this.requestHide());
     this.form.addEventListener("submit", (e) => {
@@ -49,6 +61,7 @@ export class PickingForm {
   show() {
     this.section.hidden = false;
     this.error.textContent = "";
+    this.outside.hidden = true;
   }
 
   /** Whether anything was typed or chosen since the form opened (what a discard would lose). */
@@ -93,6 +106,43 @@ export class PickingForm {
     this.pick(false);
     this._preview();
     this.next.focus();
+    this.checkInside();
+  }
+
+  /**
+   * Tell the call-taker, in words, when the point lies outside the region's map: how far the
+   * nearest road is, that the call may belong to another centre, and a button that places the
+   * point at that road. Returns whether it was outside.
+   */
+  async checkInside() {
+    const p = this._point();
+    const turn = ++this._checked;
+    if (!p || !this.api) {
+      this.outside.hidden = true;
+      return false;
+    }
+    const snap = await whereIs(this.api, p);
+    if (turn !== this._checked) return false; // the point changed meanwhile
+    if (!snap || snap.inside) {
+      this.outside.hidden = true;
+      return false;
+    }
+    const text = document.createElement("p");
+    text.textContent = outsideMessage(snap, p, this.map.regionName);
+    const use = document.createElement("button");
+    use.type = "button";
+    use.textContent = `Place at the nearest road (${distanceText(snap.distance_m)} ${direction(p, snap.nearest)})`;
+    use.addEventListener("click", () => {
+      this.lat.value = snap.nearest.lat.toFixed(6);
+      this.lon.value = snap.nearest.lon.toFixed(6);
+      this.outside.hidden = true;
+      this.error.textContent = "";
+      this._preview();
+      this.next.focus();
+    });
+    this.outside.replaceChildren(text, use);
+    this.outside.hidden = false;
+    return true;
   }
 
   /** The typed point, or null unless both are numbers in range. */
@@ -105,7 +155,13 @@ export class PickingForm {
 
   /** Say why the server refused the request in the form's words, and mark the field it
    * names; what was typed stays in the form. */
-  _refused(err) {
+  async _refused(err) {
+    // A point off the map is said in words with a way out, not as the server's technical line.
+    if (/location/.test(String(err.field ?? "")) && err.status === 422 && (await this.checkInside())) {
+      this.error.textContent = "";
+      this.outside.querySelector("button")?.focus();
+      return;
+    }
     const labels = {};
     for (const label of this.form.querySelectorAll("label")) {
       const input = label.control;

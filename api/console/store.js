@@ -4,6 +4,9 @@
 export const PATHS = {
   codes: "/v1/codes",
   map: "/v1/region/map",
+  basemap: "/v1/region/basemap",
+  snap: "/v1/region/snap",
+  routes: "/v1/routes",
   whoami: "/v1/whoami",
   incidents: "/v1/incidents",
   incident: (id) => `/v1/incidents/${encodeURIComponent(id)}`,
