@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test lint typecheck pytest bench mutation clean
+.PHONY: demo console test lint typecheck pytest bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,13 +18,16 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(DEV_STAMP)
 
-# Browser-test tools from npm (axe-core for the console's accessibility test); nothing committed.
+# From npm: MapLibre GL JS (the console's basemap, served from node_modules) and axe-core (the
+# console's accessibility test); nothing committed. `make console` installs them alone.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $(NODE_STAMP)
 
 demo: $(STAMP)
 	$(PY) -m planner.demo
+
+console: $(STAMP) $(NODE_STAMP)
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check planner api tests bench
