@@ -34,7 +34,8 @@ export async function whereIs(api, point) {
 export function outsideMessage(snap, point, regionName) {
   const far = distanceText(snap.distance_m);
   const way = direction(point, snap.nearest);
-  const map = regionName ? `the ${regionName} map` : "this centre's map";
+  const name = regionName ? regionName[0].toUpperCase() + regionName.slice(1) : null;
+  const map = name ? `the ${name} map` : "this centre's map";
   return (
     `Outside the area this centre covers: the point is ${far} from the nearest road on ${map} ` +
     `(a call is placed within ${distanceText(snap.max_snap_m)} of a road). If the address is right, ` +
