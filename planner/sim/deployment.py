@@ -15,6 +15,7 @@ from pathlib import Path
 from planner.errors import DataMissingError, InputError
 from planner.settings import get_settings
 from planner.sim.scenario import (
+    WEEKDAYS,
     Change,
     CloseStation,
     Hospital,
@@ -23,6 +24,7 @@ from planner.sim.scenario import (
     RoadClosure,
     Scenario,
     SetShifts,
+    Shift,
     Station,
     SurgeSpec,
     UnitSpec,
@@ -150,9 +152,10 @@ class Deployment:
     surges: list[SurgeSpec]
     major_incidents: list[MajorIncident]
 
-    def station_at(self, unit: UnitSpec, hour: float) -> str | None:
-        """Where ``unit`` is based at ``hour`` of the day; ``None``: off duty."""
-        if unit.shifts and not any(in_window(hour, s.start_h, s.end_h) for s in unit.shifts):
+    def station_at(self, unit: UnitSpec, hour: float, weekday: int | None = None) -> str | None:
+        """Where ``unit`` is based at ``hour`` of the day (of ``weekday``, Monday 0, for weekly
+        rosters); ``None``: off duty."""
+        if unit.shifts and not any(on_shift(s, hour, weekday) for s in unit.shifts):
             return None
         station = unit.station
         for closure in self.station_closures:
@@ -184,6 +187,23 @@ def in_window(hour: float, start: float, end: float) -> bool:
     if start == end:
         return True
     return start <= hour < end if start < end else hour >= start or hour < end
+
+
+def on_shift(shift: Shift, hour: float, weekday: int | None) -> bool:
+    """Whether ``shift`` is on at ``hour`` of ``weekday`` (Monday 0). A shift with ``days``
+    starts only on those days and runs to ``end_h`` (the next day when it wraps); without
+    ``days`` it is a daily window (``weekday`` is then not needed)."""
+    if shift.days is None:
+        return in_window(hour, shift.start_h, shift.end_h)
+    if weekday is None:
+        raise ValueError("a weekly shift needs the weekday")
+    days = {WEEKDAYS.index(d) for d in shift.days}
+    hour %= 24.0
+    if shift.start_h < shift.end_h:
+        return weekday in days and shift.start_h <= hour < shift.end_h
+    started_today = weekday in days and hour >= shift.start_h
+    started_yesterday = (weekday - 1) % 7 in days and hour < shift.end_h
+    return started_today or started_yesterday
 
 
 def apply_changes(scenario: Scenario) -> Deployment:

@@ -75,6 +75,47 @@ class UnitRecord:
     busy_s: float
     """From dispatch to back in service, while on duty."""
     dispatches: int
+    kind: str = ""
+    """The unit type: its capabilities joined by ``/`` (``ALS``, ``BLS``)."""
+    busy_by_hour: tuple[float, ...] = ()
+    on_duty_by_hour: tuple[float, ...] = ()
+    """Busy and on-duty seconds by clock hour 0..23 (empty: not recorded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HospitalVisit:
+    """One ambulance at a hospital: arrival, start of hand-over (a bay free), departure."""
+
+    hospital: str
+    unit: str
+    call: int
+    arrived_s: float
+    handover_start_s: float
+    left_s: float
+    diverted: bool = False
+    """Taken past the nearest hospital because its hand-over queue was full."""
+
+    @property
+    def wait_s(self) -> float:
+        """Queued for a hand-over bay."""
+        return self.handover_start_s - self.arrived_s
+
+    @property
+    def turnaround_s(self) -> float:
+        """Time at hospital: queue plus hand-over."""
+        return self.left_s - self.arrived_s
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageSnapshot:
+    """Cover at one moment (every clock hour): the share of top-priority demand a free unit
+    reaches within the cover time, and the same per map zone (``nan``: no demand there)."""
+
+    t_s: float
+    hour: int
+    fraction: float
+    free_units: int
+    zones: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +132,10 @@ class ReplicationResult:
     events: int
     """Events submitted to the engine."""
     solve_ms: tuple[float, ...] = field(default=())
+    hospitals: tuple[HospitalVisit, ...] = field(default=())
+    coverage: tuple[CoverageSnapshot, ...] = field(default=())
+    zone_edges: tuple[tuple[float, ...], tuple[float, ...]] = field(default=((), ()))
+    """Longitude and latitude edges of the coverage zones."""
 
 
 def incidents_frame(results: Iterable[ReplicationResult]) -> pd.DataFrame:
@@ -129,6 +174,109 @@ def units_frame(results: Iterable[ReplicationResult]) -> pd.DataFrame:
     )
     frame["utilisation"] = frame["busy_s"] / frame["on_duty_s"].where(frame["on_duty_s"] > 0)
     return frame
+
+
+def hospitals_frame(results: Iterable[ReplicationResult]) -> pd.DataFrame:
+    """One row per hospital visit (the turnaround table)."""
+    rows = [
+        {
+            **asdict(v),
+            "wait_s": v.wait_s,
+            "turnaround_s": v.turnaround_s,
+            "policy": r.policy,
+            "replication": r.replication,
+        }
+        for r in results
+        for v in r.hospitals
+    ]
+    columns = [
+        "policy", "replication", "hospital", "unit", "call", "arrived_s", "handover_start_s",
+        "left_s", "wait_s", "turnaround_s", "diverted",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def coverage_frame(results: Iterable[ReplicationResult]) -> pd.DataFrame:
+    """One row per coverage snapshot (hourly) of every result."""
+    rows = [
+        {
+            "policy": r.policy,
+            "replication": r.replication,
+            "t_s": c.t_s,
+            "hour": c.hour,
+            "fraction": c.fraction,
+            "free_units": c.free_units,
+        }
+        for r in results
+        for c in r.coverage
+    ]
+    return pd.DataFrame(
+        rows, columns=["policy", "replication", "t_s", "hour", "fraction", "free_units"]
+    )
+
+
+def utilisation_by_hour(results: Sequence[ReplicationResult]) -> dict[str, Any]:
+    """Per unit type and clock hour: busy / on-duty seconds pooled over that type's units,
+    with a 95 % CI over replications."""
+    per: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for r in results:
+        busy: dict[str, np.ndarray] = {}
+        duty: dict[str, np.ndarray] = {}
+        for u in r.units:
+            if not u.on_duty_by_hour:
+                continue
+            busy[u.kind] = busy.get(u.kind, np.zeros(24)) + np.asarray(u.busy_by_hour)
+            duty[u.kind] = duty.get(u.kind, np.zeros(24)) + np.asarray(u.on_duty_by_hour)
+        for kind in busy:
+            for h in range(24):
+                per.setdefault((kind, h), []).append((busy[kind][h], duty[kind][h]))
+    out: dict[str, Any] = {}
+    for (kind, h), pairs in sorted(per.items(), key=lambda kv: (natural_key(kv[0][0]), kv[0][1])):
+        b = np.array([p[0] for p in pairs])
+        d = np.array([p[1] for p in pairs])
+        if d.sum() <= 0:
+            continue
+        by_rep = [float(x / y) for x, y in zip(b, d, strict=True) if y > 0]
+        out.setdefault(kind, {})[str(h)] = {
+            "utilisation": _r(float(b.sum() / d.sum())),
+            "ci95": _ci(by_rep, bounds=(0.0, 1.0)),
+            "on_duty_h": _r(float(d.sum()) / 3600.0 / max(len(pairs), 1), 3),
+        }
+    return out
+
+
+def hospital_turnaround(visits: pd.DataFrame) -> dict[str, Any]:
+    """Per hospital: visits, mean and centiles of time at hospital, mean queue wait and the
+    share that waited, and how many patients were diverted there."""
+    out: dict[str, Any] = {}
+    for hospital, g in sorted(visits.groupby("hospital"), key=lambda kv: natural_key(str(kv[0]))):
+        t = g["turnaround_s"].to_numpy(dtype=np.float64)
+        per_rep = g.groupby("replication")["turnaround_s"].mean().tolist()
+        out[str(hospital)] = {
+            "visits": len(g),
+            "mean_turnaround_s": _r(float(t.mean()), 1),
+            "ci95_mean_turnaround_s": _ci(per_rep, bounds=(0.0, math.inf), digits=1),
+            "p50_turnaround_s": _r(float(np.quantile(t, 0.5)), 1),
+            "p90_turnaround_s": _r(float(np.quantile(t, 0.9)), 1),
+            "mean_wait_s": _r(float(g["wait_s"].mean()), 1),
+            "fraction_waited": _r(float((g["wait_s"] > 0).mean())),
+            "diverted_here": int(g["diverted"].sum()),
+        }
+    return out
+
+
+def coverage_by_hour(snapshots: pd.DataFrame) -> dict[str, Any]:
+    """Per clock hour: the mean covered share of top-priority demand (CI over
+    replications) and the mean number of free units."""
+    out: dict[str, Any] = {}
+    for hour, g in snapshots.groupby("hour", sort=True):
+        per_rep = g.groupby("replication")["fraction"].mean().tolist()
+        out[str(hour)] = {
+            "fraction_covered": _r(float(g["fraction"].mean())),
+            "ci95_fraction_covered": _ci(per_rep, bounds=(0.0, 1.0)),
+            "free_units": _r(float(g["free_units"].mean()), 2),
+        }
+    return out
 
 
 def t_interval(values: Sequence[float], *, level: float = 0.95) -> tuple[float, float]:
@@ -323,6 +471,9 @@ def summarise(
             },
             "late_by_hour": {str(h): _r(float(v)) for h, v in late_by_hour.items()},
             "late_by_hour_by_priority": by_hour,
+            "utilisation_by_hour": utilisation_by_hour(runs),
+            "hospital_turnaround": hospital_turnaround(hospitals_frame(runs)),
+            "coverage_by_hour": coverage_by_hour(coverage_frame(runs)),
             "replications": len(runs),
             "wall_s_per_replication": _r(float(np.mean([r.wall_s for r in runs])), 3),
             "engine_events_per_replication": _r(float(np.mean([r.events for r in runs])), 1),

@@ -23,6 +23,8 @@ import pandas as pd
 from planner.sim.metrics import (
     ReplicationResult,
     compliance_by_code,
+    coverage_frame,
+    hospitals_frame,
     incidents_frame,
     natural_key,
     paired_difference,
@@ -57,7 +59,11 @@ def write_simulation_report(
     (out / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n")
     incidents.to_csv(out / "incidents.csv", index=False)
     units.to_csv(out / "units.csv", index=False)
+    visits = hospitals_frame(results)
+    visits.to_csv(out / "hospitals.csv", index=False)
+    coverage_frame(results).to_csv(out / "coverage.csv", index=False)
     plots = _plots(incidents, units, out)
+    plots += _day_plots(summary, visits, results, out)
     (out / "report.md").write_text(_markdown(scenario, summary, plots))
     return summary
 
@@ -385,8 +391,248 @@ def _markdown(scenario: Scenario, summary: Mapping[str, Any], plots: list[str]) 
             "",
             *_difference_table(summary["vs_closest_idle"]),
         ]
+    lines += _utilisation_by_hour_table(summary["policies"])
+    lines += _turnaround_table(summary["policies"])
+    lines += _coverage_table(summary["policies"])
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def _utilisation_by_hour_table(policies: Mapping[str, Any]) -> list[str]:
+    """Hours down, one column per policy and unit type: busy / on duty in that clock hour."""
+    cols = [(p, kind) for p, doc in policies.items() for kind in doc["utilisation_by_hour"]]
+    if not cols:
+        return []
+    lines = [
+        "",
+        "## Utilisation by hour of day",
+        "",
+        "Busy / on-duty time of each unit type in each clock hour, pooled over its units and "
+        "all replications (busy: from dispatch until back in service).",
+        "",
+        "| hour | " + " | ".join(f"{p} {kind}" for p, kind in cols) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
+    for h in range(24):
+        cells = [policies[p]["utilisation_by_hour"][kind].get(str(h)) for p, kind in cols]
+        if all(c is None for c in cells):
+            continue
+        lines.append(
+            f"| {h} | "
+            + " | ".join("–" if c is None else f"{c['utilisation'] * 100:.1f} %" for c in cells)
+            + " |"
+        )
+    return lines
+
+
+def _turnaround_table(policies: Mapping[str, Any]) -> list[str]:
+    rows = [(p, h, t) for p, doc in policies.items() for h, t in doc["hospital_turnaround"].items()]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Hospital turnaround",
+        "",
+        "Time at hospital from arrival to leaving: waiting for a hand-over bay (hospitals with "
+        "`bays`) plus the hand-over itself.",
+        "",
+        "| policy | hospital | visits | mean s [95 % CI] | median s | p90 s | mean wait s | "
+        "waited | diverted here |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for policy, hospital, t in rows:
+        lines.append(
+            f"| {policy} | {hospital} | {t['visits']} | {t['mean_turnaround_s']:.0f} "
+            f"{_fmt_ci(t['ci95_mean_turnaround_s'], digits=0)} | {t['p50_turnaround_s']:.0f} | "
+            f"{t['p90_turnaround_s']:.0f} | {t['mean_wait_s']:.0f} | "
+            f"{t['fraction_waited'] * 100:.1f} % | {t['diverted_here']} |"
+        )
+    return lines
+
+
+def _coverage_table(policies: Mapping[str, Any]) -> list[str]:
+    names = [p for p, doc in policies.items() if doc["coverage_by_hour"]]
+    if not names:
+        return []
+    hours = sorted({int(h) for p in names for h in policies[p]["coverage_by_hour"]})
+    lines = [
+        "",
+        "## Coverage through the day",
+        "",
+        "Share of the most urgent priority's demand that a free unit (available or returning, "
+        "where it is at that moment) reaches within the cover time (that priority's target "
+        "less dispatcher delay and turnout, at the hour's speed factor), sampled every clock "
+        "hour; mean over days and replications, with the mean number of free units.",
+        "",
+        "| hour | " + " | ".join(f"{p} covered | {p} free units" for p in names) + " |",
+        "|---|" + "---|---|" * len(names),
+    ]
+    for h in hours:
+        cells = []
+        for p in names:
+            c = policies[p]["coverage_by_hour"].get(str(h))
+            cells += (
+                ["–", "–"]
+                if c is None
+                else [
+                    f"{c['fraction_covered'] * 100:.1f} % "
+                    f"{_fmt_ci(c['ci95_fraction_covered'], scale=100)}",
+                    f"{c['free_units']:.1f}",
+                ]
+            )
+        lines.append(f"| {h} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _day_plots(
+    summary: Mapping[str, Any],
+    visits: pd.DataFrame,
+    results: Sequence[ReplicationResult],
+    out: Path,
+) -> list[str]:
+    """Utilisation by hour, hospital turnaround and coverage through the day (those with
+    data)."""
+    names = []
+    policies = summary["policies"]
+    if any(doc["utilisation_by_hour"] for doc in policies.values()):
+        _utilisation_by_hour_plot(policies, out / "utilisation_by_hour.png")
+        names.append("utilisation_by_hour.png")
+    if len(visits):
+        _turnaround_plot(visits, out / "hospital_turnaround.png")
+        names.append("hospital_turnaround.png")
+    if any(doc["coverage_by_hour"] for doc in policies.values()):
+        _coverage_plot(policies, out / "coverage_by_hour.png")
+        _coverage_map(results, out / "coverage_map.png")
+        names += ["coverage_by_hour.png", "coverage_map.png"]
+    return names
+
+
+def _utilisation_by_hour_plot(policies: Mapping[str, Any], path: Path) -> None:
+    kinds = sorted(
+        {k for doc in policies.values() for k in doc["utilisation_by_hour"]}, key=natural_key
+    )
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 3.6), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        for policy, doc in policies.items():
+            by_h = doc["utilisation_by_hour"].get(kind, {})
+            hours = sorted(int(h) for h in by_h)
+            mean = np.array([by_h[str(h)]["utilisation"] for h in hours]) * 100
+            yerr = _bars(mean, [by_h[str(h)]["ci95"] for h in hours])
+            ax.errorbar(hours, mean, yerr=yerr, marker="o", capsize=2, label=policy)
+        ax.set_xlim(-0.5, 23.5)
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{kind}: utilisation by hour (±95 % CI)")
+        ax.set_xlabel("hour of day")
+        ax.set_ylabel("busy / on duty (%)")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _bars(mean: Any, ci: Sequence[Sequence[Any]]) -> list[Any]:
+    """Error-bar lengths below and above ``mean`` (percent) from fraction CIs (none: 0)."""
+    lo = [m - (c[0] * 100 if _finite(c[0]) else m) for m, c in zip(mean, ci, strict=True)]
+    hi = [(c[1] * 100 if _finite(c[1]) else m) - m for m, c in zip(mean, ci, strict=True)]
+    return [np.array(lo), np.array(hi)]
+
+
+def _turnaround_plot(visits: pd.DataFrame, path: Path) -> None:
+    """Per policy, the distribution of time at each hospital (box: quartiles, whiskers: 5th
+    and 95th centiles), labelled with the number of visits."""
+    policies = list(dict.fromkeys(visits["policy"]))
+    hospitals = sorted(set(visits["hospital"]), key=lambda h: natural_key(str(h)))
+    fig, axes = plt.subplots(
+        1, len(policies), figsize=(4.5 * len(policies), 0.4 * len(hospitals) + 1.6), squeeze=False
+    )
+    for ax, policy in zip(axes[0], policies, strict=True):
+        mine = visits[visits["policy"] == policy]
+        data = [
+            mine.loc[mine["hospital"] == h, "turnaround_s"].to_numpy() / 60.0 for h in hospitals
+        ]
+        ax.boxplot(
+            [d if len(d) else np.array([np.nan]) for d in data],
+            orientation="horizontal",
+            whis=(5, 95),
+            showfliers=False,
+        )
+        ax.set_yticks(
+            np.arange(1, len(hospitals) + 1),
+            [f"{h} (n={len(d)})" for h, d in zip(hospitals, data, strict=True)],
+        )
+        ax.set_xlabel("minutes at hospital (queue + hand-over)")
+        ax.set_title(f"{policy}: hospital turnaround", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _coverage_plot(policies: Mapping[str, Any], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for policy, doc in policies.items():
+        by_h = doc["coverage_by_hour"]
+        hours = sorted(int(h) for h in by_h)
+        mean = np.array([by_h[str(h)]["fraction_covered"] for h in hours]) * 100
+        yerr = _bars(mean, [by_h[str(h)]["ci95_fraction_covered"] for h in hours])
+        ax.errorbar(hours, mean, yerr=yerr, marker="o", capsize=2, label=policy)
+    ax.set_xlim(-0.5, 23.5)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("demand covered (%)")
+    ax.set_title("Top-priority demand reachable within the cover time (±95 % CI)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+MAP_HOURS = (0, 6, 12, 18)
+"""Hours of day shown as small multiples on the coverage map (those sampled)."""
+
+
+def _coverage_map(results: Sequence[ReplicationResult], path: Path) -> None:
+    """Small multiples: rows are policies, columns hours of day; each cell of the grid is
+    coloured by the share of its demand covered (mean over days and replications)."""
+    runs = [r for r in results if r.coverage and r.zone_edges[0]]
+    if not runs:
+        return
+    lon, lat = (np.asarray(e) for e in runs[0].zone_edges)
+    sampled = sorted({c.hour for r in runs for c in r.coverage})
+    hours = [h for h in MAP_HOURS if h in sampled] or sampled[:: max(1, len(sampled) // 4)][:4]
+    policies = list(dict.fromkeys(r.policy for r in runs))
+    n = len(lon) - 1
+    fig, axes = plt.subplots(
+        len(policies),
+        len(hours),
+        figsize=(3.0 * len(hours) + 1.2, 3.0 * len(policies) + 0.4),
+        squeeze=False,
+    )
+    image = None
+    aspect = 1 / max(np.cos(np.radians(float(lat.mean()))), 0.1)
+    for i, policy in enumerate(policies):
+        for j, hour in enumerate(hours):
+            grids = [
+                np.asarray(c.zones, dtype=np.float64)
+                for r in runs
+                if r.policy == policy
+                for c in r.coverage
+                if c.hour == hour
+            ]
+            ax = axes[i][j]
+            if grids:
+                stack = np.vstack(grids)
+                seen = np.isfinite(stack).sum(axis=0)
+                total = np.nansum(stack, axis=0)
+                share = np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
+                share = share.reshape(n, n) * 100
+                image = ax.pcolormesh(lon, lat, share, vmin=0, vmax=100, cmap="RdYlGn")
+            ax.set_title(f"{policy}, {hour:02d}:00", fontsize=8)
+            ax.set_aspect(aspect)
+            ax.tick_params(labelsize=5)
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), label="% of zone demand covered")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _compliance_table(compliance: Mapping[str, Mapping[str, Any]]) -> list[str]:

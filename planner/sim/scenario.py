@@ -55,13 +55,23 @@ class Station(Place):
 class Hospital(Place):
     id: str = Field(min_length=1)
     name: str | None = None
+    bays: int | None = Field(default=None, ge=1)
+    """Hand-over bays: ambulances beyond this many wait in a queue (first come, first
+    served) until one frees; ``None``: no limit (every crew hands over at once)."""
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Shift(_Model):
-    """Daily on-duty hours; ``end_h < start_h`` wraps past midnight (e.g. 20 → 8)."""
+    """On-duty hours; ``end_h < start_h`` wraps past midnight (e.g. 20 → 8), ``end_h ==
+    start_h`` is 24 hours from ``start_h``. ``days`` (a weekly roster) lists the weekdays the
+    shift *starts* on (a Friday night shift 20 → 8 runs into Saturday); none: every day."""
 
     start_h: float = Field(ge=0, le=24)
     end_h: float = Field(ge=0, le=24)
+    days: list[Weekday] | None = Field(default=None, min_length=1)
 
 
 class UnitSpec(_Model):
@@ -128,6 +138,11 @@ class Service(_Model):
     turnout_s: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     """Seconds from accepting a dispatch to rolling, by unit capability (``ALS``, ``engine``);
     a unit takes the first of its capabilities listed here, else ``default`` (else 0)."""
+    divert_at_queue: int | None = Field(default=None, ge=1)
+    """Diversion: when this many ambulances already wait at the nearest hospital's hand-over
+    queue (``hospitals[].bays``), the patient goes to the next nearest hospital whose queue is
+    shorter (every hospital counts as suitable: the model has no specialties); ``None``: never
+    divert."""
     return_to: Literal["station", "station_available", "where_they_are"] = "station"
     """``station``: busy until back at base; ``station_available``: drives back to base but
     can be dispatched on the way, from where it has got to (position reports every quarter of

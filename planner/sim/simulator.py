@@ -16,6 +16,7 @@ import hashlib
 import heapq
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -25,11 +26,17 @@ from typing import Any
 import numpy as np
 
 from planner.centre.config import EngineConfig, EscalationConfig
-from planner.dispatch.coverage import best_base, split_policy
+from planner.dispatch.coverage import COVERING_STATUSES, best_base, split_policy
 from planner.dispatch.domain import Plan, UnitStatus
 from planner.dispatch.moveup import solve_moveup
 from planner.dispatch.solver import check_policy
-from planner.sim.metrics import IncidentRecord, ReplicationResult, UnitRecord
+from planner.sim.metrics import (
+    CoverageSnapshot,
+    HospitalVisit,
+    IncidentRecord,
+    ReplicationResult,
+    UnitRecord,
+)
 from planner.sim.scenario import Scenario, UnitSpec
 from planner.sim.world import Call, World, generate_calls, prepare_world, road_windows
 
@@ -58,6 +65,9 @@ class _UnitState:
     off_after_job: bool = False
     dest: str | None = None
     """The base a relocating unit is heading to (``None``: its duty station)."""
+    busy_h: list[float] = field(default_factory=lambda: [0.0] * 24)
+    duty_h: list[float] = field(default_factory=lambda: [0.0] * 24)
+    """Busy and on-duty seconds by clock hour (utilisation by hour of day)."""
 
 
 @dataclass(slots=True)
@@ -119,6 +129,14 @@ class Simulation:
         self._releases: set[tuple[str, float]] = set()
         self.moves: dict[str, int] = {}
         """Move-ups of idle units this shift, per unit (``mip`` limits them)."""
+        self._day_s = float(self.start.hour * 3600 + self.start.minute * 60 + self.start.second)
+        n_hospitals = len(world.deployment.hospitals)
+        self.bays: list[int | None] = [h.bays for h in world.deployment.hospitals]
+        self.in_bay = [0] * n_hospitals
+        self.queues: list[deque[str]] = [deque() for _ in range(n_hospitals)]
+        self._visits: dict[str, dict[str, Any]] = {}
+        self.visits: list[HospitalVisit] = []
+        self.snapshots: list[CoverageSnapshot] = []
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -185,6 +203,9 @@ class Simulation:
                 if closure_id in self.world.region.closures:
                     self.world.region.lift_closure(closure_id)
         self._account(min(self.now, self.duration_s))
+        for unit in self.units.values():
+            if unit.busy_since is not None:  # still busy when the run ended
+                self._add_busy(unit, unit.busy_since, min(self.now, self.duration_s))
         return ReplicationResult(
             scenario=self.world.scenario.name,
             policy=self.policy,
@@ -196,9 +217,21 @@ class Simulation:
                 if inc.call.t_s >= self.warmup_s
             ),
             units=tuple(
-                UnitRecord(u.spec.id or "", u.spec.station, u.on_duty_s, u.busy_s, u.dispatches)
+                UnitRecord(
+                    u.spec.id or "",
+                    u.spec.station,
+                    u.on_duty_s,
+                    u.busy_s,
+                    u.dispatches,
+                    kind="/".join(u.spec.capabilities),
+                    busy_by_hour=tuple(u.busy_h),
+                    on_duty_by_hour=tuple(u.duty_h),
+                )
                 for u in self.units.values()
             ),
+            hospitals=tuple(v for v in self.visits if v.arrived_s >= self.warmup_s),
+            coverage=tuple(self.snapshots),
+            zone_edges=self.world.zone_edges(),
             wall_s=time.perf_counter() - wall,
             events=self.events,
             solve_ms=tuple(self.solve_ms),
@@ -236,7 +269,7 @@ class Simulation:
         world = self.world
         for spec in world.deployment.units:
             uid = spec.id or ""
-            station = world.deployment.station_at(spec, self.start.hour)
+            station = world.deployment.station_at(spec, self.start.hour, self.start.weekday())
             node = world.station_node[station or spec.station]
             state = _UnitState(spec=spec, station=station, node=node)
             state.status = UnitStatus.AVAILABLE if station else UnitStatus.OUT_OF_SERVICE
@@ -267,6 +300,7 @@ class Simulation:
             if off_s is not None:
                 self._push(off_s, "road_off", road.id)
         self._last_duty = 0.0
+        self._snapshot()
 
     # -- outside-world events ---------------------------------------------------------------
 
@@ -327,10 +361,12 @@ class Simulation:
         for uid in inc.on_scene:
             if uid == transporter:
                 plan = self._set_status(uid, UnitStatus.TRANSPORTING)
-                hospital, seconds = self.world.nearest_hospital(inc.call.node)
+                hospital, seconds, diverted = self._choose_hospital(inc.call.node)
                 seconds /= self._speed_factor(inc.call.priority)
                 self.units[uid].trip += 1
-                self._push(self.now + seconds, "at_hospital", uid, hospital, self.units[uid].trip)
+                self._push(
+                    self.now + seconds, "at_hospital", uid, hospital, diverted, self.units[uid].trip
+                )
             else:
                 plan = self._go_home(uid)
         en_route = [u for u in inc.units if u not in inc.on_scene and self.units[u].incident == iid]
@@ -351,26 +387,63 @@ class Simulation:
             plan = self._free(uid, unit.origin)
         return plan
 
-    def _on_at_hospital(self, uid: str, hospital: int, trip: int) -> Plan | None:
+    def _choose_hospital(self, origin: int) -> tuple[int, float, bool]:
+        """The nearest hospital, or with ``divert_at_queue`` the nearest whose hand-over queue
+        is shorter than that (``diverted``: not the nearest); all queues full: the nearest."""
+        ranked = self.world.hospitals_by_time(origin)
+        limit = self.world.scenario.service.divert_at_queue
+        if limit is not None and len(self.queues[ranked[0][0]]) >= limit:
+            for k, seconds in ranked[1:]:
+                if len(self.queues[k]) < limit:
+                    return k, seconds, True
+        return ranked[0][0], ranked[0][1], False
+
+    def _on_at_hospital(self, uid: str, k: int, diverted: bool, trip: int) -> Plan | None:
         unit = self.units[uid]
         if unit.trip != trip:
             return None
+        hospital = int(self.world.hospital_nodes[k])
         if self.world.scenario.service.return_to != "station":
             self._move(uid, hospital)  # it will become available there
         else:
             unit.node = hospital  # busy until back at its station: no AVL report needed
         plan = self._set_status(uid, UnitStatus.AT_HOSPITAL)
-        unit.trip += 1
-        self._push(self.now + self._handover(uid), "handed_over", uid, unit.trip)
+        inc = self.incidents.get(unit.incident or "")
+        self._visits[uid] = {
+            "hospital": self.world.deployment.hospitals[k].id,
+            "k": k,
+            "unit": uid,
+            "call": inc.call.index if inc is not None else -1,
+            "arrived_s": self.now,
+            "diverted": diverted,
+        }
+        unit.trip += 1  # queued: nothing of the old trip may fire
+        bays = self.bays[k]
+        if bays is None or self.in_bay[k] < bays:
+            self.in_bay[k] += 1
+            self._start_handover(uid)
+        else:
+            self.queues[k].append(uid)
         return plan
 
-    def _handover(self, uid: str) -> float:
-        inc = self.incidents.get(self.units[uid].incident or "")
-        return inc.call.handover_s if inc is not None else 0.0
+    def _start_handover(self, uid: str) -> None:
+        unit = self.units[uid]
+        self._visits[uid]["handover_start_s"] = self.now
+        inc = self.incidents.get(unit.incident or "")
+        handover = inc.call.handover_s if inc is not None else 0.0
+        unit.trip += 1
+        self._push(self.now + handover, "handed_over", uid, unit.trip)
 
     def _on_handed_over(self, uid: str, trip: int) -> Plan | None:
         if self.units[uid].trip != trip:
             return None
+        visit = self._visits.pop(uid)
+        k = visit.pop("k")
+        self.visits.append(HospitalVisit(**visit, left_s=self.now))
+        self.in_bay[k] -= 1
+        if self.queues[k]:
+            self.in_bay[k] += 1
+            self._start_handover(self.queues[k].popleft())
         return self._go_home(uid)
 
     def _go_home(self, uid: str) -> Plan | None:
@@ -414,7 +487,7 @@ class Simulation:
             others=others,
             origin=unit.node,
             q=q,
-            reach_s=np.array([world.seconds_to_station(unit.node, b) for b in bases]),
+            reach_s=np.array([self._drive_to_base_s(unit.node, b) for b in bases]),
         )
         target = bases[pick] if pick is not None else (unit.station or unit.spec.station)
         return self._send(uid, target, freed=True)
@@ -445,7 +518,7 @@ class Simulation:
             for vid in members
         ]
         drive = np.array(
-            [[world.seconds_to_station(self.units[v].node, b) for b in bases] for v in members]
+            [[self._drive_to_base_s(self.units[v].node, b) for b in bases] for v in members]
         )
         result = solve_moveup(
             world.coverage,
@@ -475,7 +548,7 @@ class Simulation:
         unit.dest = target
         plan = self._move(uid, unit.node)
         factor = self._speed_factor(None)
-        seconds = world.seconds_to_station(unit.node, target) / factor
+        seconds = self._drive_to_base_s(unit.node, target)
         if freed and world.scenario.service.return_to == "station" and seconds > 0:
             plan = self._set_status(uid, UnitStatus.RETURNING)
         elif freed:
@@ -486,6 +559,11 @@ class Simulation:
                 self._push(self.now + t / factor, "waypoint", uid, node, unit.trip)
             self._push(self.now + seconds, "home", uid, unit.trip)
         return plan
+
+    def _drive_to_base_s(self, node: int, base: str) -> float:
+        """A drive to a base starting now (return, relocation or move-up; no siren): the
+        region's travel time at this hour's speed factor, as every other simulated drive."""
+        return self.world.seconds_to_station(node, base) / self._speed_factor(None)
 
     def _bases(self, *, exclude: str) -> tuple[list[str], list[int], list[int]]:
         """Open bases, their free room (capacity: the on-duty units based there, at least
@@ -521,8 +599,7 @@ class Simulation:
         """Back in service at ``node`` (or off duty if the shift ended meanwhile)."""
         unit = self.units[uid]
         if unit.busy_since is not None:
-            since = max(unit.busy_since, self.warmup_s)
-            unit.busy_s += max(0.0, min(self.now, self.duration_s) - since)
+            self._add_busy(unit, unit.busy_since, min(self.now, self.duration_s))
             unit.busy_since = None
         plan = self._move(uid, node) if unit.node != node else self.engine.plan
         off = unit.off_after_job or unit.station is None
@@ -532,12 +609,50 @@ class Simulation:
             return plan
         return self._set_status(uid, wanted)
 
+    def _add_busy(self, unit: _UnitState, since: float, until: float) -> None:
+        """Busy time from ``since`` to ``until`` (counted from the end of the warm-up)."""
+        since = max(since, self.warmup_s)
+        unit.busy_s += max(0.0, until - since)
+        self._by_hour(unit.busy_h, since, until)
+
+    def _by_hour(self, into: list[float], a: float, b: float) -> None:
+        """Add the seconds ``a``–``b`` (simulated) to ``into`` by clock hour."""
+        t = a
+        while t < b:
+            clock = self._day_s + t
+            end = min(b, (math.floor(clock / 3600.0) + 1) * 3600.0 - self._day_s)
+            into[int(clock // 3600.0) % 24] += end - t
+            t = end
+
+    def _snapshot(self) -> None:
+        """Coverage now: the share of top-priority demand that a free unit (available or
+        returning, where it is) reaches within the cover time (top-priority target less
+        dispatcher delay and turnout) at this hour's speed; per map zone too."""
+        if self.now < self.warmup_s or self.now >= self.duration_s:
+            return
+        world = self.world
+        top = min(m.priority for m in world.mix)
+        hour = (self.start + timedelta(seconds=self.now)).hour
+        budget = world.coverage.target_s * self._speed_factor(top)
+        nodes = [u.node for u in self.units.values() if u.status in COVERING_STATUSES]
+        covered = world.covered(nodes, budget_s=budget)
+        self.snapshots.append(
+            CoverageSnapshot(
+                t_s=self.now,
+                hour=hour,
+                fraction=float(world.demand_weights[covered].sum()),
+                free_units=len(nodes),
+                zones=world.zone_fractions(covered),
+            )
+        )
+
     def _on_duty(self) -> Plan | None:
         self._account(self.now)
-        hour = (self.start + timedelta(seconds=self.now)).hour
+        moment = self.start + timedelta(seconds=self.now)
+        hour = moment.hour
         plan = self.engine.plan
         for uid, unit in self.units.items():
-            station = self.world.deployment.station_at(unit.spec, hour)
+            station = self.world.deployment.station_at(unit.spec, hour, moment.weekday())
             unit.station = station
             if station is None:
                 if unit.status == UnitStatus.AVAILABLE:
@@ -558,14 +673,17 @@ class Simulation:
             if unit.status == UnitStatus.OUT_OF_SERVICE:
                 self.moves.pop(uid, None)  # a new shift
                 plan = self._set_status(uid, UnitStatus.AVAILABLE)
+        self._snapshot()
         return plan
 
     def _account(self, t: float) -> None:
         """Add on-duty time since the last duty check (units on duty at its start)."""
-        span = max(0.0, t - max(self._last_duty, self.warmup_s))
+        since = max(self._last_duty, self.warmup_s)
+        span = max(0.0, t - since)
         for unit in self.units.values():
             if unit.station is not None:
                 unit.on_duty_s += span
+                self._by_hour(unit.duty_h, since, t)
         self._last_duty = t
 
     def _on_road_on(self, road: Any) -> Plan | None:

@@ -47,6 +47,9 @@ from planner.sim.scenario import Distribution, Place, RoadClosure, Scenario, cod
 # --------------------------------------------------------------------------------------------
 # The prepared world (one per process) and the calls of a replication
 
+COVER_ZONES = 8
+"""Cells per side of the coverage map grid."""
+
 
 @dataclass(slots=True)
 class World:
@@ -67,6 +70,8 @@ class World:
     """The service area (a shapely geometry, lon/lat) or ``None``."""
     _to_station: dict[int, FloatArray] = field(default_factory=dict)
     _to_hospital: FloatArray | None = None
+    _cover_s: dict[int, FloatArray] = field(default_factory=dict)
+    _zone: IntArray | None = None
     _version: object = None
 
     def lonlat(self, node: int) -> tuple[float, float]:
@@ -90,6 +95,54 @@ class World:
         col = self._to_hospital[:, origin]
         k = int(np.argmin(col))
         return int(self.hospital_nodes[k]), float(col[k])
+
+    def hospitals_by_time(self, origin: int) -> list[tuple[int, float]]:
+        """Every hospital (index into ``deployment.hospitals``) with the seconds to it from
+        ``origin``, fastest first (ties: list order)."""
+        self.nearest_hospital(origin)  # builds the matrix
+        assert self._to_hospital is not None
+        col = self._to_hospital[:, origin]
+        order = np.argsort(col, kind="stable")
+        return [(int(k), float(col[k])) for k in order]
+
+    def covered(self, nodes: list[int], *, budget_s: float) -> BoolArray:
+        """Which demand points a unit at one of ``nodes`` reaches within ``budget_s`` of
+        driving (region travel times; rows cached per node as float32)."""
+        self._refresh()
+        missing = [n for n in dict.fromkeys(nodes) if n not in self._cover_s]
+        if missing:
+            seconds = self.region.travel_time_matrix(
+                np.array(missing, dtype=np.int64), self.demand_nodes
+            ).astype(np.float32)
+            for n, row in zip(missing, seconds, strict=True):
+                self._cover_s[n] = row
+        out = np.zeros(len(self.demand_nodes), dtype=bool)
+        for n in dict.fromkeys(nodes):
+            out |= self._cover_s[n] <= budget_s
+        return out
+
+    def zone_edges(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Longitude and latitude edges of the coverage map grid: the demand points' bounding
+        box cut into :data:`COVER_ZONES` × :data:`COVER_ZONES` cells."""
+        lonlat = self.region.node_lonlat[self.demand_nodes]
+        lon = np.linspace(lonlat[:, 0].min(), lonlat[:, 0].max() + 1e-9, COVER_ZONES + 1)
+        lat = np.linspace(lonlat[:, 1].min(), lonlat[:, 1].max() + 1e-9, COVER_ZONES + 1)
+        return tuple(lon.tolist()), tuple(lat.tolist())
+
+    def zone_fractions(self, covered: BoolArray) -> tuple[float, ...]:
+        """Per grid cell (row-major, south to north, west to east): the share of its demand
+        weight that is ``covered``; ``nan`` for cells without demand."""
+        if self._zone is None:
+            lon, lat = (np.asarray(e) for e in self.zone_edges())
+            lonlat = self.region.node_lonlat[self.demand_nodes]
+            ix = np.clip(np.searchsorted(lon, lonlat[:, 0], side="right") - 1, 0, COVER_ZONES - 1)
+            iy = np.clip(np.searchsorted(lat, lonlat[:, 1], side="right") - 1, 0, COVER_ZONES - 1)
+            self._zone = (iy * COVER_ZONES + ix).astype(np.int64)
+        n = COVER_ZONES * COVER_ZONES
+        total = np.bincount(self._zone, weights=self.demand_weights, minlength=n)
+        hit = np.bincount(self._zone, weights=self.demand_weights * covered, minlength=n)
+        share = np.where(total > 0, hit / np.where(total > 0, total, 1.0), np.nan)
+        return tuple(share.tolist())
 
     def waypoints(self, origin: int, station: str, seconds: float) -> list[tuple[float, int]]:
         """Where a unit driving ``origin`` → ``station`` (``seconds``) is along the way: up to
@@ -127,6 +180,7 @@ class World:
         version = (getattr(self.region, "weights_version", None), tuple(self.region.closures))
         if version != self._version:
             self._to_station.clear()
+            self._cover_s.clear()
             self._to_hospital = None
             self._version = version
 
