@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.centre.codes import CommandLevel
+from planner.dispatch.moveup import MoveUpConfig, MoveUpLimits
 from planner.dispatch.options import OptionsIn
 
 RuleKind = Literal["unmet_for", "eta_beyond_target", "casualties_over", "unacknowledged_for"]
@@ -111,6 +112,19 @@ class EscalationConfig(_Config):
         return self
 
 
+class RelocationConfig(MoveUpConfig):
+    """Live move-up: when the relocation part of the policy (``+dmexclp``, ``+mip``) is
+    re-run, and the limits every recommendation honours (moves per decision, drive per move,
+    moves per unit per shift)."""
+
+    interval_s: float | None = Field(default=600.0, gt=0, le=86_400, allow_inf_nan=False)
+    """Re-run the move-up this often (on the engine's tick) besides whenever a unit becomes
+    free; ``None``: only when a unit becomes free."""
+
+    def to_limits(self) -> MoveUpLimits:
+        return MoveUpLimits(**self.model_dump(exclude={"interval_s"}))
+
+
 class EngineConfig(_Config):
     """Everything that shapes the engine's recommendations, as logged in ``centre_configured``."""
 
@@ -119,3 +133,4 @@ class EngineConfig(_Config):
     solver: SolverConfig = Field(default_factory=SolverConfig)
     crow_fly: CrowFlyConfig = Field(default_factory=CrowFlyConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    relocation: RelocationConfig = Field(default_factory=RelocationConfig)

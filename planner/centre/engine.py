@@ -42,6 +42,8 @@ from planner.centre.events import (
     IncidentOpened,
     IncidentUpdated,
     RecommendationIssued,
+    RelocationAccepted,
+    RelocationRecommended,
     RoadClosureOff,
     RoadClosureOn,
     UnitMoved,
@@ -59,7 +61,14 @@ from planner.centre.recommendations import (
     plan_key,
     recommendation_event,
 )
-from planner.centre.state import CentreState, ClosureState, apply, recommended_units
+from planner.centre.relocation import Trigger, kept_notes, move_key, recommend
+from planner.centre.state import (
+    FREE_STATUSES,
+    CentreState,
+    ClosureState,
+    apply,
+    recommended_units,
+)
 from planner.dispatch.coverage import (
     CoverageModel,
     region_coverage_model,
@@ -147,6 +156,9 @@ def needs_recommendation(event: Event, before: Plan | None, after: Plan | None) 
     return any(old.get((a.unit, a.incident)) != round(a.eta_s) for a in after.assignments)
 
 
+FREEING_TYPES = frozenset({"unit_status_changed", "incident_closed"})
+"""Events that can make a unit free, after which the move-up re-runs."""
+
 MAX_ESCALATION_ROUNDS = 100
 """Safety bound on escalations triggered by one event (rules fire once per level anyway)."""
 
@@ -231,8 +243,12 @@ class Engine:
         self._logged_codes: str | None = None
         self._max_snap_m = get_settings().max_snap_m
         self._coverage = coverage
-        """The coverage model of the ``coverage`` dispatch rule (built from the region on first
-        use when not given; the simulator passes its scenario's)."""
+        """The coverage model of the ``coverage`` dispatch rule and of move-up (built from the
+        region on first use when not given; the simulator passes its scenario's)."""
+        self._own_coverage = coverage is None
+        """Whether the model is the engine's own: then its busy fraction is the centre's."""
+        self._moveup_at: datetime | None = None
+        """When the relocation timer last re-ran the move-up (in memory: a restart re-runs)."""
         self._max_skew = timedelta(seconds=get_settings().max_clock_skew_s)
         if region is not None:
             for closure_id in list(region.closures):
@@ -375,6 +391,9 @@ class Engine:
                         raise
                     outcomes.append(self._publish(outcome))
             outcomes.extend(self._release_holds(now))
+            moveup = self._timed_moveup(now)
+            if moveup is not None:
+                outcomes.append(moveup)
             return outcomes
 
     def _release_holds(self, now: datetime) -> list[Outcome]:
@@ -406,6 +425,30 @@ class Engine:
                 raise
             outcomes.append(self._publish(outcome))
         return outcomes
+
+    def _timed_moveup(self, now: datetime) -> Outcome | None:
+        """Re-run the move-up when the relocation timer is due; an outcome only on change."""
+        interval = self.config.relocation.interval_s
+        if self._relocation_rule() is None or interval is None:
+            return None
+        if self._moveup_at is not None and (now - self._moveup_at).total_seconds() < interval:
+            return None
+        self._moveup_at = now
+        plan_before = self._plan
+        saved = self._save()
+        try:
+            with self._transaction():
+                derived: list[Event] = []
+                self._relocate("timer", (), now, derived)
+                if not derived:
+                    return None
+                outcome = self._outcome(
+                    self._version, derived[0], incident=None, plan_before=plan_before, derived=[]
+                )
+        except BaseException:
+            self._restore(saved)
+            raise
+        return self._publish(outcome)
 
     def resolve_now(self) -> Outcome | None:
         """Re-solve the current picture and log the recommendation if it differs from the
@@ -486,8 +529,11 @@ class Engine:
         """Put the dispatch/relocation ``policy`` in force; a change is logged as a
         ``centre_configured`` by ``system``, so a replay solves with it from there on."""
         check_policy_name(policy)
-        if split_policy(policy)[0] == "coverage" and self._region is None:
+        dispatch, relocation = split_policy(policy)
+        if dispatch == "coverage" and self._region is None:
             raise InputError("coverage dispatch needs a region (--region)", field="policy")
+        if relocation is not None and self._region is None:
+            raise InputError(f"relocation {relocation} needs a region (--region)", field="policy")
         with self._lock:
             if policy == self.config.solver.policy:
                 return None
@@ -513,6 +559,7 @@ class Engine:
         region: Region | None = None,
         resolve: bool = True,
         clock: Callable[[], datetime] | None = None,
+        coverage: CoverageModel | None = None,
     ) -> Engine:
         """Rebuild an engine purely from ``log`` (configuration from ``centre_configured``).
 
@@ -521,12 +568,15 @@ class Engine:
         ``resolve`` the engine re-solves exactly as it did live and checks every logged
         recommendation against its own (``ReplayMismatchError`` on a difference); without,
         it takes the logged recommendations as they are (fast). The returned engine appends
-        to ``log``.
+        to ``log``. ``coverage``: the model the live engine was given, if any (the simulator's).
+        Logged move-up recommendations are recomputed on the state before each and compared.
         """
         entries = [e for e in log.entries() if e.kind not in AUDIT_KINDS]
         if not entries:
             raise InputError("the log holds no events to replay", field="log")
-        engine = cls._configured_as(entries[0], codes=codes, region=region, clock=clock)
+        engine = cls._configured_as(
+            entries[0], codes=codes, region=region, clock=clock, coverage=coverage
+        )
         pending: Plan | None = None
         for entry in entries:
             pending = engine._replay_entry(entry, pending, resolve=resolve)
@@ -542,6 +592,7 @@ class Engine:
         codes: CodeTable | None,
         region: Region | None,
         clock: Callable[[], datetime] | None,
+        coverage: CoverageModel | None = None,
     ) -> Engine:
         """An empty engine with the configuration of the log's first entry, which must be
         ``centre_configured`` (its own code table and region win over the arguments)."""
@@ -555,7 +606,13 @@ class Engine:
             region = load_region(config.region, fresh=True)
         if first.codes is not None:
             codes = _logged_table(first)
-        return cls(codes=codes or CodeTable.load(), region=region, config=config, clock=clock)
+        return cls(
+            codes=codes or CodeTable.load(),
+            region=region,
+            config=config,
+            clock=clock,
+            coverage=coverage,
+        )
 
     def _replay_entry(self, entry: LogEntry, pending: Plan | None, *, resolve: bool) -> Plan | None:
         """Apply one logged event as the live engine did. ``pending`` is the recommendation the
@@ -563,6 +620,8 @@ class Engine:
         """
         event = parse_event(entry.payload, logged=True)
         before = self._state
+        if resolve and isinstance(event, RelocationRecommended):
+            self._check_relocation(event, entry.seq)
         table = self._codes_for(event)
         new_state = apply(before, event, codes=table)
         self._region = self._region_for(event)
@@ -583,6 +642,15 @@ class Engine:
                 pending = plan
             self._plan = plan
         return pending
+
+    def _check_relocation(self, logged: RelocationRecommended, seq: int) -> None:
+        """Recompute a logged move-up recommendation on the state before it (replay)."""
+        again = self._moveup(logged.trigger, logged.units_freed, logged.at)
+        if again is None or move_key(again.moves) != move_key(logged.moves):
+            raise ReplayMismatchError(
+                f"entry {seq}: the logged relocation recommendation differs from the replayed one",
+                field="seq",
+            )
 
     # -- pipeline ------------------------------------------------------------------------------
 
@@ -611,6 +679,10 @@ class Engine:
             return event.model_copy(
                 update={"units": recommended_units(self._state, event.incident_id)}
             )
+        if isinstance(event, RelocationAccepted) and event.to_station is None:
+            move = self._state.relocations.get(event.unit_id)
+            if move is not None:
+                return event.model_copy(update={"to_station": move.to_station})
         if isinstance(event, CentreConfigured):
             if event.codes is None:
                 table = self.codes
@@ -676,7 +748,66 @@ class Engine:
             if changed:
                 recommendation = recommendation_event(plan, changes, at=new_state.last_at)
                 self._record_derived(recommendation, derived)
+        if event.type in FREEING_TYPES and self._relocation_rule() is not None:
+            freed = _freed(before, new_state)
+            if freed:
+                self._relocate("unit_freed", freed, new_state.last_at, derived)
         return seq, stored, incident
+
+    # -- move-up -------------------------------------------------------------------------------
+
+    def _relocation_rule(self) -> str | None:
+        """``dmexclp`` or ``mip`` when the policy has a relocation part and ETAs are on roads."""
+        if self._region is None or self._state.config is None:
+            return None
+        return split_policy(self.config.solver.policy)[1]
+
+    def _coverage_model(self) -> CoverageModel:
+        assert self._region is not None
+        if self._coverage is None:
+            self._coverage = region_coverage_model(self._region, self.codes)
+        return self._coverage
+
+    def _busy(self, when: datetime | None) -> float:
+        """The busy fraction ``q``: the given model's by hour, else the centre's own (the share
+        of its in-service units not free), so a replay recomputes exactly the same."""
+        model = self._coverage_model()
+        if not self._own_coverage:
+            return model.busy_at(None if when is None else when.timestamp())
+        in_service = [u for u in self._state.units.values() if u.status != "out_of_service"]
+        busy = sum(1 for u in in_service if u.status != "available")
+        return min(max(busy / max(len(in_service), 1), 0.05), 0.95)
+
+    def _moveup(
+        self, trigger: Trigger, freed: Sequence[str], at: datetime | None
+    ) -> RelocationRecommended | None:
+        """The move-up recommendation for the current state (``None``: no relocation rule)."""
+        rule = self._relocation_rule()
+        if rule is None:
+            return None
+        return recommend(
+            self._state,
+            rule=rule,
+            policy=self.config.solver.policy,
+            trigger=trigger,
+            freed=freed,
+            at=at,
+            model=self._coverage_model(),
+            q=self._busy(at),
+            drive=self._etas,
+            limits=self.config.relocation.to_limits(),
+        )
+
+    def _relocate(
+        self, trigger: Trigger, freed: Sequence[str], at: datetime | None, derived: list[Event]
+    ) -> None:
+        """Log a ``relocation_recommended`` when the pending moves change."""
+        advice = self._moveup(trigger, freed, at)
+        if advice is None:
+            return
+        if move_key(advice.moves) == move_key(list(self._state.relocations.values())):
+            return
+        self._record_derived(advice, derived)
 
     def _record_derived(self, event: Event, derived: list[Event]) -> None:
         new_state = apply(self._state, event, codes=self.codes)
@@ -894,16 +1025,12 @@ class Engine:
         charged the coverage its unit's departure loses (see :mod:`planner.dispatch.coverage`).
         Live, the busy fraction is the centre's own: the share of its in-service units not
         free; replaying the log recomputes exactly the same."""
-        assert self._region is not None
-        model = self._coverage
-        q = None
-        if model is None:
-            model = self._coverage = region_coverage_model(self._region, self.codes)
-            in_service = [u for u in self._state.units.values() if u.status != "out_of_service"]
-            busy = sum(1 for u in in_service if u.status != "available")
-            q = min(max(busy / max(len(in_service), 1), 0.05), 0.95)
+        model = self._coverage_model()
+        q = self._busy(self._state.last_at) if self._own_coverage else None
         start = time.perf_counter()
         plan = solve_coverage(problem, options, model, q=q, previous=self._plan)
+        stations = {u.id: u.waits_at for u in self._state.units.values()}
+        plan = kept_notes(plan, problem, model, q=q, stations=stations)
         return replace(plan, options=options, solve_ms=(time.perf_counter() - start) * 1000.0)
 
 
@@ -925,6 +1052,17 @@ def _closure(closure: ClosureState) -> Closure:
         radius_m=closure.radius_m,
         polygon=closure.polygon,
         factor=closure.factor,
+    )
+
+
+def _freed(before: CentreState, after: CentreState) -> list[str]:
+    """Units that have just become free (available or returning from any other status)."""
+    return sorted(
+        unit.id
+        for unit in after.units.values()
+        if unit.status in FREE_STATUSES
+        and (old := before.units.get(unit.id)) is not None
+        and old.status not in FREE_STATUSES
     )
 
 

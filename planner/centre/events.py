@@ -28,7 +28,13 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from planner.centre.codes import CommandLevel
-from planner.centre.config import CrowFlyConfig, EngineConfig, EscalationConfig, SolverConfig
+from planner.centre.config import (
+    CrowFlyConfig,
+    EngineConfig,
+    EscalationConfig,
+    RelocationConfig,
+    SolverConfig,
+)
 from planner.dispatch.domain import UnitStatus
 from planner.errors import InputError
 from planner.network.geo import Location
@@ -125,6 +131,8 @@ class CentreConfigured(_Event):
     solver: SolverConfig = Field(default_factory=SolverConfig)
     crow_fly: CrowFlyConfig = Field(default_factory=CrowFlyConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    relocation: RelocationConfig = Field(default_factory=RelocationConfig)
+    """Move-up timer and limits (used when the policy has a relocation part)."""
     codes_source: str | None = None
     """Where the code table was read from (for people; replay uses ``codes``)."""
     codes: dict[str, Any] | None = None
@@ -141,6 +149,7 @@ class CentreConfigured(_Event):
             solver=self.solver,
             crow_fly=self.crow_fly,
             escalation=self.escalation,
+            relocation=self.relocation,
         )
 
     @classmethod
@@ -150,6 +159,7 @@ class CentreConfigured(_Event):
             solver=config.solver,
             crow_fly=config.crow_fly,
             escalation=config.escalation,
+            relocation=config.relocation,
             **kwargs,
         )
 
@@ -396,6 +406,57 @@ class AlertAcknowledged(_Event):
     unit_id: Id | None = None
 
 
+class RelocationMove(_Model):
+    """One recommended move-up: a free unit to wait at another station."""
+
+    unit: str
+    from_station: str | None
+    """Where it waits (or heads) now."""
+    to_station: str
+    to: Position
+    drive_s: float
+    coverage_gain: float
+    """Expected covered priority-1 demand (fraction) the move adds over staying."""
+    freed: bool = False
+    """The unit has just become free: its way back is not counted against its moves."""
+    explanation: str
+
+
+class RelocationRecommended(_Event):
+    """The engine's move-up advice (engine-generated when it changes): every pending move.
+    Re-computed when a unit becomes free and on the relocation timer."""
+
+    type: Literal["relocation_recommended"] = "relocation_recommended"
+    policy: str
+    trigger: Literal["unit_freed", "timer"]
+    units_freed: list[str] = Field(default_factory=list)
+    moves: list[RelocationMove]
+    coverage_now: float
+    """Expected covered priority-1 demand with the free units where they wait now."""
+    coverage_after: float
+    """...and with every recommended move made."""
+    busy_fraction: float
+
+
+class RelocationAccepted(_Event):
+    """A dispatcher sends a unit to the recommended station; it stays dispatchable on the way."""
+
+    type: Literal["relocation_accepted"] = "relocation_accepted"
+    unit_id: Id
+    to_station: Id | None = None
+    """The recommended station (filled in by the engine; another one is refused)."""
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RelocationDeclined(_Event):
+    """A dispatcher keeps a unit where it is; it is not proposed again until its status
+    changes."""
+
+    type: Literal["relocation_declined"] = "relocation_declined"
+    unit_id: Id
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class RoadClosureOn(_Event):
     """A closure (``factor`` None) or slow-down (``factor`` > 1) of a circle or polygon."""
 
@@ -439,7 +500,10 @@ Event = Annotated[
     | CoachingRecorded
     | AlertAcknowledged
     | RoadClosureOn
-    | RoadClosureOff,
+    | RoadClosureOff
+    | RelocationRecommended
+    | RelocationAccepted
+    | RelocationDeclined,
     Field(discriminator="type"),
 ]
 
@@ -474,10 +538,13 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
         AlertAcknowledged,
         RoadClosureOn,
         RoadClosureOff,
+        RelocationRecommended,
+        RelocationAccepted,
+        RelocationDeclined,
     )
 }
 
-ENGINE_ONLY_TYPES = frozenset({"recommendation_issued", "hold_released"})
+ENGINE_ONLY_TYPES = frozenset({"recommendation_issued", "hold_released", "relocation_recommended"})
 """Event types only the engine itself may emit."""
 
 

@@ -36,6 +36,10 @@ from planner.centre.events import (
     NoteAdded,
     QueryRecorded,
     RecommendationIssued,
+    RelocationAccepted,
+    RelocationDeclined,
+    RelocationMove,
+    RelocationRecommended,
     RoadClosureOff,
     RoadClosureOn,
     UnitAcknowledged,
@@ -47,7 +51,13 @@ from planner.centre.events import (
 )
 from planner.dispatch.domain import BUSY_AT_INCIDENT_STATUSES, COMMITTED_STATUSES, UnitStatus
 from planner.errors import InvalidTransitionError, NotFoundError
-from planner.network.geo import Location
+from planner.network.geo import Location, haversine_m
+
+FREE_STATUSES = frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING})
+"""Statuses of a unit that waits at (or heads back to) a station: the ones a move-up places."""
+
+ARRIVAL_RADIUS_M = 150.0
+"""A relocating unit whose position report lies this close to its new station has arrived."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,20 @@ class UnitState:
     incident: str | None = None
     dispatched_at: datetime | None = None
     acknowledged: bool = False
+    base: str | None = None
+    """The station it waits at after a relocation (``None``: its own ``station``)."""
+    relocating_to: str | None = None
+    """The station an accepted relocation sends it to (it stays dispatchable on the way)."""
+    relocating_position: Location | None = None
+    moves: int = 0
+    """Accepted move-ups of this unit while idle, this shift (reset when it goes off duty)."""
+    declined: bool = False
+    """A relocation of it was declined: not proposed again until its status changes."""
+
+    @property
+    def waits_at(self) -> str | None:
+        """The station it waits at, or is heading to."""
+        return self.relocating_to or self.base or self.station
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +156,11 @@ class CentreState:
     """Accepted events by type."""
     alerts_acknowledged: Mapping[str, AlertAck] = field(default_factory=dict)
     """Console alerts taken on, by alert id (those of closed incidents are dropped)."""
+    relocations: Mapping[str, RelocationMove] = field(default_factory=dict)
+    """Pending move-up recommendations by unit (neither accepted nor declined yet; a unit
+    that stops being free loses its)."""
+    relocation: RelocationRecommended | None = None
+    """The latest move-up recommendation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +196,7 @@ def apply(state: CentreState, event: Event, *, codes: CodeTable) -> CentreState:
             field="type",
         )
     handler = _HANDLERS[type(event)]
-    new = handler(state, event, at, codes)
+    new = _prune_relocations(handler(state, event, at, codes))
     counts = dict(state.counts)
     counts[event.type] = counts.get(event.type, 0) + 1
     return replace(new, last_at=at, counts=counts)
@@ -441,6 +470,7 @@ def _status_changed(
         )
     if e.status == UnitStatus.ON_SCENE:
         return _arrive(state, unit, at)
+    unit = _relocation_after_status(unit, e.status)
     keeps_incident = e.status in (
         UnitStatus.EN_ROUTE,
         UnitStatus.TRANSPORTING,
@@ -459,9 +489,108 @@ def _status_changed(
     )
 
 
+def _relocation_after_status(unit: UnitState, status: UnitStatus) -> UnitState:
+    """A status change ends a decline; a relocating unit that reports ``available`` from
+    ``returning`` has arrived at its new station; one that stops being free gives it up; a unit
+    going off duty starts a new shift of moves."""
+    unit = replace(unit, declined=False)
+    if unit.relocating_to is not None:
+        if status == UnitStatus.AVAILABLE and unit.status == UnitStatus.RETURNING:
+            unit = _relocated(unit)
+        elif status not in FREE_STATUSES:
+            unit = replace(unit, relocating_to=None, relocating_position=None)
+    if status == UnitStatus.OUT_OF_SERVICE:
+        unit = replace(unit, moves=0)
+    return unit
+
+
+def _relocated(unit: UnitState) -> UnitState:
+    """The unit is at the station its relocation sent it to: it waits there from now on."""
+    return replace(
+        unit,
+        base=unit.relocating_to,
+        location=unit.relocating_position or unit.location,
+        relocating_to=None,
+        relocating_position=None,
+    )
+
+
 def _moved(state: CentreState, e: UnitMoved, at: datetime, c: CodeTable) -> CentreState:
-    unit = _unit(state, e.unit_id)
-    return _with_unit(state, replace(unit, location=e.location.location()))
+    unit = replace(_unit(state, e.unit_id), location=e.location.location())
+    target = unit.relocating_position
+    if target is not None and (
+        haversine_m(target.lat, target.lon, unit.location.lat, unit.location.lon)
+        <= ARRIVAL_RADIUS_M
+    ):
+        unit = _relocated(unit)
+    return _with_unit(state, unit)
+
+
+def _relocation_recommended(
+    state: CentreState, e: RelocationRecommended, at: datetime, c: CodeTable
+) -> CentreState:
+    return replace(state, relocation=e, relocations={m.unit: m for m in e.moves})
+
+
+def _pending_move(state: CentreState, unit_id: str) -> RelocationMove:
+    _unit(state, unit_id)
+    move = state.relocations.get(unit_id)
+    if move is None:
+        raise InvalidTransitionError(
+            f"no relocation of unit {unit_id!r} is recommended", field="unit_id"
+        )
+    return move
+
+
+def _without_move(state: CentreState, unit_id: str) -> dict[str, RelocationMove]:
+    return {u: m for u, m in state.relocations.items() if u != unit_id}
+
+
+def _relocation_accepted(
+    state: CentreState, e: RelocationAccepted, at: datetime, c: CodeTable
+) -> CentreState:
+    move = _pending_move(state, e.unit_id)
+    if e.to_station is not None and e.to_station != move.to_station:
+        raise InvalidTransitionError(
+            f"unit {e.unit_id!r} is recommended to {move.to_station!r}, not {e.to_station!r}",
+            field="to_station",
+        )
+    unit = state.units[e.unit_id]
+    unit = replace(
+        unit,
+        relocating_to=move.to_station,
+        relocating_position=move.to.location(),
+        moves=unit.moves + (0 if move.freed else 1),
+    )
+    if (
+        haversine_m(move.to.lat, move.to.lon, unit.location.lat, unit.location.lon)
+        <= (ARRIVAL_RADIUS_M)
+        and unit.status == UnitStatus.AVAILABLE
+    ):
+        unit = _relocated(unit)
+    return replace(_with_unit(state, unit), relocations=_without_move(state, e.unit_id))
+
+
+def _relocation_declined(
+    state: CentreState, e: RelocationDeclined, at: datetime, c: CodeTable
+) -> CentreState:
+    _pending_move(state, e.unit_id)
+    unit = replace(state.units[e.unit_id], declined=True)
+    return replace(_with_unit(state, unit), relocations=_without_move(state, e.unit_id))
+
+
+def _prune_relocations(state: CentreState) -> CentreState:
+    """Drop pending moves of units that are gone, no longer free or already relocating."""
+    if not state.relocations:
+        return state
+    kept = {
+        u: m
+        for u, m in state.relocations.items()
+        if (unit := state.units.get(u)) is not None
+        and unit.status in FREE_STATUSES
+        and unit.relocating_to is None
+    }
+    return state if len(kept) == len(state.relocations) else replace(state, relocations=kept)
 
 
 def _recommendation(
@@ -507,6 +636,9 @@ def _dispatch(
             incident=incident.id,
             dispatched_at=at,
             acknowledged=False,
+            relocating_to=None,
+            relocating_position=None,
+            declined=False,
         )
     sent = replace(incident, units_sent=(*incident.units_sent, *unit_ids))
     return replace(state, units=units, incidents={**state.incidents, incident.id: sent})
@@ -585,6 +717,7 @@ def _closed(state: CentreState, e: IncidentClosed, at: datetime, c: CodeTable) -
                 status_since=at,
                 incident=None,
                 dispatched_at=None,
+                declined=False,
             )
         else:
             units[unit.id] = replace(unit, incident=None)
@@ -706,4 +839,7 @@ _HANDLERS: Mapping[type[Any], Callable[[CentreState, Any, datetime, CodeTable], 
     AlertAcknowledged: _alert_ack,
     RoadClosureOn: _closure_on,
     RoadClosureOff: _closure_off,
+    RelocationRecommended: _relocation_recommended,
+    RelocationAccepted: _relocation_accepted,
+    RelocationDeclined: _relocation_declined,
 }

@@ -66,6 +66,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                            "incident_id": "I-1"},
     "road_closure_on": {"closure_id": "RC-1", "centre": P, "radius_m": 150, "factor": None},
     "road_closure_off": {"closure_id": "RC-1"},
+    "relocation_recommended": {"policy": "coverage+dmexclp", "trigger": "timer", "moves": [
+        {"unit": "M1", "from_station": "S1", "to_station": "S2", "to": {"lat": 52.0, "lon": 5.0},
+         "drive_s": 300.0, "coverage_gain": 0.031, "explanation": "move M1 to S2"}],
+        "coverage_now": 0.5, "coverage_after": 0.531, "busy_fraction": 0.3},
+    "relocation_accepted": {"unit_id": "M1"},
+    "relocation_declined": {"unit_id": "M1", "reason": "crew on a break"},
 }  # fmt: skip
 
 
