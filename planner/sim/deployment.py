@@ -91,7 +91,8 @@ def _import_jemss(
         for a in model.ambulances
     ]
     hospitals = [
-        Hospital(id=f"H{h.index}", name=h.name, lat=h.lat, lon=h.lon) for h in model.hospitals
+        Hospital(id=f"H{h.index}", name=h.name, lat=h.lat, lon=h.lon, bays=spec.hospital_bays)
+        for h in model.hospitals
     ]
     return stations, units, hospitals
 
@@ -131,7 +132,10 @@ def _import_elaspy(
     hospitals = []
     if spec.hospitals is not None:
         h_rows = _csv_rows(_data_file(spec.hospitals, field=f"{field}.hospitals"), skip=0)
-        hospitals = [Hospital(id=f"H{r['Hospital']}", point=r["Hospital"]) for r in h_rows]
+        hospitals = [
+            Hospital(id=f"H{r['Hospital']}", point=r["Hospital"], bays=spec.hospital_bays)
+            for r in h_rows
+        ]
     return stations, units, hospitals
 
 

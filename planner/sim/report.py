@@ -153,6 +153,7 @@ def assumptions(scenario: Scenario) -> list[str]:
         + (", ".join(f"{k} {v:g} s" for k, v in svc.turnout_s.items()) or "0 s")
         + f"; on scene {_dist(svc.on_scene_s)}; {svc.transport_probability:.0%} transported to "
         f"the nearest hospital; hand-over {_dist(svc.handover_s)}; return: {svc.return_to}.",
+        _hospital_assumption(sc),
         f"{sc.duration_h:g} h horizon"
         + (f" (first {sc.warmup_h:g} h warm-up, not counted)" if sc.warmup_h else "")
         + f", {sc.drain_h:g} h drain; calls never reached count as late and unmet.",
@@ -160,6 +161,27 @@ def assumptions(scenario: Scenario) -> list[str]:
         "compliance follows each code's standard (mean + 90th centile, or a fraction within).",
     ]
     return items
+
+
+def _hospital_assumption(sc: Scenario) -> str:
+    bays = {h.id: h.bays for h in sc.hospitals if h.bays is not None}
+    bays |= {
+        f"imported ({spec.format})": spec.hospital_bays
+        for spec in sc.imports
+        if spec.hospital_bays is not None
+    }
+    text = (
+        "Hand-over bays: " + ", ".join(f"{k} {v}" for k, v in bays.items()) + " (others "
+        "unlimited); crews beyond them queue first come, first served"
+        if bays
+        else "Hospitals hand over every crew at once (no bay limits, no queues)"
+    )
+    if sc.service.divert_at_queue is not None:
+        text += (
+            f"; a patient is diverted to the next nearest hospital when "
+            f"{sc.service.divert_at_queue} or more crews queue at the nearest"
+        )
+    return text + "."
 
 
 def _dist(d: Any) -> str:

@@ -112,6 +112,8 @@ class Import(_Model):
     allocation: str | None = None
     hospitals: str | None = None
     capabilities: list[str] = Field(default_factory=lambda: ["ALS"], min_length=1)
+    hospital_bays: int | None = Field(default=None, ge=1)
+    """Hand-over bays of every imported hospital (``Hospital.bays``); ``None``: no limit."""
 
 
 class Distribution(_Model):

@@ -274,3 +274,19 @@ def test_drives_to_a_base_take_the_hour_factor() -> None:
     assert home == [pytest.approx(2 * raw)]
     sim.now = 3600.0
     assert sim._drive_to_base_s(node, "B3812") == pytest.approx(raw)
+
+
+def test_imported_hospitals_take_the_import_bays_and_the_report_says_so() -> None:
+    from planner.settings import PROJECT_ROOT
+    from planner.sim.deployment import apply_changes
+    from planner.sim.report import assumptions
+
+    scenario = load_scenario(PROJECT_ROOT / "scenarios" / "manhattan-ems.yaml")
+    imports = [s.model_copy(update={"hospital_bays": 2}) for s in scenario.imports]
+    service = scenario.service.model_copy(update={"divert_at_queue": 3})
+    bayed = scenario.model_copy(update={"imports": imports, "service": service})
+    hospitals = apply_changes(bayed).hospitals
+    assert len(hospitals) > 5 and {h.bays for h in hospitals} == {2}
+    text = " ".join(assumptions(bayed))
+    assert "imported (jemss) 2" in text and "3 or more crews queue" in text
+    assert "no bay limits" in " ".join(assumptions(scenario))
