@@ -103,6 +103,14 @@ def _config(target: Target) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _environment() -> dict[str, str]:
+    """The shared data folder, and no PostgreSQL: the mutants run against the SQLite log, so a
+    run on a fresh clone and one beside a database server count the same tests (the
+    PostgreSQL-only paths show as "no tests")."""
+    env = {k: v for k, v in os.environ.items() if k != "PLANNER_TEST_POSTGRES_URL"}
+    return env | {"PLANNER_DATA_DIR": str(get_settings().data_dir)}
+
+
 def _pyproject_without_mutmut(text: str) -> str:
     """mutmut prefers ``[tool.mutmut]`` in pyproject.toml; the per-module setup.cfg must win."""
     return text.replace("[tool.mutmut]", "[tool.mutmut-unused]")
@@ -136,7 +144,7 @@ def run_module(name: str, target: Target, timeout_s: float) -> Result:
     (work / "setup.cfg").write_text(_config(target))
     pyproject = work / "pyproject.toml"
     pyproject.write_text(_pyproject_without_mutmut(pyproject.read_text()))
-    env = {**os.environ, "PLANNER_DATA_DIR": str(get_settings().data_dir)}
+    env = _environment()
     mutmut = str(Path(sys.executable).parent / "mutmut")
     timed_out = False
     with (work / "mutmut.log").open("w") as log:
@@ -246,7 +254,7 @@ def run_planted() -> bool:
                 text=True,
                 timeout=600,
                 check=False,
-                env={**os.environ, "PLANNER_DATA_DIR": str(get_settings().data_dir)},
+                env=_environment(),
             )
         finally:
             source.write_text(original)
