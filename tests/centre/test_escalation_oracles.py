@@ -7,13 +7,22 @@ CARDIAC_ARREST (target 420 s) needs ALS + BLS; the rule fires beyond 1.5 x 420 =
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from planner.centre.codes import CodeTable
 from planner.centre.config import EngineConfig, EscalationConfig, EscalationRule
 from planner.centre.engine import Engine
+from planner.centre.escalation import (
+    _oldest_unacknowledged,
+    _unacknowledged_cause,
+    _unmet_cause,
+    evaluate,
+)
 from planner.centre.events import IncidentEscalated
+from planner.centre.state import CentreState, IncidentState, UnitState
+from planner.dispatch.domain import UnitStatus
+from planner.network.geo import Location
 
 CODES = CodeTable.load()
 T0 = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
@@ -112,3 +121,103 @@ def test_fixed_casualty_threshold_is_strictly_over() -> None:
     update = {"type": "incident_updated", "incident_id": "I1"}
     fired = _fired(engine.submit({**update, "methane": {"casualties": 6}}))
     assert [(e.rule, e.cause) for e in fired] == [("mass", "6 casualties over 5")]
+
+
+# The rule conditions on hand-made states (the split of ``_cause`` makes each one testable).
+
+LOC = Location(LAT, LON)
+
+
+def _incident(**fields: Any) -> IncidentState:
+    base: dict[str, Any] = {
+        "id": "I1",
+        "code": "CARDIAC_ARREST",
+        "priority": 1,
+        "level": 1,
+        "location": LOC,
+        "opened_at": T0,
+    }
+    return IncidentState(**(base | fields))
+
+
+def _dispatched(uid: str, at: datetime, **fields: Any) -> UnitState:
+    base: dict[str, Any] = {
+        "id": uid,
+        "capabilities": frozenset({"ALS"}),
+        "home": LOC,
+        "location": LOC,
+        "status": UnitStatus.DISPATCHED,
+        "status_since": at,
+        "incident": "I1",
+        "dispatched_at": at,
+    }
+    return UnitState(**(base | fields))
+
+
+def test_unmet_clock_counts_from_the_later_of_unmet_and_last_escalation() -> None:
+    """Unmet since 12:00, escalated at 12:03:20, limit 300 s: quiet at 12:06:40 (200 s after the
+    escalation), fires at 12:08:20 with exactly 300 s (the limit is reached, not exceeded)."""
+    rule = EscalationRule(id="unmet", kind="unmet_for", seconds=300)
+    escalated = _incident(unmet_since=T0, escalated_at=T0 + timedelta(seconds=200))
+    assert _unmet_cause(rule, escalated, now=T0 + timedelta(seconds=400)) is None
+    assert (
+        _unmet_cause(rule, escalated, now=T0 + timedelta(seconds=500))
+        == "requirement unmet for 300 s (limit 300 s)"
+    )
+    # an escalation before the requirement became unmet does not move the start
+    early = _incident(unmet_since=T0, escalated_at=T0 - timedelta(seconds=60))
+    assert _unmet_cause(rule, early, now=T0 + timedelta(seconds=299)) is None
+    assert _unmet_cause(rule, early, now=T0 + timedelta(seconds=301)) == (
+        "requirement unmet for 301 s (limit 300 s)"
+    )
+    assert _unmet_cause(rule, _incident(), now=T0 + timedelta(hours=1)) is None
+
+
+def test_unacknowledged_cause_names_the_unit_and_its_wait() -> None:
+    rule = EscalationRule(id="ack", kind="unacknowledged_for", seconds=60)
+    incident = _incident()
+    assert _unacknowledged_cause(rule, incident, now=T0, unacknowledged=None) is None
+    waiting = ("M1", T0)
+    assert (
+        _unacknowledged_cause(
+            rule, incident, now=T0 + timedelta(seconds=59), unacknowledged=waiting
+        )
+        is None
+    )
+    assert (
+        _unacknowledged_cause(
+            rule, incident, now=T0 + timedelta(seconds=60), unacknowledged=waiting
+        )
+        == "unit M1 not acknowledged 60 s after dispatch (limit 60 s)"
+    )
+
+
+def test_the_oldest_unacknowledged_unit_is_the_one_dispatched_first() -> None:
+    """M2 (12:00:10) waited longer than M1 (12:00:40); acknowledged M3 (11:59), en-route M4
+    (11:58) and a unit without incident do not count."""
+    units = [
+        _dispatched("M1", T0 + timedelta(seconds=40)),
+        _dispatched("M2", T0 + timedelta(seconds=10)),
+        _dispatched("M3", T0 - timedelta(seconds=60), acknowledged=True),
+        _dispatched("M4", T0 - timedelta(seconds=120), status=UnitStatus.EN_ROUTE),
+        _dispatched("M5", T0 - timedelta(seconds=180), incident=None),
+        _dispatched("M6", T0 + timedelta(seconds=20), incident="I2"),
+    ]
+    state = CentreState(units={u.id: u for u in units})
+    assert dict(_oldest_unacknowledged(state)) == {
+        "I1": ("M2", T0 + timedelta(seconds=10)),
+        "I2": ("M6", T0 + timedelta(seconds=20)),
+    }
+
+
+def test_an_incident_whose_code_left_the_table_does_not_escalate() -> None:
+    """An incident of a code the current table no longer has is skipped, not an error."""
+    rule = EscalationRule(id="unmet", kind="unmet_for", seconds=1)
+    config = EscalationConfig(rules=[rule])
+    gone = _incident(id="I9", code="NO_SUCH_CODE", unmet_since=T0)
+    known = _incident(unmet_since=T0)
+    state = CentreState(incidents={"I9": gone, "I1": known})
+    fired = evaluate(state, codes=CODES, config=config, now=T0 + timedelta(seconds=5))
+    assert [(e.incident_id, e.cause) for e in fired] == [
+        ("I1", "requirement unmet for 5 s (limit 1 s)")
+    ]
