@@ -5,14 +5,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
 import pytest
 
+from planner.centre.codes import CodeTable
 from planner.sim.metrics import (
     IncidentRecord,
     ReplicationResult,
     UnitRecord,
+    compliance_by_code,
+    incidents_frame,
+    paired_difference,
+    relative_interval,
     summarise,
+    summary_warnings,
     t_interval,
+    units_frame,
 )
 
 
@@ -212,3 +220,124 @@ def test_summary_document_by_hand() -> None:
             },
         }
     }  # fmt: skip
+
+
+def _calls(code: str, target: float, responses: list[list[float | None]]) -> pd.DataFrame:
+    rows = [
+        {
+            "code": code,
+            "target_s": target,
+            "replication": rep,
+            "response_s": math.nan if x is None else x,
+            "unmet": x is None,
+        }
+        for rep, values in enumerate(responses)
+        for x in values
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_compliance_by_code_by_hand() -> None:
+    """ARP1 (mean <= 420 s and p90 <= 900 s): mean 400 s passes but the 90th centile of
+    100,100,100,100,1000,1000 (position 4.5) is 1000 s: not met. FRAC (75 % within 480 s): 6 of
+    8 within, the unmet call beyond every target: exactly 75 %, met. A code the table lacks has
+    no standard: share within target only (per replication 1/2 and 1/1, whose interval is
+    0.75 -/+ 12.7062 x 0.25, clipped to [0, 1])."""
+    frame = pd.concat(
+        [
+            _calls("ARP1", 420.0, [[100, 100, 1000], [100, 100, 1000]]),
+            _calls("FRAC", 480.0, [[100, 200, 300, 600], [100, 200, 300, None]]),
+            _calls("OTHER", 300.0, [[200, 400], [300]]),
+        ]
+    )
+    doc = compliance_by_code(frame, _codes())
+    assert math.isnan(doc["FRAC"].pop("p90_response_s"))  # the unmet call: an infinite centile
+    assert doc == {
+        "ARP1": {
+            "standard": "mean_and_p90", "n": 6, "target_s": 420.0, "target_p90_s": 900.0,
+            "target_fraction": None, "mean_response_s": 400.0, "p90_response_s": 1000.0,
+            "fraction_within_target": 0.6667, "ci95_fraction_within_target": [0.6667, 0.6667],
+            "met": False,
+        },
+        "FRAC": {
+            "standard": "fraction_within", "n": 8, "target_s": 480.0, "target_p90_s": None,
+            "target_fraction": 0.75, "mean_response_s": 257.1,
+            "fraction_within_target": 0.75, "ci95_fraction_within_target": [0.75, 0.75],
+            "met": True,
+        },
+        "OTHER": {
+            "standard": "per_call", "n": 3, "target_s": 300.0, "target_p90_s": None,
+            "target_fraction": None, "mean_response_s": 300.0, "p90_response_s": 380.0,
+            "fraction_within_target": 0.6667, "ci95_fraction_within_target": [0.0, 1.0],
+            "met": None,
+        },
+    }  # fmt: skip
+
+
+def _codes() -> CodeTable:
+    code = {"service": "ambulance", "levels": [{"ALS": 1}], "advice": ["wait"]}
+    return CodeTable.from_data(
+        {
+            "version": 1,
+            "capabilities": {"ALS": "ambulance"},
+            "codes": {
+                "ARP1": {**code, "label": "cat 1", "default_priority": 1, "target_s": 420}
+                | {"target_p90_s": 900},
+                "FRAC": {**code, "label": "75 %", "default_priority": 2, "target_s": 480}
+                | {"target_fraction": 0.75},
+            },
+        }
+    )
+
+
+def test_compare_mode_pairs_two_frames_by_replication() -> None:
+    """``paired_difference`` of a what-if frame against the base rows of one policy: priority 1
+    late 1/2, 0/2 -> 0/2, 0/2 (differences -0.5, 0: mean -0.25); mean response 450, 350 ->
+    350, 300 (differences -100, -50: mean -75, s = 35.355, interval -75 -/+ 12.7062 x 25)."""
+    base = incidents_frame([_replication("closest_idle", r) for r in range(2)])
+    base = base[base["priority"] == 1].assign(policy="p")
+    alt = base.copy()
+    alt["response_s"] = [300.0, 400.0, 350.0, 250.0]
+    alt["late"] = False
+    base["response_s"] = [300.0, 600.0, 400.0, 300.0]
+    base["late"] = [False, True, False, False]
+    diff = paired_difference(base, baseline="p", other="ignored", other_frame=alt)
+    assert diff == {
+        "1": {
+            "fraction_late_base": 0.25, "fraction_late_alt": 0.0, "diff_fraction_late": -0.25,
+            "ci95_diff_fraction_late": [-3.4266, 2.9266], "relative_change_late": -1.0,
+            "ci95_relative_change_late": [-1.0, -1.0], "mean_response_s_base": 400.0,
+            "mean_response_s_alt": 325.0, "diff_mean_response_s": -75.0,
+            "ci95_diff_mean_response_s": [-392.7, 242.7], "replications": 2,
+        }
+    }  # fmt: skip
+    # a priority only one side has is left out
+    only_base = base.assign(priority=2)
+    assert paired_difference(only_base, baseline="p", other="x", other_frame=alt) == {}
+
+
+def test_relative_interval_and_utilisation_edge_cases() -> None:
+    """No interval from one pair or from a baseline that is never late (a ratio to zero);
+    a unit never on duty has no utilisation (not a division by zero)."""
+    assert all(math.isnan(v) for v in relative_interval([0.5], [0.25]))
+    assert all(math.isnan(v) for v in relative_interval([0.5, 0.2], [0.0, 0.0]))
+    run = _replication("optimal", 0)
+    idle = UnitRecord("A3", "S1", on_duty_s=0.0, busy_s=0.0, dispatches=0)
+    frame = units_frame([ReplicationResult("s", "optimal", 0, 0, (), (*run.units, idle), 0.1, 3)])
+    assert frame["utilisation"].tolist()[:2] == [0.25, 0.25]
+    assert math.isnan(frame["utilisation"].tolist()[2])
+
+
+def test_warnings_thresholds() -> None:
+    """Fewer than 5 replications warns; 30 calls of a policy and priority are enough, 29 not."""
+    rows = [{"policy": "a", "priority": 1}] * 30 + [{"policy": "a", "priority": 2}] * 29
+    frame = pd.DataFrame(rows)
+    assert summary_warnings(frame, replications=5) == [
+        "a, priority 2: only 29 calls; fractions and centiles are rough"
+    ]
+    assert summary_warnings(frame, replications=4)[0] == (
+        "only 4 replications: confidence intervals are wide"
+    )
+    assert summary_warnings(frame, replications=1)[0] == (
+        "1 replication: no confidence intervals (run at least 2, better 10)"
+    )
