@@ -32,17 +32,25 @@ class Target:
     tests: tuple[str, ...]
 
 
+DISPATCH_TESTS = ("tests/dispatch/test_solver.py", "tests/dispatch/test_dispatch_oracles.py")
+
 TARGETS: dict[str, Target] = {
-    "solver": Target("planner/dispatch/solver.py", ("tests/dispatch",)),
-    "candidates": Target("planner/dispatch/candidates.py", ("tests/dispatch",)),
-    "explain": Target("planner/dispatch/explain.py", ("tests/dispatch",)),
+    "solver": Target("planner/dispatch/solver.py", DISPATCH_TESTS),
+    "candidates": Target("planner/dispatch/candidates.py", DISPATCH_TESTS),
+    "explain": Target("planner/dispatch/explain.py", DISPATCH_TESTS),
     "coverage": Target(
         "planner/dispatch/coverage.py",
-        ("tests/dispatch/test_dispatch_oracles.py", "tests/sim/test_simulator.py"),
+        ("tests/dispatch/test_coverage.py", "tests/dispatch/test_dispatch_oracles.py"),
     ),
-    "chain": Target("planner/log/chain.py", ("tests/log",)),
+    "chain": Target(
+        "planner/log/chain.py",
+        ("tests/log/test_log_oracles.py", "tests/log/test_incident_log_bulk.py"),
+    ),
     "incident_log": Target("planner/log/incident_log.py", ("tests/log",)),
-    "state": Target("planner/centre/state.py", ("tests/centre",)),
+    "state": Target(
+        "planner/centre/state.py",
+        ("tests/centre/test_centre_state.py", "tests/centre/test_events.py"),
+    ),
     "escalation": Target(
         "planner/centre/escalation.py",
         ("tests/centre/test_escalation.py", "tests/centre/test_escalation_oracles.py"),
@@ -51,10 +59,21 @@ TARGETS: dict[str, Target] = {
         "planner/sim/metrics.py",
         ("tests/sim/test_sim_metrics.py", "tests/sim/test_metrics_oracles.py"),
     ),
-    "region": Target("planner/network/region.py", ("tests/network",)),
-    "road_region": Target("planner/network/road_region.py", ("tests/network",)),
-    "matrix_region": Target("planner/network/matrix_region.py", ("tests/network",)),
+    "region": Target(
+        "planner/network/region.py",
+        ("tests/network/test_region_oracles.py", "tests/network/test_matrix_region.py"),
+    ),
+    "road_region": Target(
+        "planner/network/road_region.py",
+        ("tests/network/test_road_network.py", "tests/network/test_region_oracles.py"),
+    ),
+    "matrix_region": Target(
+        "planner/network/matrix_region.py",
+        ("tests/network/test_matrix_region.py", "tests/network/test_region_oracles.py"),
+    ),
 }
+"""Each module's own tests: the unit and oracle tests of that layer, not the engine, API or
+simulator suites that also pass through it (those would multiply the run time)."""
 
 WORK = PROJECT_ROOT / ".mutation"
 STATUS = {0: "survived", 1: "killed", 3: "killed", 24: "timeout", -24: "timeout", 36: "timeout"}
