@@ -69,7 +69,11 @@ TARGETS: dict[str, Target] = {
     ),
     "matrix_region": Target(
         "planner/network/matrix_region.py",
-        ("tests/network/test_matrix_region.py", "tests/network/test_region_oracles.py"),
+        (
+            "tests/network/test_matrix_region.py",
+            "tests/network/test_matrix_files.py",
+            "tests/network/test_region_oracles.py",
+        ),
     ),
 }
 """Each module's own tests: the unit and oracle tests of that layer, not the engine, API or
