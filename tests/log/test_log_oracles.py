@@ -19,6 +19,7 @@ from planner.log.chain import (
     GENESIS_HASH,
     canonical_json,
     entry_hash,
+    new_salt,
     salted_personal_hash,
     utc_iso,
 )
@@ -141,3 +142,10 @@ def test_utc_text_does_not_depend_on_the_machine_time_zone(monkeypatch: pytest.M
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_salt_is_16_fresh_random_bytes() -> None:
+    """128 bits, as hex (32 characters); two salts never repeat in practice."""
+    salts = {new_salt() for _ in range(20)}
+    assert len(salts) == 20
+    assert all(len(bytes.fromhex(s)) == 16 for s in salts)
