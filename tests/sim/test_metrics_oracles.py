@@ -10,10 +10,16 @@ import pytest
 
 from planner.centre.codes import CodeTable
 from planner.sim.metrics import (
+    CoverageSnapshot,
+    HospitalVisit,
     IncidentRecord,
     ReplicationResult,
     UnitRecord,
     compliance_by_code,
+    coverage_by_hour,
+    coverage_frame,
+    hospital_turnaround,
+    hospitals_frame,
     incidents_frame,
     paired_difference,
     relative_interval,
@@ -21,6 +27,7 @@ from planner.sim.metrics import (
     summary_warnings,
     t_interval,
     units_frame,
+    utilisation_by_hour,
 )
 
 
@@ -94,6 +101,10 @@ def _replication(policy: str, rep: int) -> ReplicationResult:
     )
 
 
+NOT_RECORDED = {"utilisation_by_hour": {}, "hospital_turnaround": {}, "coverage_by_hour": {}}
+"""Runs without hourly duty, hospital visits or coverage snapshots report none."""
+
+
 def _stats(**figures: Any) -> dict[str, Any]:
     keys = [
         "n", "n_per_replication", "mean_response_s", "ci95_mean_response_s", "p90_response_s",
@@ -146,6 +157,7 @@ def test_summary_document_by_hand() -> None:
                 },
                 "2": {"1": {"n": 3, "fraction_late": 0.6667, "ci95_fraction_late": [0.0, 1.0]}},
             },
+            **NOT_RECORDED,
             "replications": 3,
             "wall_s_per_replication": 0.2,
             "engine_events_per_replication": 4.3,
@@ -183,6 +195,7 @@ def test_summary_document_by_hand() -> None:
                 },
                 "2": {"1": {"n": 3, "fraction_late": 0.3333, "ci95_fraction_late": [0.0, 1.0]}},
             },
+            **NOT_RECORDED,
             "replications": 3,
             "wall_s_per_replication": 0.1,
             "engine_events_per_replication": 3.0,
@@ -341,3 +354,103 @@ def test_warnings_thresholds() -> None:
     assert summary_warnings(frame, replications=1)[0] == (
         "1 replication: no confidence intervals (run at least 2, better 10)"
     )
+
+
+def _hours(**by_hour: float) -> tuple[float, ...]:
+    return tuple(by_hour.get(f"h{h}", 0.0) for h in range(24))
+
+
+def _run(rep: int, **parts: Any) -> ReplicationResult:
+    return ReplicationResult(
+        "s", "p", rep, rep, (), **({"units": ()} | parts), wall_s=0.1, events=1
+    )
+
+
+def test_utilisation_by_hour_by_hand() -> None:
+    """ALS hour 0: busy 1800 + 900 of 7200 s on duty, then 3600 + 0 of 7200: pooled 6300 / 14400
+    = 0.4375 (per replication 0.375, 0.5, whose interval leaves [0, 1]); hour 1: 3600 / 14400.
+    BLS, on duty in one replication only, has no interval; hours nobody was on duty are left
+    out, and a unit without hourly figures is not counted."""
+    hour = 3600.0
+    runs = [
+        _run(
+            0,
+            units=(
+                UnitRecord("M1", "S", 0, 0, 0, "ALS", _hours(h0=1800), _hours(h0=hour, h1=hour)),
+                UnitRecord(
+                    "M2", "S", 0, 0, 0, "ALS", _hours(h0=900, h1=hour), _hours(h0=hour, h1=hour)
+                ),
+                UnitRecord("B1", "S", 0, 0, 0, "BLS", _hours(), _hours(h0=hour)),
+            ),
+        ),
+        _run(
+            1,
+            units=(
+                UnitRecord("M1", "S", 0, 0, 0, "ALS", _hours(h0=hour), _hours(h0=hour, h1=hour)),
+                UnitRecord("M2", "S", 0, 0, 0, "ALS", _hours(), _hours(h0=hour, h1=hour)),
+                UnitRecord("X", "S", 0, 0, 0, "ALS", (), ()),
+            ),
+        ),
+    ]
+    doc = utilisation_by_hour(runs)
+    bls = doc.pop("BLS")
+    assert list(bls) == ["0"] and bls["0"]["utilisation"] == 0.0 and bls["0"]["on_duty_h"] == 1.0
+    assert all(math.isnan(v) for v in bls["0"]["ci95"])
+    assert doc == {
+        "ALS": {
+            "0": {"utilisation": 0.4375, "ci95": [0.0, 1.0], "on_duty_h": 2.0},
+            "1": {"utilisation": 0.25, "ci95": [0.0, 1.0], "on_duty_h": 2.0},
+        }
+    }
+
+
+def test_hospital_turnaround_by_hand() -> None:
+    """H2: 600, 1200 and 960 s at hospital (mean 920; per replication 900 and 960 -> 930 -/+
+    12.7062 x 30); median 960, 90th centile 960 + 0.8 x 240 = 1152; waits 0, 300, 60 s (two of
+    three waited); one patient diverted there. H10 (sorted after H2): a single visit."""
+    runs = [
+        _run(
+            0,
+            hospitals=(
+                HospitalVisit("H2", "M1", 0, 0.0, 0.0, 600.0),
+                HospitalVisit("H2", "M2", 1, 100.0, 400.0, 1300.0),
+            ),
+        ),
+        _run(
+            1,
+            hospitals=(
+                HospitalVisit("H10", "M1", 0, 0.0, 0.0, 500.0),
+                HospitalVisit("H2", "M2", 1, 0.0, 60.0, 960.0, diverted=True),
+            ),
+        ),
+    ]
+    doc = hospital_turnaround(hospitals_frame(runs))
+    assert list(doc) == ["H2", "H10"]
+    assert all(math.isnan(v) for v in doc["H10"].pop("ci95_mean_turnaround_s"))
+    assert doc == {
+        "H2": {
+            "visits": 3, "mean_turnaround_s": 920.0, "ci95_mean_turnaround_s": [548.8, 1311.2],
+            "p50_turnaround_s": 960.0, "p90_turnaround_s": 1152.0, "mean_wait_s": 120.0,
+            "fraction_waited": 0.6667, "diverted_here": 1,
+        },
+        "H10": {
+            "visits": 1, "mean_turnaround_s": 500.0, "p50_turnaround_s": 500.0,
+            "p90_turnaround_s": 500.0, "mean_wait_s": 0.0, "fraction_waited": 0.0,
+            "diverted_here": 0,
+        },
+    }  # fmt: skip
+
+
+def test_coverage_by_hour_by_hand() -> None:
+    """Hour 0: 0.8 (replication 0), 0.9 and 0.7 (replication 1, two days): mean 0.8, both
+    replications 0.8, so a zero-width interval; 3, 4 and 2 free units. Hour 1: one snapshot."""
+    runs = [
+        _run(0, coverage=(CoverageSnapshot(0, 0, 0.8, 3), CoverageSnapshot(3600, 1, 0.6, 2))),
+        _run(1, coverage=(CoverageSnapshot(0, 0, 0.9, 4), CoverageSnapshot(86400, 0, 0.7, 2))),
+    ]
+    doc = coverage_by_hour(coverage_frame(runs))
+    assert all(math.isnan(v) for v in doc["1"].pop("ci95_fraction_covered"))
+    assert doc == {
+        "0": {"fraction_covered": 0.8, "ci95_fraction_covered": [0.8, 0.8], "free_units": 3.0},
+        "1": {"fraction_covered": 0.6, "free_units": 2.0},
+    }
