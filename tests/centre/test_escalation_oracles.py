@@ -14,6 +14,8 @@ from planner.centre.codes import CodeTable
 from planner.centre.config import EngineConfig, EscalationConfig, EscalationRule
 from planner.centre.engine import Engine
 from planner.centre.escalation import (
+    _eta_cause,
+    _fire,
     _oldest_unacknowledged,
     _unacknowledged_cause,
     _unmet_cause,
@@ -193,11 +195,11 @@ def test_unacknowledged_cause_names_the_unit_and_its_wait() -> None:
 
 
 def test_the_oldest_unacknowledged_unit_is_the_one_dispatched_first() -> None:
-    """M2 (12:00:10) waited longer than M1 (12:00:40); acknowledged M3 (11:59), en-route M4
-    (11:58) and a unit without incident do not count."""
+    """M2 (12:00:10) waited longer than M1 (12:00:40), whichever comes first; acknowledged M3
+    (11:59), en-route M4 (11:58) and a unit without incident do not count."""
     units = [
-        _dispatched("M1", T0 + timedelta(seconds=40)),
         _dispatched("M2", T0 + timedelta(seconds=10)),
+        _dispatched("M1", T0 + timedelta(seconds=40)),
         _dispatched("M3", T0 - timedelta(seconds=60), acknowledged=True),
         _dispatched("M4", T0 - timedelta(seconds=120), status=UnitStatus.EN_ROUTE),
         _dispatched("M5", T0 - timedelta(seconds=180), incident=None),
@@ -221,3 +223,41 @@ def test_an_incident_whose_code_left_the_table_does_not_escalate() -> None:
     assert [(e.incident_id, e.cause) for e in fired] == [
         ("I1", "requirement unmet for 5 s (limit 1 s)")
     ]
+
+
+def test_eta_cause_quiet_without_eta_after_arrival_and_at_the_limit() -> None:
+    """CARDIAC_ARREST 420 s x 1.5 = 630 s: no recommendation, a unit already on scene, or a best
+    ETA of exactly 630 s fire nothing; 631 s does."""
+    rule = EscalationRule(id="eta", kind="eta_beyond_target", factor=1.5)
+    code = CODES.get("CARDIAC_ARREST")
+    assert code is not None
+    arrived = _incident(first_arrival_at=T0)
+    assert _eta_cause(rule, _incident(), code, best_eta=None) is None
+    assert _eta_cause(rule, arrived, code, best_eta=1000.0) is None
+    assert _eta_cause(rule, _incident(), code, best_eta=630.0) is None
+    assert _eta_cause(rule, _incident(), code, best_eta=631.0) == (
+        "best ETA 631 s beyond the target 420 s x 1.5"
+    )
+
+
+def test_no_casualties_do_not_reach_a_threshold_of_one() -> None:
+    """A table raising to level 2 from 1 casualty: 0 casualties reported leave the level alone,
+    1 raises it."""
+    entry = {
+        "label": "collapse", "service": "ambulance", "default_priority": 1, "target_s": 420,
+        "levels": [{"ALS": 1}, {"ALS": 2}], "advice": ["wait"],
+        "escalation": {"casualties_level2": 1},
+    }  # fmt: skip
+    table = CodeTable.from_data(
+        {"version": 1, "capabilities": {"ALS": "ambulance"}, "codes": {"COLLAPSE": entry}}
+    )
+    code = table.get("COLLAPSE")
+    assert code is not None
+    rule = EscalationRule(id="table", kind="casualties_over")
+    none = _incident(code="COLLAPSE", casualties=0)
+    assert _fire(rule, none, code, now=T0, unacknowledged=None, best_eta=None) is None
+    one = _fire(
+        rule, _incident(code="COLLAPSE", casualties=1), code, now=T0, unacknowledged=None,
+        best_eta=None,
+    )  # fmt: skip
+    assert one is not None and (one.from_level, one.level) == (1, 2)
