@@ -61,7 +61,11 @@ TARGETS: dict[str, Target] = {
     ),
     "region": Target(
         "planner/network/region.py",
-        ("tests/network/test_region_oracles.py", "tests/network/test_matrix_region.py"),
+        (
+            "tests/network/test_region_base.py",
+            "tests/network/test_region_oracles.py",
+            "tests/network/test_matrix_region.py",
+        ),
     ),
     "road_region": Target(
         "planner/network/road_region.py",
@@ -72,6 +76,7 @@ TARGETS: dict[str, Target] = {
         (
             "tests/network/test_matrix_region.py",
             "tests/network/test_matrix_files.py",
+            "tests/network/test_region_base.py",
             "tests/network/test_region_oracles.py",
         ),
     ),
