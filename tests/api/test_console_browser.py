@@ -406,6 +406,19 @@ def test_a_busy_centre_reads_at_a_glance(browser: Any, server: Server, say: Any)
     assert len(labelled) == len(rec["assignments"]) > 0
     assert any(line.get("accepted") for line in layers["lines"])
     assert [cl["id"] for cl in layers["closures"]] == ["flood-1"]
+    # The basemap's street names drawn and the routes along the roads in, then a closer look.
+    page.wait_for_function(
+        "(() => { const m = window.dispatchConsole.map;"
+        " return !m.gl || (m.basemap && m.gl.loaded()); })()"
+    )
+    page.wait_for_function("window.dispatchConsole.routes.version !== null")
+    page.keyboard.press("m")
+    for _ in range(3):
+        page.keyboard.press("+")
+    page.evaluate(
+        "new Promise((r) => { const g = window.dispatchConsole.map.gl;"
+        " if (!g) return r(); g.once('idle', r); g.triggerRepaint(); })"
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "console-busy.png"
     page.screenshot(path=str(shot))
