@@ -38,6 +38,7 @@ from api.routes import (
     map_layers,
     plan,
     recommendations,
+    relocations,
     units,
     webhooks,
 )
@@ -104,6 +105,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         incidents,
         units,
         recommendations,
+        relocations,
         closures,
         coaching,
         events,

@@ -30,6 +30,8 @@ from planner.centre.events import (
     Methane,
     NoteAdded,
     QueryRecorded,
+    RelocationAccepted,
+    RelocationDeclined,
     RoadClosureOn,
     UnitAcknowledged,
     UnitArrived,
@@ -89,6 +91,8 @@ if TYPE_CHECKING:
     UnitArriveIn = BaseModel
     UnitRemoveIn = BaseModel
     ClosureIn = BaseModel
+    RelocationAcceptIn = BaseModel
+    RelocationDeclineIn = BaseModel
 else:
     _INC = ("incident_id",)
     _UNIT = ("unit_id",)
@@ -114,6 +118,8 @@ else:
     UnitArriveIn = body_model(UnitArrived, name="UnitArriveIn", omit=_UNIT)
     UnitRemoveIn = body_model(UnitRemoved, name="UnitRemoveIn", omit=_UNIT)
     ClosureIn = body_model(RoadClosureOn, name="ClosureIn")
+    RelocationAcceptIn = body_model(RelocationAccepted, name="RelocationAcceptIn", omit=_UNIT)
+    RelocationDeclineIn = body_model(RelocationDeclined, name="RelocationDeclineIn", omit=_UNIT)
 
 
 def _nullable(info: FieldInfo) -> tuple[Any, FieldInfo]:

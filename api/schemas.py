@@ -8,7 +8,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.closed import IncidentSummary
-from planner.centre.events import RecommendationIssued, RecommendedAssignment, RecommendedUnmet
+from planner.centre.events import (
+    RecommendationIssued,
+    RecommendedAssignment,
+    RecommendedUnmet,
+    RelocationMove,
+    RelocationRecommended,
+)
 from planner.centre.state import ClosureState, ContactState, IncidentState, UnitState
 from planner.log.incident_log import LogEntry
 
@@ -134,3 +140,15 @@ class RecommendationOut(BaseModel):
 
     version: int
     recommendation: RecommendationIssued | None
+
+
+class RelocationsOut(BaseModel):
+    """The move-up recommendations still to be accepted or declined, and the latest advice."""
+
+    version: int
+    policy: str
+    """The centre's policy; move-up runs only with a relocation part (``+dmexclp``, ``+mip``)."""
+    moves: list[RelocationMove]
+    """Pending moves, by unit."""
+    recommendation: RelocationRecommended | None
+    """The latest ``relocation_recommended`` (None before the first)."""
