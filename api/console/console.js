@@ -6,7 +6,7 @@ import { AlertPanel } from "./alerts.js";
 import { ClosurePanel } from "./closures.js";
 import { ContactForm } from "./contact.js";
 import { IncidentDetail } from "./detail.js";
-import { toast } from "./dialog.js";
+import { ask, toast } from "./dialog.js";
 import { IncidentEditForm } from "./edit.js";
 import { clock, humanError } from "./format.js";
 import { RegionMap } from "./map.js";
@@ -201,6 +201,30 @@ async function main() {
     }
   }
 
+  /** Accept a recommended move-up, or decline it with a reason (both logged with who). */
+  async function answerRelocation(unitId, accept) {
+    const move = store.relocations.get(unitId);
+    if (!move) return;
+    const name = store.unitName(unitId);
+    if (accept) {
+      try {
+        await api.post(PATHS.relocationAccept(unitId), { to_station: move.to_station });
+        toast(`${name} relocating to ${move.to_station}`);
+      } catch (err) {
+        toast(`Move not accepted: ${humanError(err)}`, { bad: true });
+      }
+      return;
+    }
+    await ask(`Decline moving ${name} to ${move.to_station}`, [{ name: "reason", label: "Reason", maxLength: 500 }], {
+      ok: "Decline",
+      text: move.explanation,
+      onSubmit: async (v) => {
+        await api.post(PATHS.relocationDecline(unitId), v.reason ? { reason: v.reason } : {});
+        toast(`${name} stays: move declined`);
+      },
+    });
+  }
+
   async function setStatus(unitId, status) {
     try {
       await api.post(PATHS.unitStatus(unitId), { status });
@@ -231,6 +255,13 @@ async function main() {
         lines.push({ from: u.location, to: i.location, path: routes.pathFor(u.id, i.id), accepted: true });
       }
     }
+    for (const u of store.units.values()) {
+      const m = store.relocations.get(u.id);
+      const to = m?.to ?? (u.relocating_to ? u.relocating_position : null);
+      if (u.location && to) {
+        lines.push({ from: u.location, to, move: true, accepted: !m, label: m ? `${u.call_sign || u.id} → ${m.to_station}` : null });
+      }
+    }
     map.setLayers({ incidents, units, lines, closures: store.closures });
   }
 
@@ -246,6 +277,7 @@ async function main() {
       onLocate: locateUnit,
       onAck: (id) => crewReport(PATHS.unitAck(id), id, "acknowledged"),
       onArrive: (id) => crewReport(PATHS.unitArrive(id), id, "on scene"),
+      onRelocation: answerRelocation,
     });
     fillTypeFilter();
     alerts.render();

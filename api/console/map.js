@@ -436,10 +436,11 @@ export class RegionMap {
       ctx.lineWidth = 5;
       ctx.stroke();
     }
-    ctx.strokeStyle = l.accepted ? "#0072b2" : "#1b1b1b";
+    ctx.strokeStyle = l.move ? "#009e73" : l.accepted ? "#0072b2" : "#1b1b1b";
     ctx.lineWidth = l.path ? 3 : 2;
-    ctx.setLineDash(l.accepted ? [] : [7, 5]);
+    ctx.setLineDash(l.accepted && !l.move ? [] : [7, 5]);
     ctx.stroke();
+    if (l.move) this._arrowhead(pts[pts.length - 2], pts[pts.length - 1]);
     if (l.label) {
       const mid = pts[Math.floor(pts.length / 2)];
       const prev = pts[Math.max(0, Math.floor(pts.length / 2) - 1)];
@@ -447,6 +448,20 @@ export class RegionMap {
       this._label(l.label, m.x, m.y, "#ffffff", "#1b1b1b");
     }
     ctx.restore();
+  }
+
+  /** A move-up's arrowhead at ``to`` (the station the unit is recommended or sent to). */
+  _arrowhead(from, to) {
+    const ctx = this.ctx;
+    const a = Math.atan2(to.y - from.y, to.x - from.x);
+    ctx.setLineDash([]);
+    ctx.beginPath();
+    ctx.moveTo(to.x, to.y);
+    ctx.lineTo(to.x - 10 * Math.cos(a - 0.45), to.y - 10 * Math.sin(a - 0.45));
+    ctx.lineTo(to.x - 10 * Math.cos(a + 0.45), to.y - 10 * Math.sin(a + 0.45));
+    ctx.closePath();
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.fill();
   }
 
   _incident(i) {

@@ -69,7 +69,7 @@ export function tickClocks(store) {
 
 /** The unit status board: status and time in it, station, assignment and ETA, with the crew's
  * acknowledge / arrive / clear as buttons; filtered by type (capability), status and text. */
-export function renderUnits(store, { canOperate, filter, changed, onStatus, onLocate, onAck, onArrive }) {
+export function renderUnits(store, { canOperate, filter, changed, onStatus, onLocate, onAck, onArrive, onRelocation }) {
   const body = document.querySelector("#units tbody");
   const needle = (filter.text || "").trim().toLowerCase();
   const units = [...store.units.values()]
@@ -95,6 +95,7 @@ export function renderUnits(store, { canOperate, filter, changed, onStatus, onLo
       const assignment = u.incident
         ? `${esc(u.incident)}${u.status === "dispatched" ? (u.acknowledged ? " · ack'd" : " · <strong>not ack'd</strong>") : ""}`
         : rec ? `<span class="muted">recommended → ${esc(rec.incident)}</span>` : "";
+      const move = relocationHtml(u, store.relocations.get(u.id), canOperate);
       const buttons = canOperate
         ? [
             u.status === "dispatched" && !u.acknowledged ? `<button type="button" data-do="ack">Ack</button>` : "",
@@ -109,7 +110,7 @@ export function renderUnits(store, { canOperate, filter, changed, onStatus, onLo
         <td><span class="status-chip st-${esc(u.status)}" data-status="${esc(u.status)}">${esc(st.letter)} ${esc(st.name)}</span>
           <div class="unit-meta mono" data-age="${esc(u.status_since ?? "")}" title="time in status">${clock(secondsSince(u.status_since))}</div></td>
         <td class="unit-meta">${esc(u.station ?? "–")}</td>
-        <td>${assignment}</td>
+        <td>${assignment}${move}</td>
         <td class="mono">${rec ? clock(rec.eta_s) : "–"}</td>
         <td class="unit-actions">${buttons}${
           canOperate
@@ -129,7 +130,28 @@ export function renderUnits(store, { canOperate, filter, changed, onStatus, onLo
   }
   for (const btn of body.querySelectorAll("button[data-do]")) {
     const id = btn.closest("tr").dataset.id;
-    const act = { ack: () => onAck(id), arrive: () => onArrive(id), clear: () => onStatus(id, "available") };
+    const act = {
+      ack: () => onAck(id),
+      arrive: () => onArrive(id),
+      clear: () => onStatus(id, "available"),
+      "move-accept": () => onRelocation?.(id, true),
+      "move-decline": () => onRelocation?.(id, false),
+    };
     btn.addEventListener("click", act[btn.dataset.do]);
   }
+}
+
+/** A unit's move-up: the pending recommendation (with Accept / Decline for operators) or the
+ * station an accepted one is taking it to. */
+function relocationHtml(u, move, canOperate) {
+  if (move) {
+    const gain = `${move.coverage_gain >= 0 ? "+" : ""}${(move.coverage_gain * 100).toFixed(1)} %`;
+    const buttons = canOperate
+      ? `<button type="button" data-do="move-accept">Accept move</button><button type="button" data-do="move-decline">Decline</button>`
+      : "";
+    return `<div class="relocation" data-move="${esc(move.to_station)}" title="${esc(move.explanation)}">
+      move → ${esc(move.to_station)} <span class="muted">(${esc(gain)} cover, ${clock(move.drive_s)})</span>${buttons}</div>`;
+  }
+  if (u.relocating_to) return `<div class="relocation muted" data-relocating="${esc(u.relocating_to)}">relocating → ${esc(u.relocating_to)}</div>`;
+  return "";
 }

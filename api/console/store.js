@@ -33,6 +33,9 @@ export const PATHS = {
   alertsAcknowledged: "/v1/alerts/acknowledged",
   alertAck: (id) => `/v1/alerts/${encodeURIComponent(id)}/acknowledge`,
   recommendations: "/v1/recommendations",
+  relocations: "/v1/relocations",
+  relocationAccept: (id) => `/v1/relocations/${encodeURIComponent(id)}/accept`,
+  relocationDecline: (id) => `/v1/relocations/${encodeURIComponent(id)}/decline`,
   closures: "/v1/closures",
   closure: (id) => `/v1/closures/${encodeURIComponent(id)}`,
   events: "/v1/events",
@@ -55,6 +58,7 @@ export class Store {
     this.incidents = new Map();
     this.units = new Map();
     this.recommendation = { assignments: [], unmet: [] };
+    this.relocations = new Map(); // unit id -> pending move-up {to_station, to, explanation…}
     this.closures = [];
     this.alertAcks = new Map(); // alert id -> {actor, at}
     this.version = null;
@@ -81,6 +85,7 @@ export class Store {
   /** Re-read the live picture (incidents, units, recommendation, closures, alerts taken on)
    * in one go. */
   async refresh() {
+    const moves = this.api.get(PATHS.relocations).catch(() => null);
     const [incidents, units, rec, closures, acks] = await Promise.all([
       this.api.get(PATHS.incidents),
       this.api.get(PATHS.units),
@@ -92,6 +97,8 @@ export class Store {
     this.incidents = new Map(listOf(incidents, "incidents").map((i) => [i.id, normIncident(i, this.codes)]));
     this.units = new Map(listOf(units, "units").map((u) => [u.id, normUnit(u)]));
     this.recommendation = normRecommendation(rec);
+    const relocations = await moves;
+    this.relocations = new Map((relocations?.moves ?? []).map((m) => [m.unit, m]));
     if (closures) this.closures = listOf(closures, "closures");
     this.version = incidents?.version ?? rec?.version ?? this.version;
     this._emit("state");
@@ -179,7 +186,7 @@ function normIncident(i, codes) {
 }
 
 function normUnit(u) {
-  return { ...u, location: loc(u.location), home: loc(u.home) };
+  return { ...u, location: loc(u.location), home: loc(u.home), relocating_position: loc(u.relocating_position) };
 }
 
 function normRecommendation(rec) {
