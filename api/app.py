@@ -39,6 +39,7 @@ from api.routes import (
     plan,
     recommendations,
     relocations,
+    shift,
     units,
     webhooks,
 )
@@ -108,6 +109,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         relocations,
         closures,
         coaching,
+        shift,
         events,
         log,
         exports,

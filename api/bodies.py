@@ -104,7 +104,7 @@ else:
     )
     DowngradeIn = body_model(IncidentDowngraded, name="DowngradeIn", omit=_INC)
     LinkContactIn = body_model(ContactLinked, name="LinkContactIn", omit=_INC)
-    AcceptIn = body_model(DispatchAccepted, name="AcceptIn", omit=_INC)
+    AcceptIn = body_model(DispatchAccepted, name="AcceptIn", omit=(*_INC, "not_sent"))
     OverrideIn = body_model(DispatchOverridden, name="OverrideIn", omit=_INC)
     NoteIn = body_model(NoteAdded, name="NoteIn", omit=_INC)
     QueryIn = body_model(QueryRecorded, name="QueryIn", omit=_INC)

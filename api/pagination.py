@@ -58,13 +58,18 @@ def decode_cursor(cursor: str) -> list[str | int]:
 
 
 def paginate(
-    items: Iterable[T], key: Callable[[T], SortKey], *, after: SortKey | None, limit: int
+    items: Iterable[T],
+    key: Callable[[T], SortKey],
+    *,
+    after: SortKey | None,
+    limit: int,
+    descending: bool = False,
 ) -> tuple[Sequence[T], str | None]:
-    """One page of ``items`` in ``key`` order after the key ``after``, and the next page's
-    cursor (None on the last page)."""
-    ordered = sorted(items, key=key)
+    """One page of ``items`` in ``key`` order (highest first with ``descending``) after the
+    key ``after``, and the next page's cursor (None on the last page)."""
+    ordered = sorted(items, key=key, reverse=descending)
     if after is not None:
-        ordered = [i for i in ordered if key(i) > after]
+        ordered = [i for i in ordered if (key(i) < after if descending else key(i) > after)]
     page = ordered[:limit]
     more = len(ordered) > limit
     return page, encode_cursor(key(page[-1])) if more and page else None

@@ -80,6 +80,11 @@ class IncidentList(BaseModel):
         default_factory=list, description="Closed incidents (only with ?status=closed)."
     )
     next_cursor: str | None = Field(default=None, description="None on the last page.")
+    addresses: dict[str, str] | None = Field(
+        default=None,
+        description="Only with ?address=: the matched address of each incident listed "
+        "(personal data; each read is logged).",
+    )
 
 
 class IncidentDetail(BaseModel):

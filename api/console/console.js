@@ -8,6 +8,8 @@ import { ContactForm } from "./contact.js";
 import { IncidentDetail } from "./detail.js";
 import { ask, toast } from "./dialog.js";
 import { IncidentEditForm } from "./edit.js";
+import { HandoverPanel } from "./handover.js";
+import { HistoryPanel } from "./history.js";
 import { clock, humanError } from "./format.js";
 import { RegionMap } from "./map.js";
 import { RouteLines } from "./routes.js";
@@ -152,6 +154,13 @@ async function main() {
     canWrite: CLOSURE_ROLES.has(me.role),
     onLocate: (p) => map.centreOn(p.lat, p.lon),
   });
+  const history = new HistoryPanel({
+    api,
+    canSeePersonal,
+    canReadTimeline: TIMELINE_ROLES.has(me.role),
+    formatEntry: (e) => detail._entry(e),
+  });
+  const handover = new HandoverPanel({ api, store, me, canOperate });
   const alerts = new AlertPanel({ store, api, canOperate, onSelect: (id) => select(id) });
   const contact = new ContactForm({
     store,
@@ -310,6 +319,7 @@ async function main() {
     sel.value = caps.includes(keep) ? keep : "";
   }
   await store.refresh();
+  handover.refresh();
 
   // Live: every event refreshes the picture; the selected incident's timeline too.
   api.stream(PATHS.events, {
@@ -321,6 +331,7 @@ async function main() {
       if (unitId) changedUnits.add(unitId);
       for (const u of data.units ?? []) changedUnits.add(u);
       await store.scheduleRefresh();
+      if (type === "shift_handed_over" || type === "handover_acknowledged") handover.refresh();
       const incidentId = data.incident ?? data.event?.incident_id;
       if (selected && (incidentId === selected || type === "recommendation_issued" || unitId)) {
         detail.loadTimeline();
@@ -379,7 +390,7 @@ async function main() {
   $("new-contact").addEventListener("click", () => contact.show());
   $("help-button").addEventListener("click", () => $("help").showModal());
   contact.restoreDraft();
-  window.dispatchConsole = { store, map, region, routes, select, selected: () => selected, forms: [edit, closures, contact], alerts };
+  window.dispatchConsole = { store, map, region, routes, select, selected: () => selected, forms: [edit, closures, contact], alerts, history, handover, detail };
   document.body.dataset.ready = "true";
   window.consoleMetrics.readyMs = performance.now() - started;
 }

@@ -7,6 +7,9 @@ import { UNIT_STATUS_STYLE } from "./styles.js";
 
 const PURPOSES_KEY = "dispatch-console.personal-purposes";
 const WORKING_PURPOSE = "handling the incident in the dispatch console";
+/** A note being typed, per incident, kept in the tab's session storage (survives redraws,
+ * going to another incident, reloads and a refused save). */
+const NOTE_DRAFT_KEY = (id) => `dispatch-console.note-draft.${id}`;
 
 export class IncidentDetail {
   constructor({ store, api, canOperate, canSeePersonal, canReadTimeline, onEdit }) {
@@ -145,6 +148,7 @@ export class IncidentDetail {
     const op = this.canOperate;
     const dis = (cond) => (op && cond ? "" : " disabled");
     const priv = this._incidentPersonal();
+    const typing = this._composerState();
     this.el.innerHTML = `
       <h2 id="detail-title"><span class="prio p${esc(i.priority)}">P${esc(i.priority)}</span>
         ${esc(i.label)}<div class="incident-id">${esc(i.id)}</div></h2>
@@ -178,6 +182,7 @@ export class IncidentDetail {
       ${committed.length ? `<ul>${committed.map((u) => `<li>${esc(u.call_sign || u.id)} <span class="status-chip st-${esc(u.status)}">${esc((UNIT_STATUS_STYLE[u.status] || {}).letter || "?")} ${esc(titleCase(u.status))}</span></li>`).join("")}</ul>` : '<p class="muted">None yet.</p>'}
       <h3>METHANE</h3>
       ${this._methane(i, code, priv)}
+      ${this._narrative(i)}
       <h3>Timeline</h3>
       ${this.canReadTimeline
         ? `<ol class="timeline" aria-live="polite">${this.timeline.map((e) => this._entry(e)).join("") || '<li class="muted">–</li>'}</ol>`
@@ -186,6 +191,95 @@ export class IncidentDetail {
       btn.addEventListener("click", () =>
         btn.dataset.act === "personal" ? this.revealPersonal() : this.act(btn.dataset.act),
       );
+    }
+    this._bindComposer(i.id, typing);
+  }
+
+  /** The notes of the incident as one running narrative: time, author, text, in log order.
+   * The text is personal data: shown once it has been read (and the read logged). */
+  _narrative(i) {
+    if (!this.canReadTimeline) return "";
+    const notes = this.timeline.filter((e) => (e.kind ?? e.type) === "note_added");
+    const items = notes.map((e) => {
+      const text = this.personal.get(e.seq)?.text;
+      const body = text ? esc(text) : e.redacted ? '<span class="muted">[personal data redacted]</span>'
+        : '<span class="muted">[personal data hidden]</span>';
+      return `<li><time>${esc(timeOfDay(e.recorded_at ?? e.payload?.at))}</time>
+        <span class="author">${esc(e.actor ?? "")}</span><p>${body}</p></li>`;
+    }).join("");
+    const op = this.canOperate;
+    return `<h3 id="notes-title">Notes <span class="muted">(${notes.length})</span></h3>
+      <ol class="narrative" aria-labelledby="notes-title">${items || '<li class="muted">No notes yet.</li>'}</ol>
+      ${op ? `<form id="note-form" class="note-form" novalidate>
+        <label for="note-text">Add to the narrative (personal data; <kbd>Ctrl</kbd>+<kbd>Enter</kbd> adds, <kbd>Esc</kbd> leaves)</label>
+        <textarea id="note-text" name="text" rows="2" maxlength="4000"></textarea>
+        <p id="note-error" class="error" role="alert"></p>
+        <button type="submit">Add note</button>
+      </form>` : ""}`;
+  }
+
+  /** What is being typed in the note box, so a redraw (a live update) can put it back. */
+  _composerState() {
+    const box = this.el.querySelector("#note-text");
+    if (!box) return null;
+    return {
+      focused: document.activeElement === box,
+      start: box.selectionStart,
+      end: box.selectionEnd,
+      error: this.el.querySelector("#note-error")?.textContent ?? "",
+    };
+  }
+
+  _bindComposer(id, typing) {
+    const form = this.el.querySelector("#note-form");
+    if (!form) return;
+    const box = form.querySelector("#note-text");
+    box.value = sessionStorage.getItem(NOTE_DRAFT_KEY(id)) ?? "";
+    if (typing) {
+      form.querySelector("#note-error").textContent = typing.error;
+      if (typing.focused) {
+        box.focus({ preventScroll: true });
+        box.setSelectionRange(typing.start, typing.end);
+      }
+    }
+    box.addEventListener("input", () => {
+      if (box.value) sessionStorage.setItem(NOTE_DRAFT_KEY(id), box.value);
+      else sessionStorage.removeItem(NOTE_DRAFT_KEY(id));
+    });
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        form.requestSubmit();
+      } else if (e.key === "Escape") {
+        this.el.focus(); // back to the incident's keys; the draft stays
+      }
+    });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.addNote(id, box.value);
+    });
+  }
+
+  /** Save a note; the box empties only once the server has it (a refusal keeps the text). */
+  async addNote(id, text) {
+    const error = () => this.el.querySelector("#note-error");
+    if (!text.trim()) {
+      if (error()) error().textContent = "Note: type something first";
+      return;
+    }
+    if (!this.canOperate || document.body.dataset.offline) return;
+    try {
+      await this.api.post(PATHS.notes(id), { text });
+      if (sessionStorage.getItem(NOTE_DRAFT_KEY(id)) === text) sessionStorage.removeItem(NOTE_DRAFT_KEY(id));
+      if (this.id === id) {
+        const box = this.el.querySelector("#note-text");
+        if (box && box.value === text) box.value = "";
+        if (error()) error().textContent = "";
+      }
+      toast("Note added");
+      if (this.id === id) await this.loadTimeline();
+    } catch (err) {
+      if (this.id === id && error()) error().textContent = humanError(err, { text: "Note" });
     }
   }
 
@@ -245,6 +339,9 @@ export class IncidentDetail {
     if (p.status) bits.push(titleCase(p.status));
     if (p.unit_id) bits.push(this.store.unitName(p.unit_id));
     if (p.units) bits.push(p.units.map((u) => this.store.unitName(u)).join(", "));
+    if (p.not_sent?.length) {
+      bits.push(`part of the recommendation: not sent ${p.not_sent.map((u) => this.store.unitName(u)).join(", ")}; the rest of the requirement is solved again`);
+    }
     if (p.priority && kind !== "incident_opened") bits.push(`priority ${p.priority}`);
     if (p.code && kind === "incident_updated") bits.push(`code ${p.code}`);
     if (p.location && kind === "incident_updated") bits.push("location moved");
@@ -294,12 +391,9 @@ export class IncidentDetail {
       } else if (action === "agency") {
         await this._agency(i);
       } else if (action === "note") {
-        await ask(`Note on ${id}`, [{ name: "text", label: "Note", type: "textarea", required: true, maxLength: 2000 }], {
-          onSubmit: async (v) => {
-            await this.api.post(PATHS.notes(id), { text: v.text });
-            toast("Note added");
-          },
-        });
+        const box = this.el.querySelector("#note-text");
+        box?.scrollIntoView({ block: "center" });
+        box?.focus({ preventScroll: true });
       } else if (action === "complaint") {
         await ask(`Complaint about ${id}`, [
           { name: "category", label: "Category", type: "select", value: "delay", required: true,
@@ -327,15 +421,25 @@ export class IncidentDetail {
   /** Accept only after a confirmation that names the units and the incident (Enter confirms,
    * Esc does nothing): a stray "a" can no longer send anyone. */
   async _accept(i) {
-    const units = this.store.assignmentsFor(i.id).map((a) => a.unit);
+    const recs = this.store.assignmentsFor(i.id);
+    const units = recs.map((a) => a.unit);
     if (!units.length) return toast("Nothing recommended to accept", { bad: true });
     const names = units.map((u) => this.store.unitName(u)).join(", ");
-    await ask(`Send ${names} to ${i.id}?`, [], {
+    const fields = units.length > 1
+      ? [{ name: "units", label: "Send (untick to send only part; the rest is solved again)", type: "checks",
+          options: recs.map((a) => ({ value: a.unit, checked: true,
+            label: `${this._unitLabel(a.unit)} · ETA ${clock(a.eta_s)}` })) }]
+      : [];
+    await ask(`Send ${names} to ${i.id}?`, fields, {
       ok: "Send",
+      focus: "ok",
       text: `${i.code} · P${i.priority} · level ${i.level}. The crews are told at once.`,
-      onSubmit: async () => {
-        await this.api.post(PATHS.accept(i.id), { units });
-        toast(`Accepted: ${names} → ${i.id}`);
+      onSubmit: async (v) => {
+        const chosen = v.units ?? units;
+        if (!chosen.length) throw Object.assign(new Error("choose at least one unit"), { field: "units" });
+        await this.api.post(PATHS.accept(i.id), { units: chosen });
+        const sent = chosen.map((u) => this.store.unitName(u)).join(", ");
+        toast(chosen.length < units.length ? `Sent ${sent} → ${i.id}; the rest is solved again` : `Accepted: ${sent} → ${i.id}`);
       },
     });
   }

@@ -7,9 +7,10 @@ import { esc, humanError } from "./format.js";
  * fields: [{name, label, type: "text" | "textarea" | "number" | "date" | "select" | "checks",
  *           options?: [{value, label, checked?}], value?, required?, minLength?, maxLength?}]
  * With ``onSubmit`` the dialog stays open until it succeeds: a refusal is shown in the dialog,
- * next to the field it names, and nothing typed is lost. ``ok`` names the OK button.
+ * next to the field it names, and nothing typed is lost. ``ok`` names the OK button; ``focus:
+ * "ok"`` starts on it (Enter confirms) instead of the first field.
  */
-export function ask(title, fields, { onSubmit: save = null, ok = "OK", text = "" } = {}) {
+export function ask(title, fields, { onSubmit: save = null, ok = "OK", text = "", focus = "first" } = {}) {
   const dialog = document.getElementById("prompt");
   const form = document.getElementById("prompt-form");
   const error = document.getElementById("prompt-error");
@@ -67,7 +68,7 @@ export function ask(title, fields, { onSubmit: save = null, ok = "OK", text = ""
     cancel.addEventListener("click", onCancel);
     dialog.addEventListener("cancel", onCancel);
     dialog.showModal();
-    const first = form.querySelector("input:not([type=checkbox]), textarea, select, input");
+    const first = focus === "ok" ? null : form.querySelector("input:not([type=checkbox]), textarea, select, input");
     (first ?? okButton).focus();
   });
 }

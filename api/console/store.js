@@ -24,6 +24,8 @@ export const PATHS = {
   personal: (seq) => `/v1/log/${encodeURIComponent(seq)}/personal`,
   log: "/v1/log",
   coaching: "/v1/coaching",
+  handovers: "/v1/shift/handovers",
+  handoverAck: (id) => `/v1/shift/handovers/${encodeURIComponent(id)}/acknowledge`,
   verify: "/v1/log/verify",
   contacts: "/v1/contacts",
   units: "/v1/units",

@@ -18,6 +18,7 @@ const WORK = {
 };
 
 const RECENT_OVERRIDES = 8;
+const RECENT_LOG = 20;
 
 export class SupervisorView {
   constructor({ api, section, me }) {
@@ -27,6 +28,8 @@ export class SupervisorView {
     this.after = 0; // the last log seq read
     this.work = new Map(); // actor -> {opened, sent, ...}
     this.overrides = []; // newest first
+    this.shift = []; // hand-overs and their acknowledgements, newest first
+    this.coaching = []; // coaching sessions recorded, newest first
     this.verify = null;
     this.section.hidden = false;
     this.section.querySelector("[data-verify]").addEventListener("click", () => this.checkLog());
@@ -98,6 +101,13 @@ export class SupervisorView {
   }
 
   _count(e) {
+    if (e.kind === "shift_handed_over" || e.kind === "handover_acknowledged") {
+      this.shift.unshift(e);
+      this.shift.length = Math.min(this.shift.length, RECENT_LOG);
+    } else if (e.kind === "coaching_recorded") {
+      this.coaching.unshift(e);
+      this.coaching.length = Math.min(this.coaching.length, RECENT_LOG);
+    }
     const what = WORK[e.kind];
     if (!what || !e.actor || e.actor === "system") return;
     const row = this.work.get(e.actor) ?? { opened: 0, linked: 0, sent: 0, escalated: 0, closed: 0, alerts: 0 };
@@ -126,6 +136,20 @@ export class SupervisorView {
         ${esc((o.units ?? []).join(", "))} instead of ${esc((o.instead_of ?? []).join(", ") || "nothing")}
         — “${esc(o.reason ?? "")}” <span class="muted">${esc(o.actor)}</span></li>`).join("") ||
       '<li class="muted">No overrides.</li>';
+    this.section.querySelector("[data-shift]").innerHTML =
+      this.shift.map((e) => `<li><time>${esc(timeOfDay(e.recorded_at))}</time> ${esc(e.actor)}
+        ${e.kind === "shift_handed_over"
+          ? `handed over${e.payload.incidents?.length ? ` (${esc(e.payload.incidents.length)} open)` : ""}: “${esc(e.payload.note ?? "")}”`
+          : `acknowledged the hand-over ${esc(e.payload.handover_id ?? "")}`}</li>`).join("") ||
+      '<li class="muted">No hand-overs yet.</li>';
+    this.section.querySelector("[data-coaching]").innerHTML =
+      this.coaching.map((e) => {
+        const p = e.payload;
+        const extra = [p.figure ? `figure: ${p.figure.replace(/_/g, " ")}` : "", p.incidents?.length ? `incidents: ${p.incidents.join(", ")}` : "",
+          p.follow_up ? `follow up ${p.follow_up}` : ""].filter(Boolean).join(" · ");
+        return `<li><time>${esc(timeOfDay(e.recorded_at))}</time> ${esc(p.coach)} → ${esc(p.colleague)}: ${esc(p.topic)}
+          ${extra ? `<span class="muted">${esc(extra)}</span>` : ""}</li>`;
+      }).join("") || '<li class="muted">No coaching recorded.</li>';
   }
 }
 

@@ -40,6 +40,7 @@ from api.pagination import (
     micros,
     paginate,
 )
+from api.routes.log import NO_STORE, Purpose, check_personal_purpose
 from api.schemas import IncidentDetail, IncidentList
 from api.versions import etag, not_modified
 from api.writes import WriteHeadersDep, WriteResult, submit_event
@@ -59,6 +60,7 @@ from planner.centre.events import (
     NoteAdded,
     QueryRecorded,
 )
+from planner.centre.search import address_of, incidents_at_address, matches_words
 from planner.centre.state import IncidentState
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
@@ -90,7 +92,7 @@ IncidentStatus = Literal["open", "closed"]
     openapi_extra={"x-etag": True},
 )
 def list_incidents(
-    _key: Reader,
+    key: Reader,
     services: ServicesDep,
     request: Request,
     response: Response,
@@ -108,47 +110,98 @@ def list_incidents(
     opened_to: Annotated[
         Timestamp | None, Query(alias="to", description="Opened before (RFC 3339).")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words that must all occur in the id, code or code label "
+            "(case-insensitive; 'cardiac arrest' finds CARDIAC_ARREST).",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words that must all occur in the incident's address or exact location "
+            "(personal data: roles that may read it, with ``purpose``; the address of each "
+            "incident returned is read and the read logged, and sent in ``addresses``).",
+        ),
+    ] = None,
+    purpose: Purpose = None,
     cursor: Annotated[str | None, cursor_query(INCIDENT_CURSOR)] = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> IncidentList | Response:
     """Open incidents (operational record only, no personal data), most urgent first; or, with
-    ``status=closed``, closed ones in the order they were closed; a page at a time. The
-    ``ETag`` is the state version."""
+    ``status=closed``, closed ones, the latest closed first; a page at a time. ``q`` and
+    ``address`` search them. The ``ETag`` is the state version."""
     version = services.engine.version
-    if (cached := not_modified(request, version)) is not None:
+    at_address: dict[str, int] | None = None
+    why = ""
+    if address is not None:
+        why = check_personal_purpose(key, purpose)
+        at_address = incidents_at_address(services.log, address)
+    elif (cached := not_modified(request, version)) is not None:
         return cached
 
-    def wanted(c: str, p: int | None, opened: datetime) -> bool:
+    def wanted(i: str, c: str, p: int | None, opened: datetime) -> bool:
+        found = services.codes.get(c)
+        label = found.label if found is not None else None
         return (
             (priority is None or p == priority)
             and (code is None or c == code)
             and (opened_from is None or opened >= opened_from)
             and (opened_to is None or opened < opened_to)
+            and (q is None or matches_words(q, i, c, label))
+            and (at_address is None or i in at_address)
         )
+
+    def addresses(ids: list[str]) -> dict[str, str] | None:
+        """The matched address of each listed incident, each read recorded in the log."""
+        if at_address is None:
+            return None
+        response.headers.update(NO_STORE)
+        out: dict[str, str] = {}
+        for rid in ids:
+            read = services.log.read_personal(at_address[rid], reader=key.actor, purpose=why)
+            if read is not None and (text := address_of(read)) is not None:
+                out[rid] = text
+        return out
 
     response.headers["ETag"] = etag(version)
     parts = None if cursor is None else decode_cursor(cursor)
     if status == "closed":
         closed, next_cursor = paginate(
-            (s for s in services.history.closed() if wanted(s.code, s.priority, s.opened_at)),
+            (s for s in services.history.closed() if wanted(s.id, s.code, s.priority, s.opened_at)),
             lambda s: (micros(s.closed_at or s.opened_at), s.id),
             after=None if parts is None else tuple(parts[-2:]),
             limit=limit,
+            descending=True,
         )
         return IncidentList(
-            version=version, incidents=[], closed=list(closed), next_cursor=next_cursor
+            version=version,
+            incidents=[],
+            closed=list(closed),
+            next_cursor=next_cursor,
+            addresses=addresses([s.id for s in closed]),
         )
     page, next_cursor = paginate(
         (
             i
             for i in services.engine.state.incidents.values()
-            if wanted(i.code, i.priority, i.opened_at)
+            if wanted(i.id, i.code, i.priority, i.opened_at)
         ),
         lambda i: (i.priority, micros(i.opened_at), i.id),
         after=None if parts is None else tuple(parts if len(parts) == 3 else [0, *parts]),
         limit=limit,
     )
-    return IncidentList(version=version, incidents=list(page), next_cursor=next_cursor)
+    return IncidentList(
+        version=version,
+        incidents=list(page),
+        next_cursor=next_cursor,
+        addresses=addresses([i.id for i in page]),
+    )
 
 
 @router.get(

@@ -50,6 +50,20 @@ def may_read(key: ApiKey, entry: LogEntry) -> bool:
     return entry.incident is not None or entry.kind == "contact_received"
 
 
+def check_personal_purpose(key: ApiKey, purpose: str | None) -> str:
+    """The stated purpose; 403 unless ``key``'s role may read personal data and one is given."""
+    if key.role not in PERSONAL_DATA_ROLES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"role {key.role.value!r} may not read personal data"
+        )
+    if not purpose or not purpose.strip():
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="personal data is read only for a stated purpose: send ?purpose=",
+        )
+    return purpose.strip()
+
+
 def with_personal(
     log: IncidentLog,
     entries: list[LogEntry],
@@ -63,15 +77,7 @@ def with_personal(
     entries, which hold no personal data) are listed without being read."""
     if not personal:
         return [LogEntryOut.of(e) for e in entries]
-    if key.role not in PERSONAL_DATA_ROLES:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, detail=f"role {key.role.value!r} may not read personal data"
-        )
-    if not purpose or not purpose.strip():
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail="personal data is read only for a stated purpose: send ?purpose=",
-        )
+    why = check_personal_purpose(key, purpose)
     if len(entries) == 1 and not may_read(key, entries[0]):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -82,7 +88,7 @@ def with_personal(
     for entry in entries:
         data: dict[str, Any] | None = None
         if may_read(key, entry) and (entry.kind not in AUDIT_KINDS or len(entries) == 1):
-            data = log.read_personal(entry.seq, reader=key.actor, purpose=purpose.strip())
+            data = log.read_personal(entry.seq, reader=key.actor, purpose=why)
         out.append(LogEntryOut.of(entry, personal=data))
     return out
 

@@ -675,10 +675,11 @@ class Engine:
 
     def _normalise(self, event: Event) -> Event:
         """Make implicit choices explicit, so the log says exactly what happened."""
-        if isinstance(event, DispatchAccepted) and event.units is None:
-            return event.model_copy(
-                update={"units": recommended_units(self._state, event.incident_id)}
-            )
+        if isinstance(event, DispatchAccepted) and (event.units is None or event.not_sent is None):
+            recommended = recommended_units(self._state, event.incident_id)
+            units = recommended if event.units is None else event.units
+            not_sent = [u for u in recommended if u not in units]
+            return event.model_copy(update={"units": units, "not_sent": not_sent})
         if isinstance(event, RelocationAccepted) and event.to_station is None:
             move = self._state.relocations.get(event.unit_id)
             if move is not None:

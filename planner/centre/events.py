@@ -315,6 +315,9 @@ class DispatchAccepted(_Event):
     type: Literal["dispatch_accepted"] = "dispatch_accepted"
     incident_id: Id
     units: list[Id] | None = None
+    not_sent: list[Id] | None = None
+    """Recommended units the dispatcher chose not to send (a partial send), filled in by the
+    engine, so the log says who chose what; the rest of the requirement is solved again."""
 
 
 class DispatchOverridden(_Event):
@@ -457,6 +460,25 @@ class RelocationDeclined(_Event):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class ShiftHandedOver(_Event):
+    """A dispatcher ends a shift with a note for whoever comes next; it stays open until
+    another dispatcher or a supervisor acknowledges it. The note is operational text (shown
+    to every console), not a place for caller details."""
+
+    type: Literal["shift_handed_over"] = "shift_handed_over"
+    handover_id: Id
+    note: str = Field(min_length=1, max_length=4000)
+    incidents: list[Id] = Field(default_factory=list, max_length=200)
+    """The open incidents handed over (for the record; the console fills them in)."""
+
+
+class HandoverAcknowledged(_Event):
+    """The next dispatcher has read a hand-over note: the log says who and when."""
+
+    type: Literal["handover_acknowledged"] = "handover_acknowledged"
+    handover_id: Id
+
+
 class RoadClosureOn(_Event):
     """A closure (``factor`` None) or slow-down (``factor`` > 1) of a circle or polygon."""
 
@@ -499,6 +521,8 @@ Event = Annotated[
     | AgencyNotified
     | CoachingRecorded
     | AlertAcknowledged
+    | ShiftHandedOver
+    | HandoverAcknowledged
     | RoadClosureOn
     | RoadClosureOff
     | RelocationRecommended
@@ -536,6 +560,8 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
         AgencyNotified,
         CoachingRecorded,
         AlertAcknowledged,
+        ShiftHandedOver,
+        HandoverAcknowledged,
         RoadClosureOn,
         RoadClosureOff,
         RelocationRecommended,

@@ -26,6 +26,7 @@ from planner.centre.events import (
     DispatchAccepted,
     DispatchOverridden,
     Event,
+    HandoverAcknowledged,
     HoldReleased,
     IncidentClosed,
     IncidentDowngraded,
@@ -42,6 +43,7 @@ from planner.centre.events import (
     RelocationRecommended,
     RoadClosureOff,
     RoadClosureOn,
+    ShiftHandedOver,
     UnitAcknowledged,
     UnitArrived,
     UnitMoved,
@@ -161,6 +163,21 @@ class CentreState:
     that stops being free loses its)."""
     relocation: RelocationRecommended | None = None
     """The latest move-up recommendation."""
+    handovers: Mapping[str, Handover] = field(default_factory=dict)
+    """Shift hand-over notes by id, in the order given, acknowledged or not."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """A shift hand-over note and, once read, who acknowledged it and when."""
+
+    id: str
+    actor: str
+    at: datetime
+    note: str
+    incidents: tuple[str, ...] = ()
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -661,6 +678,12 @@ def _dispatch_accepted(
             "use dispatch_overridden with a reason",
             field="units",
         )
+    left = [u for u in recommended if u not in chosen]
+    if e.not_sent is not None and sorted(e.not_sent) != sorted(left):
+        raise InvalidTransitionError(
+            f"must list the recommended units not sent ({', '.join(left) or 'none'})",
+            field="not_sent",
+        )
     return _dispatch(state, incident, list(chosen), at)
 
 
@@ -786,6 +809,39 @@ def _alert_ack(state: CentreState, e: AlertAcknowledged, at: datetime, c: CodeTa
     return replace(state, alerts_acknowledged={**state.alerts_acknowledged, e.alert_id: ack})
 
 
+def _handed_over(state: CentreState, e: ShiftHandedOver, at: datetime, c: CodeTable) -> CentreState:
+    if e.handover_id in state.handovers:
+        raise InvalidTransitionError(
+            f"hand-over {e.handover_id!r} was already given", field="handover_id"
+        )
+    unknown = [i for i in e.incidents if i not in state.incidents]
+    if unknown:
+        raise NotFoundError(f"no open incident {unknown[0]!r}", field="incidents")
+    note = Handover(e.handover_id, e.actor, at, e.note, tuple(e.incidents))
+    return replace(state, handovers={**state.handovers, note.id: note})
+
+
+def _handover_ack(
+    state: CentreState, e: HandoverAcknowledged, at: datetime, c: CodeTable
+) -> CentreState:
+    note = state.handovers.get(e.handover_id)
+    if note is None:
+        raise NotFoundError(f"no hand-over {e.handover_id!r}", field="handover_id")
+    if note.acknowledged_by is not None and note.acknowledged_at is not None:
+        raise InvalidTransitionError(
+            f"hand-over {note.id!r} was acknowledged by {note.acknowledged_by} at "
+            f"{note.acknowledged_at.isoformat()}",
+            field="handover_id",
+        )
+    if note.actor == e.actor:
+        raise InvalidTransitionError(
+            "the next dispatcher acknowledges a hand-over, not the one who gave it",
+            field="handover_id",
+        )
+    read = replace(note, acknowledged_by=e.actor, acknowledged_at=at)
+    return replace(state, handovers={**state.handovers, note.id: read})
+
+
 def _closure_on(state: CentreState, e: RoadClosureOn, at: datetime, c: CodeTable) -> CentreState:
     if e.closure_id in state.closures:
         raise InvalidTransitionError(f"closure {e.closure_id!r} is already on", field="closure_id")
@@ -837,6 +893,8 @@ _HANDLERS: Mapping[type[Any], Callable[[CentreState, Any, datetime, CodeTable], 
     AgencyNotified: _agency,
     CoachingRecorded: _coaching,
     AlertAcknowledged: _alert_ack,
+    ShiftHandedOver: _handed_over,
+    HandoverAcknowledged: _handover_ack,
     RoadClosureOn: _closure_on,
     RoadClosureOff: _closure_off,
     RelocationRecommended: _relocation_recommended,

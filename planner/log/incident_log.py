@@ -14,7 +14,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -488,6 +488,26 @@ class IncidentLog:
             )
             self._append_locked(conn, audit, head_seq=head_seq, head_hash=head_hash)
             return None if row.data is None else dict(json.loads(row.data))
+
+    def match_personal(
+        self, *, kinds: Collection[str], match: Callable[[Mapping[str, Any]], bool]
+    ) -> list[tuple[int, str | None]]:
+        """``(seq, incident)`` of the entries of ``kinds`` whose personal data ``match``
+        accepts, in seq order (redacted entries never match): a server-side search that
+        returns no personal data. A caller that shows what matched reads it with
+        :meth:`read_personal`, so every disclosure is recorded as before."""
+        query = (
+            sa.select(entries_table.c.seq, entries_table.c.incident, personal_table.c.data)
+            .select_from(entries_table.join(personal_table))
+            .where(entries_table.c.kind.in_(sorted(kinds)), personal_table.c.data.is_not(None))
+            .order_by(entries_table.c.seq)
+        )
+        with self._read() as conn:
+            return [
+                (int(row.seq), row.incident)
+                for row in conn.execute(query)
+                if match(json.loads(row.data))
+            ]
 
     def redact_personal(
         self, *, older_than: datetime, actor: str, reason: str = "retention period"

@@ -496,8 +496,11 @@ def test_override_escalate_note_complaint_and_unit_status_from_the_keyboard(
     assert row.inner_text().startswith("2")
 
     # A note and a complaint: their text is personal data, hidden until asked for with a reason.
-    page.keyboard.press("t")
-    _answer(page, {"text": "caller is the patient's neighbour"})
+    page.keyboard.press("t")  # the note box of the incident's narrative
+    page.keyboard.type("caller is the patient's neighbour")
+    page.keyboard.press("Control+Enter")
+    page.locator("#toast", has_text="Note added").wait_for()
+    page.keyboard.press("Escape")  # out of the box, back to the incident's keys
     page.keyboard.press("c")
     _answer(page, {"category": "delay", "text": "waited too long"})
     page.locator("#detail .timeline li", has_text="Complaint recorded").wait_for()

@@ -64,6 +64,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                           "notes": "agreed a checklist"},
     "alert_acknowledged": {"alert_id": "escalation:I-1:2", "kind": "escalation",
                            "incident_id": "I-1"},
+    "shift_handed_over": {"handover_id": "HO-1", "note": "I-1 waits for police",
+                          "incidents": ["I-1"]},
+    "handover_acknowledged": {"handover_id": "HO-1"},
     "road_closure_on": {"closure_id": "RC-1", "centre": P, "radius_m": 150, "factor": None},
     "road_closure_off": {"closure_id": "RC-1"},
     "relocation_recommended": {"policy": "coverage+dmexclp", "trigger": "timer", "moves": [
