@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from planner.arrays import FloatArray, IntArray
+from planner.arrays import IntArray
 from planner.dispatch.candidates import (
     MOVED_KINDS,
     ArcKind,
@@ -44,22 +43,50 @@ _DIVERT = int(ArcKind.DIVERT)
 
 @dataclass(frozen=True, slots=True)
 class _Arcs:
-    """The candidate arrays plus each movable arc's 0-based ETA rank within its group."""
+    """What the explanations read of the arcs, as plain Python values: the chosen arcs and,
+    per chosen movable arc, the head of its group's pool (up to the next-best arc and the
+    :data:`MAX_NOTES` nearer ones), with its 0-based ETA rank. Gathering only these arcs
+    keeps a city-scale plan from converting tens of thousands of arcs it never reads."""
 
-    unit: IntArray
-    group: IntArray
-    kind: IntArray
-    eta_s: FloatArray
-    cost: FloatArray
-    stable: npt.NDArray[np.bool_]
-    rank: IntArray
+    unit: dict[int, int]
+    group: dict[int, int]
+    kind: dict[int, int]
+    eta_s: dict[int, float]
+    cost: dict[int, float]
+    stable: dict[int, bool]
+    rank: dict[int, int]
+    head: dict[int, list[int]]
 
     @classmethod
-    def of(cls, cand: Candidates, pools: Pools) -> _Arcs:
-        rank = np.full(cand.n_arcs, -1, dtype=np.int64)
-        starts = np.repeat(pools.start, pools.end - pools.start)
-        rank[pools.order] = np.arange(pools.order.shape[0]) - starts
-        return cls(cand.unit, cand.group, cand.kind, cand.eta_s, cand.cost, cand.stable, rank)
+    def of(cls, cand: Candidates, pools: Pools, chosen: IntArray) -> _Arcs:
+        position = np.zeros(cand.n_arcs, dtype=np.int64)
+        position[pools.order] = np.arange(pools.order.shape[0])
+        movable = chosen[cand.kind[chosen] != _COMMITTED]
+        first = pools.start[cand.group[movable]]
+        rank = position[movable] - first
+        length = np.minimum(
+            np.minimum(rank + 2, MAX_NOTES + 2), pools.end[cand.group[movable]] - first
+        )
+        ends = np.cumsum(length)
+        offset = np.arange(int(ends[-1]) if ends.size else 0) - np.repeat(ends - length, length)
+        heads = pools.order[np.repeat(first, length) + offset]
+        read = np.concatenate([chosen, heads])
+        keys = read.tolist()
+        head_list = heads.tolist()
+        movable_list = movable.tolist()
+        return cls(
+            unit=dict(zip(keys, cand.unit[read].tolist(), strict=True)),
+            group=dict(zip(keys, cand.group[read].tolist(), strict=True)),
+            kind=dict(zip(keys, cand.kind[read].tolist(), strict=True)),
+            eta_s=dict(zip(keys, cand.eta_s[read].tolist(), strict=True)),
+            cost=dict(zip(keys, cand.cost[read].tolist(), strict=True)),
+            stable=dict(zip(keys, cand.stable[read].tolist(), strict=True)),
+            rank=dict(zip(movable_list, rank.tolist(), strict=True)),
+            head={
+                a: head_list[stop - n : stop]
+                for a, stop, n in zip(movable_list, ends.tolist(), length.tolist(), strict=True)
+            },
+        )
 
 
 def build_plan(
@@ -74,14 +101,14 @@ def build_plan(
     """Assemble the plan for the chosen arc indices (each unit at most once)."""
     chosen_arr = np.array(sorted(chosen), dtype=np.int64)
     pools = build_pools(cand)
-    arcs = _Arcs.of(cand, pools)
+    arcs = _Arcs.of(cand, pools, chosen_arr)
     chosen_list = chosen_arr.tolist()
     unit_arc = dict(zip(cand.unit[chosen_arr].tolist(), chosen_list, strict=True))
     new_arcs = [a for a in chosen_list if arcs.kind[a] != _COMMITTED]
     lacking = _nearer_without(problem, cand, new_arcs)
     used_by = np.full(len(problem.units), -1, dtype=np.int64)
     used_by[cand.unit[chosen_arr]] = chosen_arr
-    fills = Counter(cand.group[chosen_arr].tolist())
+    fills = np.bincount(cand.group[chosen_arr], minlength=len(cand.groups)).tolist()
     assignments: list[Assignment] = []
     committed: list[Assignment] = []
     for arc in chosen_list:
@@ -95,20 +122,21 @@ def build_plan(
                     arcs,
                     arc,
                     unit_arc,
-                    pools.of(arcs.group[arc]),
                     lacking[arc],
+                    pools=pools,
                     margin_s=options.divert_margin_s or 0.0,
                 )
             )
+    short = [g for g, group in enumerate(cand.groups) if fills[g] < group.capacity]
+    reasons = _unmet_reasons(cand, short, used_by, pools)
     unmet = [
         Unmet(
-            incident=problem.incidents[group.incident].id,
-            capability=group.capability,
-            missing=group.capacity - fills.get(g, 0),
-            reason=_unmet_reason(cand, g, used_by, pools),
+            incident=problem.incidents[cand.groups[g].incident].id,
+            capability=cand.groups[g].capability,
+            missing=cand.groups[g].capacity - fills[g],
+            reason=reason,
         )
-        for g, group in enumerate(cand.groups)
-        if fills.get(g, 0) < group.capacity
+        for g, reason in zip(short, reasons, strict=True)
     ]
     return Plan(
         status=status,
@@ -181,7 +209,7 @@ def _describe_use(
     problem: DispatchProblem, cand: Candidates, arcs: _Arcs, arc: int, group_now: int
 ) -> str:
     """What a nearer unit is doing instead, as a short phrase."""
-    group = cand.groups[int(arcs.group[arc])]
+    group = cand.groups[arcs.group[arc]]
     incident = problem.incidents[group.incident]
     if arcs.kind[arc] == _COMMITTED:
         return f"stays committed to {incident.id} (priority {incident.priority})"
@@ -197,37 +225,37 @@ def _assignment(
     arcs: _Arcs,
     arc: int,
     unit_arc: dict[int, int],
-    pool: np.ndarray,
     lacking: list[str],
     *,
+    pools: Pools,
     margin_s: float,
 ) -> Assignment:
-    """The recommendation with its explanation; ``pool`` is the group's arcs by ETA."""
-    u, g, kind = int(arcs.unit[arc]), int(arcs.group[arc]), int(arcs.kind[arc])
-    eta = float(arcs.eta_s[arc])
+    """The recommendation with its explanation."""
+    u, g, kind = arcs.unit[arc], arcs.group[arc], arcs.kind[arc]
+    eta = arcs.eta_s[arc]
     group = cand.groups[g]
-    rank = int(arcs.rank[arc]) + 1
-    head = pool[: rank + 1].tolist()
+    rank = arcs.rank[arc] + 1
+    head = arcs.head[arc]
     others = [a for a in head if a != arc]
     notes: list[str] = []
     if kind == _PREEMPT:
         notes.append(f"diverted from {problem.units[u].incident}")
     if kind == _DIVERT:
-        notes.append(_diversion_note(problem, cand, pool, arc, margin_s=margin_s))
+        notes.append(_diversion_note(problem, cand, pools.of(g), arc, margin_s=margin_s))
     if arcs.stable[arc]:
         notes.append("kept from the previous plan")
     next_unit: str | None = None
     next_eta: float | None = None
     if others:
-        next_unit = problem.units[int(arcs.unit[others[0]])].id
-        next_eta = float(arcs.eta_s[others[0]])
+        next_unit = problem.units[arcs.unit[others[0]]].id
+        next_eta = arcs.eta_s[others[0]]
         delta = next_eta - eta
         if delta >= 0:
             notes.append(f"{delta:.0f} s sooner than {next_unit}")
         else:
             notes.append(f"{-delta:.0f} s later than {next_unit}")
     for a in head[: min(rank - 1, MAX_NOTES)]:
-        v = int(arcs.unit[a])
+        v = arcs.unit[a]
         name = problem.units[v].id
         used = unit_arc.get(v)
         if used is not None:
@@ -235,7 +263,7 @@ def _assignment(
         elif arcs.kind[a] in MOVED_KINDS:
             notes.append(f"{name}: not diverted from {problem.units[v].incident}")
         else:
-            extra = float(arcs.cost[a] - arcs.cost[arc])
+            extra = arcs.cost[a] - arcs.cost[arc]
             notes.append(f"{name}: left free (costs {extra:.0f} weighted s more here)")
     if rank - 1 > MAX_NOTES:
         notes.append(f"and {rank - 1 - MAX_NOTES} more nearer units")
@@ -298,26 +326,81 @@ def _nearer_without(
         nearest = np.take_along_axis(masked_k, by_eta, axis=1)
     else:
         nearest = np.argsort(masked, axis=1, kind="stable")[:, :k]
-    out: dict[int, list[str]] = {}
-    for row, arc in enumerate(arcs):
-        out[arc] = [
-            problem.units[int(v)].id for v in nearest[row] if np.isfinite(masked[row, int(v)])
-        ]
-    return out
+    found = np.isfinite(np.take_along_axis(masked, nearest, axis=1)).tolist()
+    units = problem.units
+    return {
+        arc: [units[v].id for v, ok in zip(row, ok_row, strict=True) if ok]
+        for arc, row, ok_row in zip(arcs, nearest.tolist(), found, strict=True)
+    }
 
 
-def _unmet_reason(cand: Candidates, g: int, used_by: IntArray, pools: Pools) -> str:
-    group = cand.groups[g]
-    group_priority, group_incident = pools.group_priority, pools.group_incident
-    cap = group.capability
-    with_cap = int(cand.capable[cap].sum())
+def _unmet_reasons(
+    cand: Candidates, short: list[int], used_by: IntArray, pools: Pools
+) -> list[str]:
+    """Why each group in ``short`` keeps an empty slot: what its reachable capable units do
+    instead. The counts of every such group are computed at once over its pool's arcs."""
+    if not short:
+        return []
+    n_groups = len(cand.groups)
+    short_arr = np.array(short, dtype=np.int64)
+    sizes_short = pools.end[short_arr] - pools.start[short_arr]
+    ends = np.cumsum(sizes_short)
+    offset = np.arange(int(ends[-1])) - np.repeat(ends - sizes_short, sizes_short)
+    pool = pools.order[np.repeat(pools.start[short_arr], sizes_short) + offset]
+    pool_group = cand.group[pool]
+    moved = np.isin(cand.kind[pool], MOVED_KINDS)
+    used = used_by[cand.unit[pool]]
+    taken = used >= 0
+    used_group = cand.group[np.where(taken, used, 0)]
+    other_pri = pools.group_priority[used_group]
+    own_pri = pools.group_priority[pool_group]
+    same = taken & (
+        (cand.kind[np.where(taken, used, 0)] == _COMMITTED)
+        | (pools.group_incident[used_group] == pools.group_incident[pool_group])
+    )
+    other = taken & ~same
+    masks = {
+        "free": ~taken & ~moved,
+        "not diverted": ~taken & moved,
+        "this incident or its own": same,
+        "more urgent": other & (other_pri < own_pri),
+        "equally urgent": other & (other_pri == own_pri),
+        "less urgent": other & (other_pri > own_pri),
+    }
+    counts = {
+        name: np.bincount(pool_group[mask], minlength=n_groups).tolist()
+        for name, mask in masks.items()
+    }
+    committed_here = np.bincount(cand.group[cand.kind == _COMMITTED], minlength=n_groups).tolist()
+    sizes = (pools.end - pools.start).tolist()
+    by_cap: dict[str, tuple[int, int]] = {}
+    reasons: list[str] = []
+    for g in short:
+        cap = cand.groups[g].capability
+        if cap not in by_cap:
+            capable = cand.capable[cap]
+            by_cap[cap] = (int(capable.sum()), int((capable & cand.available).sum()))
+        reasons.append(
+            _unmet_reason(
+                cap,
+                *by_cap[cap],
+                sizes[g],
+                committed_here[g],
+                {name: values[g] for name, values in counts.items()},
+            )
+        )
+    return reasons
+
+
+def _unmet_reason(
+    cap: str, with_cap: int, available: int, n: int, here: int, urgency: dict[str, int]
+) -> str:
+    """The reason for one group: ``n`` reachable capable units, ``here`` committed to it,
+    ``urgency`` what the reachable ones do (counts by kind of use)."""
     if not with_cap:
         return f"no unit has {cap}"
-    available = int((cand.capable[cap] & cand.available).sum())
-    pool = pools.of(g)
-    if pool.size == 0:
+    if n == 0:
         if not available:
-            here = int(np.sum((cand.group == g) & (cand.kind == _COMMITTED)))
             if here:
                 return (
                     f"no available unit with {cap} ({here} already committed here, "
@@ -325,25 +408,6 @@ def _unmet_reason(cand: Candidates, g: int, used_by: IntArray, pools: Pools) -> 
                 )
             return f"no available unit with {cap} ({with_cap} busy or out of service)"
         return f"no available unit with {cap} can reach it"
-    used = used_by[cand.unit[pool]]
-    taken = used >= 0
-    free = ~taken
-    used_t = used[taken]
-    other_pri = group_priority[cand.group[used_t]]
-    same = (cand.kind[used_t] == _COMMITTED) | (
-        group_incident[cand.group[used_t]] == group.incident
-    )
-    urgency = Counter(
-        {
-            "free": int(np.sum(free & ~np.isin(cand.kind[pool], MOVED_KINDS))),
-            "not diverted": int(np.sum(free & np.isin(cand.kind[pool], MOVED_KINDS))),
-            "this incident or its own": int(np.sum(same)),
-            "more urgent": int(np.sum(~same & (other_pri < group.priority))),
-            "equally urgent": int(np.sum(~same & (other_pri == group.priority))),
-            "less urgent": int(np.sum(~same & (other_pri > group.priority))),
-        }
-    )
-    n = int(pool.size)
     if urgency["more urgent"] == n:
         return f"all {n} capable units assigned to more urgent incidents"
     parts = [f"{k}: {v}" for k, v in sorted(urgency.items()) if v]
