@@ -61,7 +61,7 @@ from planner.centre.recommendations import (
     plan_key,
     recommendation_event,
 )
-from planner.centre.relocation import Trigger, kept_notes, move_key, recommend
+from planner.centre.relocation import Trigger, kept_notes, move_key, recommend, stations
 from planner.centre.state import (
     FREE_STATUSES,
     CentreState,
@@ -223,6 +223,7 @@ class Engine:
         config: EngineConfig | None = None,
         clock: Callable[[], datetime] | None = None,
         coverage: CoverageModel | None = None,
+        move_up: bool = True,
     ) -> None:
         config = config or EngineConfig()
         if region is not None and config.region is None:
@@ -247,6 +248,9 @@ class Engine:
         region on first use when not given; the simulator passes its scenario's)."""
         self._own_coverage = coverage is None
         """Whether the model is the engine's own: then its busy fraction is the centre's."""
+        self._move_up = move_up
+        """Recommend relocations (``False``: the caller moves units itself, as the simulator
+        does with the same policy)."""
         self._moveup_at: datetime | None = None
         """When the relocation timer last re-ran the move-up (in memory: a restart re-runs)."""
         self._max_skew = timedelta(seconds=get_settings().max_clock_skew_s)
@@ -433,6 +437,8 @@ class Engine:
             return None
         if self._moveup_at is not None and (now - self._moveup_at).total_seconds() < interval:
             return None
+        if not stations(self._state):
+            return None  # nothing to place yet: the first timed run waits for a fleet
         self._moveup_at = now
         plan_before = self._plan
         saved = self._save()
@@ -759,7 +765,7 @@ class Engine:
 
     def _relocation_rule(self) -> str | None:
         """``dmexclp`` or ``mip`` when the policy has a relocation part and ETAs are on roads."""
-        if self._region is None or self._state.config is None:
+        if not self._move_up or self._region is None or self._state.config is None:
             return None
         return split_policy(self.config.solver.policy)[1]
 
@@ -1030,8 +1036,8 @@ class Engine:
         q = self._busy(self._state.last_at) if self._own_coverage else None
         start = time.perf_counter()
         plan = solve_coverage(problem, options, model, q=q, previous=self._plan)
-        stations = {u.id: u.waits_at for u in self._state.units.values()}
-        plan = kept_notes(plan, problem, model, q=q, stations=stations)
+        waits = {u.id: u.waits_at for u in self._state.units.values()}
+        plan = kept_notes(plan, problem, model, q=q, stations=waits)
         return replace(plan, options=options, solve_ms=(time.perf_counter() - start) * 1000.0)
 
 

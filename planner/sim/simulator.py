@@ -112,6 +112,7 @@ class Simulation:
             config=config,
             clock=self._clock,
             coverage=world.coverage,
+            move_up=False,  # the simulation moves its units itself (_relocate)
         )
         self.units: dict[str, _UnitState] = {}
         self.incidents: dict[str, _IncidentState] = {}

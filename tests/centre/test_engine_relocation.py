@@ -337,3 +337,19 @@ def test_freed_unit_status_flow_is_consistent() -> None:
     b = live.state.units["B"]
     assert (b.status, b.base, b.relocating_to) == (UnitStatus.AVAILABLE, "S2", None)
     assert b.location.lon == pytest.approx(5.02)
+
+
+def test_the_timer_waits_for_a_fleet_with_stations() -> None:
+    """A tick before any station exists does not start the interval: the first fleet gets its
+    timed move-up at the next tick, not an interval later."""
+    live, clock = _engine()
+    live.submit({**_unit("X", "S0", 0), "station": None})
+    assert live.tick() == []
+    for uid in ("A", "B"):
+        live.submit(_unit(uid, "S0", 0))
+    live.submit(_unit("D", "S2", 2, off=True))
+    clock.advance(5)
+    advice = [o.event for o in live.tick()]
+    assert [(e.type, len(e.moves)) for e in advice if isinstance(e, RelocationRecommended)] == [
+        ("relocation_recommended", 1)
+    ]
