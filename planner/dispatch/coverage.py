@@ -116,8 +116,13 @@ class CoverageModel:
         wanted = np.asarray(nodes, dtype=np.int64).reshape(-1).tolist()
         missing = [n for n in dict.fromkeys(wanted) if n not in self._rows]
         if missing:
-            seconds = self.region.travel_time_matrix(
-                np.array(missing, dtype=np.int64), self.demand_nodes
+            origins = np.array(missing, dtype=np.int64)
+            # Road regions can stop each tree at the cover time: the same rows, far cheaper.
+            within = getattr(self.region, "travel_times_within", None)
+            seconds = (
+                within(origins, self.demand_nodes, self.target_s)
+                if within is not None
+                else self.region.travel_time_matrix(origins, self.demand_nodes)
             )
             for n, row in zip(missing, seconds <= self.target_s, strict=True):
                 self._rows[n] = row

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from planner.arrays import FloatArray
+from planner.arrays import BoolArray, FloatArray
 from planner.dispatch.coverage import (
     COVERING_STATUSES,
     LOSS_STEP,
@@ -109,11 +109,16 @@ def find_holds(
     free = np.array([u.status == UnitStatus.AVAILABLE for u in problem.units], dtype=bool)
     gap: FloatArray | None = None
     holds: dict[int, Hold] = {}
+    capable_by_need: dict[frozenset[str], BoolArray] = {}  # calls share a few requirement sets
     for i, inc in enumerate(problem.incidents):
         if inc.priority < options.hold_from_priority or inc.id in served:
             continue
-        needed = {c for c, n in inc.requirements.items() if n > 0}
-        capable = free & np.array([bool(needed & u.capabilities) for u in problem.units])
+        needed = frozenset(c for c, n in inc.requirements.items() if n > 0)
+        if needed not in capable_by_need:
+            capable_by_need[needed] = free & np.array(
+                [bool(needed & u.capabilities) for u in problem.units], dtype=bool
+            )
+        capable = capable_by_need[needed]
         in_time = capable & (tt[:, i] <= budget[i])
         if not in_time.any():
             continue

@@ -96,6 +96,23 @@ class RoadRegion(RegionBase):
             len(origins), len(destinations)
         )
 
+    def travel_times_within(
+        self, origins: IntArray, destinations: IntArray, limit_s: float
+    ) -> FloatArray:
+        """:meth:`travel_time_matrix` for pairs at most ``limit_s`` apart (``inf`` beyond):
+        forward trees that stop at the limit, one SciPy call, nothing cached. Far cheaper
+        than full trees when the limit is a cover time (a coverage model's first rows)."""
+        origins = self._check_nodes(origins, "origins")
+        destinations = self._check_nodes(destinations, "destinations")
+        if len(origins) == 0 or len(destinations) == 0:
+            return np.empty((len(origins), len(destinations)), dtype=np.float64)
+        with self._lock:
+            graph = self._csr
+        unique, inverse = np.unique(origins, return_inverse=True)
+        dist = np.atleast_2d(dijkstra(graph, indices=unique, limit=limit_s))
+        out: FloatArray = dist[np.ix_(inverse.reshape(-1), destinations)]
+        return out
+
     def route(self, origin: int, destination: int) -> Route:
         """Fastest path: seconds, metres and the node sequence (empty when unreachable)."""
         origin, destination = self._check_node(origin), self._check_node(destination)
