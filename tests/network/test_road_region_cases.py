@@ -1,0 +1,86 @@
+"""Road-region details on a four-node graph worked out by hand: both sides of the many-to-many
+matrix, zero-second edges, forward trees, the tree cache and what a closure does to it.
+
+Edges (seconds): 0→1 10, 1→2 0 (a zero-length link), 2→3 5, 0→3 40, 3→0 7.
+Fastest: 0→3 = 15 (by 1 and 2), 3→2 = 17 (by 0 and 1), 1→0 = 12 (by 2, 3).
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from planner.errors import InputError
+from planner.network.closures import Closure
+from planner.network.osm import arrays_from_graph
+from planner.network.road_region import RoadRegion
+
+EXPECTED = np.array(
+    [
+        [0.0, 10.0, 10.0, 15.0],
+        [12.0, 0.0, 0.0, 5.0],
+        [12.0, 22.0, 0.0, 5.0],
+        [7.0, 17.0, 17.0, 0.0],
+    ]
+)
+
+
+def _region(cache: int = 256) -> RoadRegion:
+    graph = nx.MultiDiGraph(crs="epsg:4326")
+    for node in range(4):
+        graph.add_node(node, x=node / 100, y=0.0)
+    for u, v, seconds in ((0, 1, 10.0), (1, 2, 0.0), (2, 3, 5.0), (0, 3, 40.0), (3, 0, 7.0)):
+        graph.add_edge(u, v, travel_time=seconds, length=seconds * 10)
+    return RoadRegion(arrays_from_graph(graph, name="four"), tree_cache_size=cache)
+
+
+def test_matrix_from_either_side_in_the_order_asked() -> None:
+    region = _region()
+    origins, destinations = np.array([3, 0, 3]), np.array([2, 0])
+    np.testing.assert_array_equal(
+        region.travel_time_matrix(origins, destinations), EXPECTED[np.ix_(origins, destinations)]
+    )  # fewer destinations: reverse trees
+    origins, destinations = np.array([1]), np.array([3, 0, 2, 0])
+    np.testing.assert_array_equal(
+        region.travel_time_matrix(origins, destinations), EXPECTED[np.ix_(origins, destinations)]
+    )  # fewer origins: forward trees
+    assert region.travel_time_matrix(np.array([], dtype=np.int64), np.array([1])).shape == (0, 1)
+    np.testing.assert_array_equal(region.etas_from(3), EXPECTED[3])
+    np.testing.assert_array_equal(region.etas_to(0), EXPECTED[:, 0])
+    route = region.route(0, 3)
+    assert (route.seconds, route.metres, route.nodes) == (15.0, 150.0, (0, 1, 2, 3))
+    assert region.n_edges == 5
+
+
+def test_tree_cache_is_bounded_read_only_and_dropped_by_closures() -> None:
+    region = _region(cache=2)
+    first = region.etas_to(3)
+    assert region.etas_to(3) is first  # cached
+    with pytest.raises(ValueError, match="read-only"):
+        first[0] = 1.0
+    second = region.etas_to(2)
+    region.etas_to(3)  # 3 used last: 2 is the oldest now
+    region.etas_to(1)  # evicts 2, keeps 3
+    assert region.etas_to(3) is first
+    assert region.etas_to(2) is not second
+    # closing the zero-length link reroutes 0→3 directly (40 s) and forgets the cached trees
+    assert region.apply_closure("link", Closure(edges=((1, 2),))) == 1
+    assert region.etas_to(3)[0] == 40.0 and math.isinf(
+        region.edge_seconds[2]
+    )  # edges sorted by (u, v)
+    region.lift_closure("link")
+    assert region.etas_to(3)[0] == 15.0
+    kept = region.etas_to(3)
+    region.clear_tree_cache()
+    assert region.etas_to(3) is not kept
+    with pytest.raises(InputError, match="no road from node 1 to node 3") as info:
+        region.apply_closure("x", Closure(edges=((1, 3),)))
+    assert info.value.field == "edges"
+    with pytest.raises(InputError, match="no road from node 9 to node 0"):
+        region.apply_closure("x", Closure(edges=((9, 0),)))
+    segments = region.road_segments()
+    assert segments.shape == (5, 4)
+    np.testing.assert_array_equal(segments[0], [0.0, 0.0, 0.01, 0.0])
