@@ -205,15 +205,33 @@ def run_module(name: str, target: Target, timeout_s: float) -> Result:
             if status == "survived":
                 survivors.append(mutant)
     complete = not timed_out and counts.get("not checked", 0) == 0 and bool(counts)
-    diffs = [_show(work, mutant, mutmut, env) for mutant in sorted(survivors)]
-    return Result(target.source, counts, diffs, complete)
+    return Result(target.source, counts, _diffs(work, sorted(survivors), env), complete)
 
 
-def _show(work: Path, mutant: str, mutmut: str, env: dict[str, str]) -> str:
+_SHOW = """
+import sys
+from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+for name in sys.argv[1:]:
+    diff = get_diff_for_mutant(name, path=find_mutant(name).path).strip()
+    print(f"#### {name}\\n\\n```diff\\n{diff}\\n```\\n")
+"""
+
+
+def _diffs(work: Path, mutants: list[str], env: dict[str, str]) -> list[str]:
+    """The survivors' diffs from one process (``mutmut show`` per mutant loads everything each
+    time: minutes for a module with many survivors)."""
+    if not mutants:
+        return []
     shown = subprocess.run(
-        [mutmut, "show", mutant], cwd=work, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", _SHOW, *mutants],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
-    return f"#### {mutant}\n\n```diff\n{shown.stdout.strip()}\n```\n"
+    return [shown.stdout or shown.stderr]
 
 
 PLANTED = [
