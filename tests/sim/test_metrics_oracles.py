@@ -454,3 +454,128 @@ def test_coverage_by_hour_by_hand() -> None:
         "0": {"fraction_covered": 0.8, "ci95_fraction_covered": [0.8, 0.8], "free_units": 3.0},
         "1": {"fraction_covered": 0.6, "free_units": 2.0},
     }
+
+
+def _record(call: int, priority: int, hour: int, response: float | None, **extra: Any) -> Any:
+    t_call = 4000.0 * call
+    return IncidentRecord(
+        call=call,
+        code=extra.pop("code", "X"),
+        priority=priority,
+        target_s=extra.pop("target_s", 600.44),
+        t_call_s=t_call,
+        hour=hour,
+        node=0,
+        ready_s=t_call,
+        dispatched_s=t_call + extra.pop("queued", 0.0),
+        arrived_s=math.nan if response is None else t_call + response,
+    )
+
+
+def test_report_keys_in_natural_order_and_figures_to_their_digits() -> None:
+    """Calls arrive priority 2 first and late hours first, yet priorities, hours and units are
+    listed in ascending order; figures keep their reported digits: 7 calls over 3
+    replications -> 2.33 per replication, target 600.44 -> 600.4, queued 10 (3 times), 20 and
+    25.5 (3 times) s -> 18.07 -> 18.1, wall 0.12345 s -> 0.123, solve times 1.23456 ms -> 1.235."""
+
+    def rep(r: int) -> ReplicationResult:
+        calls = [_record(0, 2, 5, 100.0), _record(1, 1, 3, 200.0, queued=10.0)]
+        if r == 0:
+            calls.append(_record(2, 1, 3, 250.0, queued=20.0))
+        calls.append(_record(3, 1, 1, 300.0, queued=25.5))
+        units = (UnitRecord("A10", "S2", 100.0, 50.0, 1), UnitRecord("A9", "S1", 100.0, 50.0, 1))
+        return ReplicationResult(
+            "s", "optimal", r, r, tuple(calls), units, wall_s=0.12345, events=2,
+            solve_ms=(1.23456,),
+        )  # fmt: skip
+
+    doc = summarise([rep(0), rep(1), rep(2)])["policies"]["optimal"]
+    assert list(doc["by_priority"]) == ["1", "2"]
+    assert list(doc["late_by_hour_by_priority"]) == ["1", "2"]
+    assert list(doc["late_by_hour_by_priority"]["1"]) == ["1", "3"]
+    assert list(doc["utilisation_by_unit"]) == ["A9", "A10"]
+    p1 = doc["by_priority"]["1"]
+    assert (p1["n"], p1["n_per_replication"], p1["target_s"]) == (7, 2.33, 600.4)
+    assert p1["mean_queued_s"] == round((10 * 3 + 20 + 25.5 * 3) / 7, 1) == 18.1
+    assert doc["all"]["p90_response_s"] == 300.0
+    assert doc["wall_s_per_replication"] == 0.123 and doc["median_solve_ms"] == 1.235
+
+
+def test_p90_and_figures_keep_one_decimal() -> None:
+    """Responses 100.04 .. 1000.04 in steps of 100: 90th centile 910.04 -> 910.0 (one decimal,
+    not two)."""
+    calls = [_record(k, 1, 0, 100.04 + 100 * k) for k in range(10)]
+    run = ReplicationResult("s", "a", 0, 0, tuple(calls), (), wall_s=0.1, events=1)
+    p1 = summarise([run])["policies"]["a"]["by_priority"]["1"]
+    assert p1["p90_response_s"] == 910.0
+
+
+def test_no_baseline_run_means_no_comparison_and_a_policy_without_calls_has_no_totals() -> None:
+    run = ReplicationResult("s", "optimal", 0, 0, (), (), wall_s=0.1, events=0)
+    doc = summarise([run, ReplicationResult("s", "other", 0, 0, (), (), 0.1, 0)])
+    assert "vs_closest_idle" not in doc
+    assert doc["policies"]["optimal"]["all"] == {}
+    assert doc["policies"]["optimal"]["by_priority"] == {}
+
+
+def test_utilisation_interval_stays_within_one() -> None:
+    """Utilisation 0.9 and 1.0 in two replications: 0.95 -/+ 12.7062 x 0.05 is clipped to 1."""
+    runs = [
+        ReplicationResult(
+            "s", "a", r, r, (), (UnitRecord("A1", "S", 100.0, busy, 1),), wall_s=0.1, events=1
+        )
+        for r, busy in ((0, 90.0), (1, 100.0))
+    ]
+    assert summarise(runs)["policies"]["a"]["ci95_utilisation"] == [0.3147, 1.0]
+
+
+def test_units_frame_columns_and_utilisation_of_short_duty() -> None:
+    """The CSV's columns by name; a unit on duty 1 s (half busy) is 50 % used; one never on
+    duty but marked busy has no utilisation (not infinity)."""
+    units = (
+        UnitRecord("A1", "S1", on_duty_s=1.0, busy_s=0.5, dispatches=2),
+        UnitRecord("A2", "S2", on_duty_s=0.0, busy_s=5.0, dispatches=0),
+    )
+    frame = units_frame([ReplicationResult("s", "a", 0, 0, (), units, wall_s=0.1, events=1)])
+    assert list(frame.columns) == [
+        "policy", "replication", "unit", "station", "on_duty_s", "busy_s", "dispatches",
+        "utilisation",
+    ]  # fmt: skip
+    assert frame["station"].tolist() == ["S1", "S2"]
+    assert frame["dispatches"].tolist() == [2, 0]
+    assert frame["utilisation"].tolist()[0] == 0.5
+    assert math.isnan(frame["utilisation"].tolist()[1])
+
+
+def test_compliance_boundaries_codes_in_order_and_a_finite_centile_past_an_unmet_call() -> None:
+    """ARP1 exactly at its mean (420 s) and 90th centile (900 s) is met; codes are listed in
+    order however the calls arrive; with 12 FRAC calls, one unmet, the 90th centile (position
+    9.9 of 0..11) lies between the reached 700 and 800 s: 790 s, not undefined."""
+    frac = [[100, 200, 300, 400, 500, 600, 700, 100, 100, 100, 800, None]]
+    frame = pd.concat(
+        [_calls("FRAC", 480.0, frac), _calls("ARP1", 420.0, [[300.0] * 8 + [900.0, 900.0]])]
+    )
+    doc = compliance_by_code(frame, _codes())
+    assert list(doc) == ["ARP1", "FRAC"]
+    arp = doc["ARP1"]
+    assert (arp["mean_response_s"], arp["p90_response_s"], arp["met"]) == (420.0, 900.0, True)
+    assert doc["FRAC"]["p90_response_s"] == 790.0
+
+
+def test_utilisation_by_hour_kinds_in_natural_order_and_a_one_second_duty() -> None:
+    """Types X2 and X10 are listed X2 first; a unit without hourly figures listed first does not
+    hide the others; one second on duty (half busy) still counts; three replications each half
+    busy give a zero-width interval at 0.5."""
+
+    def rep(r: int) -> ReplicationResult:
+        units = (
+            UnitRecord("U0", "S", 0, 0, 0, "X10", (), ()),
+            UnitRecord("U1", "S", 0, 0, 0, "X10", _hours(h4=0.5), _hours(h4=1.0)),
+            UnitRecord("U2", "S", 0, 0, 0, "X2", _hours(h4=1800), _hours(h4=3600)),
+        )
+        return _run(r, units=units)
+
+    doc = utilisation_by_hour([rep(0), rep(1), rep(2)])
+    assert list(doc) == ["X2", "X10"]
+    assert doc["X10"]["4"]["utilisation"] == 0.5
+    assert doc["X2"]["4"] == {"utilisation": 0.5, "ci95": [0.5, 0.5], "on_duty_h": 1.0}
