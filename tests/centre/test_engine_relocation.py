@@ -7,18 +7,22 @@ units covering point j k_j times, expected coverage is Σ 0.2·(1 - 0.5^k_j).
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.centre.config import EngineConfig, EscalationConfig, RelocationConfig, SolverConfig
 from planner.centre.engine import Engine, ReplayMismatchError
 from planner.centre.events import RelocationRecommended
 from planner.dispatch.coverage import CoverageModel
 from planner.dispatch.domain import UnitStatus
-from planner.errors import InvalidTransitionError
+from planner.errors import InputError, InvalidTransitionError
 from planner.log.incident_log import IncidentLog
 from planner.network.matrix_region import MatrixRegion
 from tests.centre.test_engine import CODES, Clock
@@ -353,3 +357,68 @@ def test_the_timer_waits_for_a_fleet_with_stations() -> None:
     assert [(e.type, len(e.moves)) for e in advice if isinstance(e, RelocationRecommended)] == [
         ("relocation_recommended", 1)
     ]
+
+
+RELOCATION_ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("open"), st.integers(0, 3), st.integers(0, 4)),
+        st.tuples(st.just("accept"), st.integers(0, 3), st.just(0)),
+        st.tuples(st.just("arrive"), st.sampled_from(["A", "B", "C", "E"]), st.just(0)),
+        st.tuples(st.just("close"), st.integers(0, 3), st.just(0)),
+        st.tuples(st.just("move_accept"), st.integers(0, 3), st.just(0)),
+        st.tuples(st.just("move_decline"), st.integers(0, 3), st.just(0)),
+        st.tuples(st.just("avl"), st.sampled_from(["A", "B", "C", "E"]), st.integers(0, 4)),
+        st.tuples(st.just("off"), st.sampled_from(["A", "B", "C", "E", "D"]), st.just(0)),
+        st.tuples(st.just("on"), st.sampled_from(["A", "B", "C", "E", "D"]), st.just(0)),
+        st.tuples(st.just("wait"), st.integers(1, 900), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(RELOCATION_ACTIONS, st.sampled_from(["coverage+dmexclp", "closest_idle+mip"]))
+def test_replay_reproduces_every_relocation_for_any_event_sequence(
+    actions: list[tuple[str, Any, int]], policy: str
+) -> None:
+    """Whatever happens (calls, closes, answers to move-ups, AVL, shifts, timer ticks), the
+    replay recomputes each logged move-up and ends in the same state."""
+    with tempfile.TemporaryDirectory() as tmp, IncidentLog(f"sqlite:///{tmp}/log.sqlite") as log:
+        live, clock = _engine(policy, log=log)
+        for event in (_unit("A", "S0", 0), _unit("B", "S0", 0), _unit("E", "S0", 0)):
+            live.submit(event)
+        live.submit(_unit("C", "S4", 4))
+        live.submit(_unit("D", "S2", 2, off=True))
+        for kind, a, b in actions:
+            pending = sorted(live.state.relocations)
+            event: dict[str, Any]
+            if kind == "wait":
+                clock.advance(a)
+                live.tick()
+                continue
+            if kind == "open":
+                event = {
+                    "type": "incident_opened",
+                    "incident_id": f"I{a}",
+                    "code": "CHOKING",
+                    "location": _point(b),
+                }
+            elif kind == "accept":
+                event = {"type": "dispatch_accepted", "incident_id": f"I{a}"}
+            elif kind == "arrive":
+                event = {"type": "unit_arrived", "unit_id": a}
+            elif kind == "close":
+                event = {"type": "incident_closed", "incident_id": f"I{a}", "outcome": "x"}
+            elif kind in ("move_accept", "move_decline"):
+                if not pending:
+                    continue
+                answer = "accepted" if kind == "move_accept" else "declined"
+                event = {"type": f"relocation_{answer}", "unit_id": pending[a % len(pending)]}
+            elif kind == "avl":
+                event = {"type": "unit_moved", "unit_id": a, "location": _point(b)}
+            else:
+                event = _status(a, "out_of_service" if kind == "off" else "available")
+            with contextlib.suppress(InvalidTransitionError, InputError):
+                live.submit(event)
+        replayed = Engine.replay(log, codes=CODES, region=_region(), coverage=_model(_region()))
+    assert replayed.state == live.state
