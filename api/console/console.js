@@ -26,7 +26,7 @@ const OFFLINE_PROBE_MS = 3000;
 /** Every button and selector that would write, disabled (or given back) as the server goes. */
 function disableActions(off) {
   const writers = document.querySelectorAll(
-    "main button:not(.locate):not([data-keep]), main select[data-unit], #new-contact, #prompt-form button[type=submit]",
+    "main button:not(.locate):not([data-keep]), main select[data-unit], #new-contact, #hand-over, #handover button, #prompt-form button[type=submit]",
   );
   for (const el of writers) {
     if (off) {
