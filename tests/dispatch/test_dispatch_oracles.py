@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from planner.dispatch.coverage import CoverageModel, coverage_extra_cost, install
-from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit
+from planner.dispatch.domain import (
+    Assignment,
+    DispatchProblem,
+    Incident,
+    Objective,
+    SolveOptions,
+    Unit,
+    UnitStatus,
+    Why,
+)
 from planner.dispatch.solver import POLICIES, solve
 from planner.network.geo import Location
 from planner.network.matrix_region import MatrixRegion
@@ -113,3 +122,52 @@ def test_coverage_policy_sends_the_unit_whose_absence_hurts_least() -> None:
         POLICIES.pop("coverage-oracle")
     assert [(a.unit, a.incident) for a in plan.assignments] == [("U0", "A")]
     assert plan.objective.terms["extra"] == pytest.approx(601.0 * 200 * 16.0)
+
+
+def test_whole_plan_with_explanations_by_hand() -> None:
+    """Two P1 calls needing one ALS each; M1..M4 are 10, 20, 30, 40 s from I1 but only M1 is
+    near I2 (15 s; the others 1000 s); B1 (BLS only) is 5 s from both; E1 is committed to I2.
+
+    Optimal: M1 -> I2 and M2 -> I1 (16 x (15 + 20) = 560 weighted s) rather than M1 -> I1 and
+    M2 -> I2 (16 x 1010). M2 is I1's 2nd choice: 10 s later than M1, which serves I2; M1 is
+    I2's first, 985 s sooner than the next (M2). B1 is nearer to both but lacks ALS."""
+    units = (
+        Unit("M1", frozenset({"ALS"}), UnitStatus.AVAILABLE),
+        Unit("M2", frozenset({"ALS"}), UnitStatus.AVAILABLE),
+        Unit("M3", frozenset({"ALS"}), UnitStatus.AVAILABLE),
+        Unit("M4", frozenset({"ALS"}), UnitStatus.AVAILABLE),
+        Unit("B1", frozenset({"BLS"}), UnitStatus.AVAILABLE),
+        Unit("E1", frozenset({"ENGINE"}), UnitStatus.EN_ROUTE, incident="I2"),
+    )
+    incidents = (
+        Incident("I1", 1, "X", None, {"ALS": 1}, target_s=600.0, opened_at=0.0),
+        Incident("I2", 1, "X", None, {"ALS": 1, "ENGINE": 1}, target_s=600.0, opened_at=1.0),
+    )
+    etas = np.array(
+        [[10.0, 15.0], [20.0, 1000.0], [30.0, 1000.0], [40.0, 1000.0], [5.0, 5.0], [50.0, 60.0]]
+    )
+    plan = solve(DispatchProblem(units, incidents, etas), SolveOptions())
+    assert plan.assignments == (
+        Assignment(
+            "M2", "I1", "ALS", 20.0,
+            Why(2, "M1", 10.0, (
+                "10 s later than M1",
+                "M1: assigned to I2 (priority 1)",
+                "nearer but without ALS: B1",
+            )),
+        ),
+        Assignment(
+            "M1", "I2", "ALS", 15.0,
+            Why(1, "M2", 1000.0, ("985 s sooner than M2", "nearer but without ALS: B1")),
+        ),
+    )  # fmt: skip
+    assert plan.committed == (
+        Assignment("E1", "I2", "ENGINE", 60.0, Why(0, None, None, ("en_route",))),
+    )
+    assert plan.unmet == ()
+    assert plan.objective == Objective(
+        filled_by_priority={1: 3, 2: 0, 3: 0, 4: 0, 5: 0},
+        cost=560.0,
+        late_assignments=0,
+        terms={"travel": 560.0, "late": 0.0, "preemption": 0.0, "extra": 0.0, "stability": 0.0},
+    )
