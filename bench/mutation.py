@@ -32,7 +32,11 @@ class Target:
     tests: tuple[str, ...]
 
 
-DISPATCH_TESTS = ("tests/dispatch/test_solver.py", "tests/dispatch/test_dispatch_oracles.py")
+DISPATCH_TESTS = (
+    "tests/dispatch/test_candidates.py",
+    "tests/dispatch/test_solver.py",
+    "tests/dispatch/test_dispatch_oracles.py",
+)
 
 TARGETS: dict[str, Target] = {
     "solver": Target("planner/dispatch/solver.py", DISPATCH_TESTS),

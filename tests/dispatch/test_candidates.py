@@ -1,0 +1,119 @@
+"""Candidate arcs and pools of a small problem, every array worked out by hand.
+
+Incidents: I1 (P1, target 100 s) needs 1 ALS (and 0 BLS: no group); I2 (P3, target 600 s) needs
+2 ALS. Groups: g0 = (I1, ALS), g1 = (I2, ALS).
+Units and ETAs to (I1, I2): A1 ALS available (50, 700); A2 ALS dispatched to I2 (30, 40);
+A3 ALS+BLS on scene at I2 (unreachable, 0); B1 BLS available (10, 10); A4 ALS out of service
+(5, 5). Weights P1 16, P3 4; late penalty 300 s, pre-emption 100 s, stability bonus 60 s.
+
+Arcs, in (kind, group, unit) order: NEW A1->g0 (16 x 50 = 800), NEW A1->g1 (late: 4 x (700 +
+300) = 4000, kept from the previous plan: - 4 x 60 = 3760), COMMITTED A2->g1 and A3->g1 (0),
+PREEMPT A2->g0 (3 - 1 >= gap 2: 16 x 30 + 16 x 100 = 2080).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from planner.dispatch.candidates import (
+    ArcKind,
+    build_candidates,
+    build_pools,
+    current_incident_index,
+    weight_of,
+)
+from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
+
+INF = math.inf
+
+
+def _problem() -> DispatchProblem:
+    units = (
+        Unit("A1", frozenset({"ALS"}), UnitStatus.AVAILABLE),
+        Unit("A2", frozenset({"ALS"}), UnitStatus.DISPATCHED, incident="I2"),
+        Unit("A3", frozenset({"ALS", "BLS"}), UnitStatus.ON_SCENE, incident="I2"),
+        Unit("B1", frozenset({"BLS"}), UnitStatus.AVAILABLE),
+        Unit("A4", frozenset({"ALS"}), UnitStatus.OUT_OF_SERVICE),
+    )
+    incidents = (
+        Incident("I1", 1, "X", None, {"ALS": 1, "BLS": 0}, target_s=100.0, opened_at=0.0),
+        Incident("I2", 3, "X", None, {"ALS": 2}, target_s=600.0, opened_at=0.0),
+    )
+    tt = np.array([[50.0, 700.0], [30.0, 40.0], [INF, 0.0], [10.0, 10.0], [5.0, 5.0]])
+    return DispatchProblem(units, incidents, tt)
+
+
+OPTIONS = SolveOptions(
+    allow_preemption=True,
+    preemption_gap=2,
+    preemption_cost_s=100.0,
+    late_penalty_s=300.0,
+    stability_bonus_s=60.0,
+)
+
+
+def test_arcs_by_hand() -> None:
+    cand = build_candidates(_problem(), OPTIONS, previous_pairs=[("A1", "I2"), ("ZZ", "I1")])
+    assert [(g.incident, g.capability, g.capacity, g.priority) for g in cand.groups] == [
+        (0, "ALS", 1, 1),
+        (1, "ALS", 2, 3),
+    ]
+    assert cand.n_arcs == 5
+    assert cand.unit.tolist() == [0, 0, 1, 2, 1]
+    assert cand.group.tolist() == [0, 1, 1, 1, 0]
+    new, committed, preempt = int(ArcKind.NEW), int(ArcKind.COMMITTED), int(ArcKind.PREEMPT)
+    assert cand.kind.tolist() == [new, new, committed, committed, preempt]
+    assert cand.eta_s.tolist() == [50.0, 700.0, 40.0, 0.0, 30.0]
+    assert cand.cost.tolist() == [800.0, 3760.0, 0.0, 0.0, 2080.0]
+    assert cand.late.tolist() == [False, True, False, False, False]
+    assert cand.stable.tolist() == [False, True, False, False, False]
+    assert cand.available.tolist() == [True, False, False, True, False]
+    assert {cap: mask.tolist() for cap, mask in cand.capable.items()} == {
+        "ALS": [True, True, True, False, True]
+    }
+    pools = build_pools(cand)
+    assert pools.order.tolist() == [4, 0, 1]  # by (group, ETA): A2 30 s, A1 50 s; then g1
+    assert (pools.start.tolist(), pools.end.tolist()) == ([0, 2], [2, 3])
+    assert pools.of(1).tolist() == [1]
+    assert pools.group_priority.tolist() == [1, 3] and pools.group_incident.tolist() == [0, 1]
+
+
+def test_without_preemption_a_busy_unit_has_only_its_committed_arc() -> None:
+    cand = build_candidates(_problem(), SolveOptions())
+    assert cand.kind.tolist() == [int(ArcKind.NEW)] * 2 + [int(ArcKind.COMMITTED)] * 2
+    # a gap of 3 levels is more than P3 -> P1 offers
+    gap3 = SolveOptions(allow_preemption=True, preemption_gap=3)
+    assert int(ArcKind.PREEMPT) not in build_candidates(_problem(), gap3).kind.tolist()
+
+
+def test_divert_arcs_need_the_margin() -> None:
+    """A2 reaches I1 in 30 s, the best free unit (A1) in 50 s: diverted with a 20 s margin (30 <=
+    50 - 20), not with 25 s. No pre-emption cost: 16 x 30 = 480."""
+    divert = int(ArcKind.DIVERT)
+    cand = build_candidates(_problem(), SolveOptions(divert_margin_s=20.0), divert=True)
+    arcs = [
+        (u, g, c)
+        for u, g, k, c in zip(cand.unit, cand.group, cand.kind, cand.cost, strict=True)
+        if k == divert
+    ]
+    assert arcs == [(1, 0, 480.0)]
+    cand = build_candidates(_problem(), SolveOptions(divert_margin_s=25.0), divert=True)
+    assert divert not in cand.kind.tolist()
+    cand = build_candidates(_problem(), SolveOptions(divert_margin_s=None), divert=True)
+    assert divert not in cand.kind.tolist()
+    assert divert not in build_candidates(_problem(), SolveOptions(divert_margin_s=20.0)).kind
+
+
+def test_weights_and_current_incidents() -> None:
+    assert weight_of(SolveOptions(priority_weights={1: 9.0}), 1) == 9.0
+    assert weight_of(SolveOptions(priority_weights={1: 9.0}), 4) == 1.0
+    problem = _problem()
+    assert current_incident_index(problem).tolist() == [-1, 1, 1, -1, -1]
+    gone = DispatchProblem(
+        (Unit("A9", frozenset({"ALS"}), UnitStatus.EN_ROUTE, incident="I9"),),
+        problem.incidents,
+        np.array([[1.0, 1.0]]),
+    )
+    assert current_incident_index(gone).tolist() == [-1]
