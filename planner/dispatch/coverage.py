@@ -28,7 +28,7 @@ position: they will be back in service soon, and a relocating unit can be dispat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -77,6 +77,9 @@ class CoverageModel:
     driving budget is its target less this."""
     busy_by_hour: FloatArray | None = None
     """``q`` by ``(weekday, hour)`` (7 × 24, Monday first, UTC); default: ``busy_fraction``."""
+    priority_speed: Mapping[int, float] = field(default_factory=dict)
+    """Speed multiplier of the drive to a call, by priority (e.g. 0.75 without siren): its
+    budget of ``B`` seconds then allows ``B × factor`` seconds of the region's travel times."""
     _rows: dict[int, BoolArray] = field(default_factory=dict)
     _snaps: dict[tuple[float, float], int] = field(default_factory=dict)
     _version: object = None
@@ -245,13 +248,15 @@ def decision_time(problem: DispatchProblem) -> float | None:
 
 
 def remaining_budget_s(problem: DispatchProblem, model: CoverageModel) -> FloatArray:
-    """Per incident: the driving seconds a unit sent now may take and still arrive in target:
-    the target less ``delay_s`` and less any wait beyond ``delay_s`` (a held or queued call)."""
+    """Per incident: the region's travel seconds a unit sent now may take and still arrive in
+    target: the target less ``delay_s`` and less any wait beyond ``delay_s`` (a held or queued
+    call), scaled by the priority's ``priority_speed``."""
     now = decision_time(problem)
     opened = np.array([inc.opened_at for inc in problem.incidents], dtype=np.float64)
     waited = np.zeros_like(opened) if now is None else np.maximum(now - opened - model.delay_s, 0.0)
     target = np.array([inc.target_s for inc in problem.incidents], dtype=np.float64)
-    out: FloatArray = target - model.delay_s - waited
+    speed = np.array([model.priority_speed.get(inc.priority, 1.0) for inc in problem.incidents])
+    out: FloatArray = (target - model.delay_s - waited) * speed
     return out
 
 

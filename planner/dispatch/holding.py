@@ -10,9 +10,10 @@ back, and diverting units to priority 1.
   priority-1 demand (at least :data:`LOSS_STEP` of it) that no other free unit reaches within
   the cover time. The hold ends at the earlier of ``hold_max_s`` after the call and the last
   moment its nearest in-time unit still arrives within target (the call's target less
-  ``delay_s`` and that unit's ETA), or as soon as a unit can go without opening a gap. A call
-  no unit can reach in time is never held: waiting cannot help it. The engine re-solves at the
-  hold's end at the latest (``hold_released``), so a hold is always released by its bound.
+  ``delay_s`` and that unit's drive, at the priority's ``priority_speed``), or as soon as a
+  unit can go without opening a gap. A call no unit can reach in time is never held: waiting
+  cannot help it. The engine re-solves at the hold's end at the latest (``hold_released``), so
+  a hold is always released by its bound.
 - **Divert**: a unit on its way to a lower-priority call may be sent to a priority-1 call it
   reaches ``divert_margin_s`` before the best free unit; the other call is served again in the
   same solve (:mod:`planner.dispatch.candidates`, ``DIVERT`` arcs).
@@ -126,10 +127,10 @@ def find_holds(
         least = int(np.flatnonzero(in_time)[np.argmin(gap[in_time])])
         if gap[least] < LOSS_STEP:
             continue
-        nearest_eta = float(tt[in_time, i].min())
+        nearest_s = float(tt[in_time, i].min()) / model.priority_speed.get(inc.priority, 1.0)
         until = min(
             inc.opened_at + options.hold_max_s,
-            inc.opened_at + inc.target_s - model.delay_s - nearest_eta,
+            inc.opened_at + inc.target_s - model.delay_s - nearest_s,
         )
         if now >= until:
             continue

@@ -229,6 +229,7 @@ def prepare_world(scenario: Scenario) -> World:
         busy_fraction=busy,
         delay_s=delay,
         busy_by_hour=None if scenario.options.busy_fraction else _busy_by_hour(scenario, busy),
+        priority_speed=dict(scenario.speeds.priority_factor),
     )
     install(coverage)
     return World(

@@ -185,3 +185,17 @@ def test_no_diversion_when_a_free_unit_is_as_near(model: CoverageModel) -> None:
 def test_other_policies_never_divert_by_this_rule(model: CoverageModel, policy: str) -> None:
     plan = solve(_divert_problem(model, 3), SolveOptions(policy=policy))
     assert {(a.unit, a.incident, a.preempted_from) for a in plan.assignments} == {("Y", "P", None)}
+
+
+def test_a_slower_drive_shrinks_the_budget(model: CoverageModel) -> None:
+    """A priority driven at 0.75 of the region's speed: Y's 300 s becomes a 400 s drive. With
+    a 500 s target that leaves 100 s of hold, not 200 s; with 350 s nobody is in time."""
+    slow = replace(model, priority_speed={3: 0.75})
+    units = (_free(model, "X", 0), _free(model, "Y", 3))
+    (hold,) = solve_coverage(
+        _problem(model, units, (("L", 3, 2, 500.0),)), SolveOptions(policy="coverage"), slow
+    ).holds
+    assert hold.until == pytest.approx(T0 + 100.0)
+    tight = _problem(model, units, (("L", 3, 2, 350.0),))
+    assert find_holds(tight, SolveOptions(policy="coverage"), slow) == {}
+    assert find_holds(tight, SolveOptions(policy="coverage"), model) != {}
