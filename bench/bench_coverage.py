@@ -26,8 +26,9 @@ from functools import partial
 import numpy as np
 
 from bench.bench_solver import N_INCIDENTS, N_UNITS, city_instance
-from planner.dispatch.coverage import CoverageModel, best_base, coverage_extra_cost, install
+from planner.dispatch.coverage import CoverageModel, best_base, coverage_extra_cost
 from planner.dispatch.domain import DispatchProblem, SolveOptions, UnitStatus
+from planner.dispatch.holding import install
 from planner.dispatch.moveup import MoveUpLimits, solve_moveup
 from planner.dispatch.solver import solve
 from planner.errors import PlannerError

@@ -37,8 +37,7 @@ import numpy as np
 
 from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.dispatch.candidates import weight_of
-from planner.dispatch.domain import DispatchProblem, Plan, SolveOptions, UnitStatus
-from planner.dispatch.solver import register_policy
+from planner.dispatch.domain import DispatchProblem, SolveOptions, UnitStatus
 from planner.network.region import Region
 
 
@@ -294,17 +293,6 @@ def best_base(
     levels = loss_levels(gain).astype(np.float64)
     key = np.where(ok, -levels * 1e9 + drive, np.inf)
     return int(np.argmin(key))
-
-
-def install(model: CoverageModel, *, name: str = "coverage") -> None:
-    """Register the coverage policy for ``model``'s region in the solver's registry."""
-
-    from planner.dispatch.holding import solve_coverage  # it builds on this module
-
-    def policy(problem: DispatchProblem, options: SolveOptions, previous: Plan | None) -> Plan:
-        return solve_coverage(problem, options, model, previous=previous)
-
-    register_policy(name, policy)
 
 
 def region_coverage_model(region: Region, codes: Iterable[HasTarget]) -> CoverageModel:

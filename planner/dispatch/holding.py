@@ -43,7 +43,7 @@ from planner.dispatch.domain import (
     SolveOptions,
     UnitStatus,
 )
-from planner.dispatch.solver import solve_optimal
+from planner.dispatch.solver import register_policy, solve_optimal
 
 
 def solve_coverage(
@@ -146,3 +146,12 @@ def find_holds(
             ),
         )
     return holds
+
+
+def install(model: CoverageModel, *, name: str = "coverage") -> None:
+    """Register the coverage policy for ``model``'s region in the solver's registry."""
+
+    def policy(problem: DispatchProblem, options: SolveOptions, previous: Plan | None) -> Plan:
+        return solve_coverage(problem, options, model, previous=previous)
+
+    register_policy(name, policy)

@@ -16,7 +16,8 @@ import numpy as np
 
 from planner.arrays import BoolArray, FloatArray, IntArray
 from planner.centre.codes import CodeTable
-from planner.dispatch.coverage import CoverageModel, install
+from planner.dispatch.coverage import CoverageModel
+from planner.dispatch.holding import install
 from planner.dispatch.moveup import MoveUpLimits
 from planner.errors import InputError, OutsideRegionError
 from planner.network.closures import Closure, points_in_area, segments_in_area

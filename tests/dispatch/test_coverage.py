@@ -11,8 +11,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from planner.dispatch.coverage import CoverageModel, best_base, install, split_policy
+from planner.dispatch.coverage import CoverageModel, best_base, split_policy
 from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
+from planner.dispatch.holding import install
 from planner.dispatch.moveup import (
     WHOLE_UNITS,
     MoveUp,

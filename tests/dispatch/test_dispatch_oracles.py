@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.dispatch.coverage import CoverageModel, coverage_extra_cost, install
+from planner.dispatch.coverage import CoverageModel, coverage_extra_cost
 from planner.dispatch.domain import (
     Assignment,
     DispatchProblem,
@@ -16,6 +16,7 @@ from planner.dispatch.domain import (
     UnitStatus,
     Why,
 )
+from planner.dispatch.holding import install
 from planner.dispatch.solver import POLICIES, solve
 from planner.network.geo import Location
 from planner.network.matrix_region import MatrixRegion
