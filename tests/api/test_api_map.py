@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -178,3 +179,48 @@ def test_maplibre_is_served_from_node_modules_and_nothing_else(region_app: FastA
 def test_the_page_loads_maplibre_before_the_console(client: TestClient) -> None:
     page: Any = client.get("/").text
     assert page.index("/console/vendor/maplibre-gl.js") < page.index("/console/console.js")
+
+
+def test_a_closure_on_the_way_reroutes_along_other_roads(tmp_path: Path) -> None:
+    """Routes are cached by the region's weights version: a closure across the drawn route
+    gives a new one at once, the fastest on the closed network (networkx again)."""
+    app = create_app(
+        ApiSettings(db_url=f"sqlite:///{tmp_path / 'c.sqlite'}", region="aguascalientes")
+    )
+    try:
+        client = TestClient(app)
+        sup = {"X-API-Key": services_of(app).keys.create(name="s", role=Role.SUPERVISOR).token}
+        region = _region(app)
+        start, end = 10, region.n_nodes - 20
+        unit = {"unit_id": "MAP2", "capabilities": ["ALS"], "home": _point(region, start)}
+        assert client.post("/v1/units", json=unit, headers=sup).status_code == 201
+        incident = {
+            "incident_id": "INC-MAP-2",
+            "code": "CHEST_PAIN",
+            "location": _point(region, end),
+        }
+        assert client.post("/v1/incidents", json=incident, headers=sup).status_code == 201
+        (before,) = client.get("/v1/routes", headers=sup).json()["routes"]
+        middle = before["coordinates"][len(before["coordinates"]) // 2]
+        closure = {
+            "closure_id": "cut",
+            "centre": {"lat": middle[1], "lon": middle[0]},
+            "radius_m": 15,
+            "reason": "test",
+        }
+        assert client.post("/v1/closures", json=closure, headers=sup).status_code == 201
+        (after,) = client.get("/v1/routes", headers=sup).json()["routes"]
+        assert middle not in after["coordinates"]
+        assert after["seconds"] > before["seconds"]
+        graph = nx.DiGraph()
+        for u, v, s in zip(region.edge_u, region.edge_v, region.edge_seconds, strict=True):
+            if np.isfinite(s):
+                graph.add_edge(int(u), int(v), seconds=float(s))
+        assert after["seconds"] == pytest.approx(
+            nx.dijkstra_path_length(graph, start, end, weight="seconds"), abs=0.06
+        )
+        assert client.delete("/v1/closures/cut", headers=sup).status_code == 200
+        (back,) = client.get("/v1/routes", headers=sup).json()["routes"]
+        assert back["coordinates"] == before["coordinates"]
+    finally:
+        services_of(app).close()
