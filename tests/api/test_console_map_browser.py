@@ -243,3 +243,43 @@ def test_a_point_outside_the_region_is_said_in_words_with_a_way_out(
     finally:
         c.close()
     server.call("POST", f"/v1/incidents/{incident_id}/close", {"outcome": "test"})
+
+
+def test_without_maplibre_the_canvas_draws_the_roads_and_the_routes(
+    browser: Any, server: Server
+) -> None:
+    """Where MapLibre cannot run (npm not run, no WebGL) the console still works: the canvas
+    draws the region's roads itself, unnamed, and the routes still follow them."""
+    far = server.units[3]["home"]
+    server.call(
+        "POST",
+        "/v1/incidents",
+        {"incident_id": "INC-MAP-PLAIN", "code": "CHEST_PAIN", "location": far},
+    )
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/console/vendor/maplibre-gl.js", lambda route: route.abort())
+    try:
+        page.goto(server.base + "/")
+        page.fill("#login-key", server.keys["dispatcher"])
+        page.press("#login-key", "Enter")
+        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        assert page.evaluate("window.dispatchConsole.map.hasBasemap") is False
+        assert page.locator(".basemap").count() == 0
+        assert page.evaluate("window.dispatchConsole.map.roads !== null")
+        line = page.wait_for_function(
+            f"""() => window.dispatchConsole.map.layers.lines
+                 .find((l) => l.path && l.to.lat === {far["lat"]!r}) || null"""
+        ).json_value()
+        assert len(line["path"]) > 2
+        # The canvas's own view still pans and zooms from the keyboard.
+        page.keyboard.press("m")
+        before = page.evaluate("window.dispatchConsole.map.view.scale")
+        page.keyboard.press("+")
+        assert page.evaluate("window.dispatchConsole.map.view.scale") > before
+        assert errors == [], errors
+    finally:
+        context.close()
+        server.call("POST", "/v1/incidents/INC-MAP-PLAIN/close", {"outcome": "test"})
