@@ -20,6 +20,7 @@ export class ClosurePanel extends PickingForm {
       layer: "draft",
       next: radius,
       typeInstead: true,
+      placesOnRoad: false, // a closure's circle may reach the roads from a centre off them
     });
     this.store = store;
     this.api = api;

@@ -17,8 +17,10 @@ export class PickingForm {
    * @param {string} o.layer the map layer `_preview` draws on, cleared on hide
    * @param {HTMLElement} o.next the field that takes the focus once a point is picked
    * @param {boolean} o.typeInstead whether stopping a pick from the map moves the focus to Lat
+   * @param {boolean} [o.placesOnRoad] whether the point must lie near the region's roads (an
+   *   incident's does; then a point outside is said in words with a way out)
    */
-  constructor({ map, section, form, prefix, purpose, layer, next, typeInstead }) {
+  constructor({ map, section, form, prefix, purpose, layer, next, typeInstead, placesOnRoad = true }) {
     this.map = map;
     this.section = section;
     this.form = form;
@@ -37,6 +39,7 @@ export class PickingForm {
     this.outside.hidden = true;
     this.error.after(this.outside);
     this._checked = 0; // which check of the point is the latest (answers can arrive out of order)
+    this.placesOnRoad = placesOnRoad;
     for (const el of [this.lat, this.lon]) {
       el.addEventListener("input", () => this._preview());
       el.addEventListener("change", () => this.checkInside());
@@ -117,7 +120,7 @@ export class PickingForm {
   async checkInside() {
     const p = this._point();
     const turn = ++this._checked;
-    if (!p || !this.api) {
+    if (!p || !this.api || !this.placesOnRoad) {
       this.outside.hidden = true;
       return false;
     }
