@@ -98,7 +98,7 @@ def build_pools(cand: Candidates) -> Pools:
     eta = cand.eta_s[movable]
     span = float(eta.max()) + 1.0 if eta.size else 1.0
     key = cand.group[movable] * span + eta
-    order = movable[np.argsort(key, kind="stable")]
+    order = movable[_stable_argsort(key)]
     groups = cand.group[order]
     ids = np.arange(len(cand.groups))
     return Pools(
@@ -110,6 +110,22 @@ def build_pools(cand: Candidates) -> Pools:
     )
 
 
+def _stable_argsort(key: FloatArray) -> IntArray:
+    """``np.argsort(key, kind="stable")``, computed as the default (SIMD) sort, several times
+    faster, with each run of tied keys then put back in index order (ties are few: units at
+    the same node)."""
+    by_key: IntArray = np.argsort(key)
+    sorted_key = key[by_key]
+    tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+    if tied.size:
+        gap = np.diff(tied) > 1
+        starts = tied[np.concatenate(([True], gap))]
+        stops = tied[np.concatenate((gap, [True]))] + 2
+        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+            by_key[start:stop] = np.sort(by_key[start:stop])
+    return by_key
+
+
 def weight_of(options: SolveOptions, priority: int) -> float:
     """The priority weight ``w[p]`` (1.0 for a level the options do not name)."""
     return float(options.priority_weights.get(priority, 1.0))
@@ -118,11 +134,15 @@ def weight_of(options: SolveOptions, priority: int) -> float:
 def current_incident_index(problem: DispatchProblem) -> IntArray:
     """For each unit, the index of the open incident it counts towards, or -1."""
     index = {inc.id: k for k, inc in enumerate(problem.incidents)}
-    out = np.full(len(problem.units), -1, dtype=np.int64)
-    for u, unit in enumerate(problem.units):
-        if unit.status in BUSY_AT_INCIDENT_STATUSES and unit.incident is not None:
-            out[u] = index.get(unit.incident, -1)
-    return out
+    return np.array(
+        [
+            index.get(unit.incident, -1)
+            if unit.incident is not None and unit.status in BUSY_AT_INCIDENT_STATUSES
+            else -1
+            for unit in problem.units
+        ],
+        dtype=np.int64,
+    ).reshape(len(problem.units))
 
 
 def build_groups(problem: DispatchProblem) -> tuple[Group, ...]:
@@ -173,7 +193,8 @@ def build_candidates(
     group_inc = np.array([g.incident for g in groups], dtype=np.int64)
     group_pri = np.array([g.priority for g in groups], dtype=np.int64)
     has = cap_masks[group_cap] if groups else np.zeros((0, len(problem.units)), bool)
-    reach = np.isfinite(tt[:, group_inc].T)
+    eta_gu = tt.T[group_inc].reshape(len(groups), len(problem.units))  # (groups × units)
+    reach = np.isfinite(eta_gu)
     own = current[None, :] == group_inc[:, None]
     masks = [(has & available[None, :] & reach, ArcKind.NEW), (has & own, ArcKind.COMMITTED)]
     if options.allow_preemption:
@@ -183,7 +204,6 @@ def build_candidates(
         eligible = has & movable[None, :] & reach & ~own
         if options.allow_preemption:
             eligible &= ~masks[-1][0]  # already a PREEMPT arc
-        eta_gu = tt[:, group_inc].T.reshape(len(groups), len(problem.units))
         mask = _divert_mask(
             eligible, eta_gu, masks[0][0], group_pri, current_priority, options.divert_margin_s
         )
@@ -214,7 +234,11 @@ def build_candidates(
     cost = cost + preempt * options.preemption_cost_s * weights
     n_inc = max(len(problem.incidents), 1)
     stable_codes = np.array(sorted(u * n_inc + i for u, i in stable_pairs), dtype=np.int64)
-    stable = np.isin(unit * n_inc + incident_of, stable_codes)
+    stable = (
+        np.isin(unit * n_inc + incident_of, stable_codes)
+        if stable_pairs
+        else np.zeros(unit.shape[0], dtype=bool)
+    )
     cost = cost - stable * options.stability_bonus_s * weights
     # Never negative: an arc is at best free, so no policy is paid to send an extra unit.
     cost = np.maximum(cost, 0.0)

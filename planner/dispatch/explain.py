@@ -312,10 +312,12 @@ def _nearer_without(
     if not arcs:
         return {}
     idx = np.array(arcs, dtype=np.int64)
-    incidents = np.array([cand.groups[int(g)].incident for g in cand.group[idx]], dtype=np.int64)
-    caps = [cand.groups[int(g)].capability for g in cand.group[idx]]
-    lacks = ~np.stack([cand.capable[c] for c in caps])
-    etas = np.asarray(problem.travel_times_s, dtype=np.float64)[:, incidents].T
+    groups = cand.group[idx].tolist()
+    incidents = np.array([cand.groups[g].incident for g in groups], dtype=np.int64)
+    names = sorted(cand.capable)
+    cap_index = np.array([names.index(cand.groups[g].capability) for g in groups])
+    lacks = ~np.stack([cand.capable[c] for c in names])[cap_index]
+    etas = np.asarray(problem.travel_times_s, dtype=np.float64).T[incidents]
     nearer = (etas < cand.eta_s[idx][:, None]) & lacks & cand.available[None, :]
     masked = np.where(nearer, etas, np.inf)
     k = min(3, masked.shape[1])

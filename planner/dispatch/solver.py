@@ -212,8 +212,11 @@ def _run_assignment(cand: Candidates, icost: IntArray, big: int, n_units: int) -
     n_groups = len(cand.groups)
     capacity = np.array([g.capacity for g in cand.groups], dtype=np.int64)
     reward = np.array([(6 - g.priority) * big for g in cand.groups], dtype=np.int64)
-    # Each (unit, group) pair has at most one arc, so this orders every group's arcs by unit.
-    by_group = np.lexsort((cand.unit, cand.group))
+    # Each (unit, group) pair has at most one arc: these keys are unique, and sorted they
+    # order every group's arcs by unit (and find the arc of a matched slot and unit).
+    pair_key = cand.group * n_units + cand.unit
+    by_group = np.argsort(pair_key)
+    sorted_key = pair_key[by_group]
     count = np.bincount(cand.group, minlength=n_groups)
     group_start = np.cumsum(count) - count
     slot_group = np.repeat(np.arange(n_groups, dtype=np.int64), capacity)
@@ -236,10 +239,8 @@ def _run_assignment(cand: Candidates, icost: IntArray, big: int, n_units: int) -
     matrix = csr_matrix((data, indices, indptr), shape=(n_slots, n_units + n_slots))
     slot, column = min_weight_full_bipartite_matching(matrix)
     filled = column < n_units
-    keys = cand.unit * n_groups + cand.group
-    sorter = np.argsort(keys, kind="stable")
-    wanted = column[filled].astype(np.int64) * n_groups + slot_group[slot[filled]]
-    arcs = sorter[np.searchsorted(keys, wanted, sorter=sorter)]
+    wanted = slot_group[slot[filled]] * n_units + column[filled].astype(np.int64)
+    arcs = by_group[np.searchsorted(sorted_key, wanted)]
     return [int(a) for a in np.sort(arcs)]
 
 
