@@ -84,6 +84,10 @@ def test_missing_files_are_listed(tmp_path: Path) -> None:
     ) as info:
         load_matrix_region(folder)
     assert info.value.field == "region"
+    assert info.value.message.endswith(
+        "it needs the ELASPY Utrecht files (see the data README) — set PLANNER_DATA_DIR to the "
+        "shared data directory"
+    )
 
 
 def test_matrix_region_without_distances_or_population() -> None:
@@ -100,6 +104,7 @@ def test_matrix_region_without_distances_or_population() -> None:
     with pytest.raises(InputError, match="non-negative numbers") as info:
         MatrixRegion(name="m", point_ids=["a"], lonlat=lonlat[:1], seconds=np.array([[np.nan]]))
     assert info.value.field == "matrix"
+    assert info.value.message == "travel times must be non-negative numbers"
     with pytest.raises(InputError, match=r"distance matrix must be \(3, 3\)") as info:
         MatrixRegion(
             name="m", point_ids=["a", "b", "c"], lonlat=lonlat, seconds=seconds,
