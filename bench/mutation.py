@@ -242,8 +242,8 @@ PLANTED = [
     (
         "explain: equally urgent counted as more urgent (< to <=)",
         "planner/dispatch/explain.py",
-        '"more urgent": int(np.sum(~same & (other_pri < group.priority)))',
-        '"more urgent": int(np.sum(~same & (other_pri <= group.priority)))',
+        '"more urgent": other & (other_pri < own_pri),',
+        '"more urgent": other & (other_pri <= own_pri),',
         "tests/dispatch/test_dispatch_oracles.py::test_unmet_reason_counts_equal_urgency_as_equal",
     ),
     (
