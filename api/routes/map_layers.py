@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, Reader, ServicesDep
 from planner.errors import OutsideRegionError
-from planner.network.basemap import DECIMALS, basemap_for, road_geometry
+from planner.network.basemap import DECIMALS, basemap_for, road_geometry, warm_road_geometry
 from planner.network.geo import Location, haversine_m
 from planner.network.region import Region
 from planner.settings import PROJECT_ROOT, get_settings
@@ -73,6 +73,7 @@ def region_basemap(request: Request, _key: Reader, services: ServicesDep) -> Res
     the data lacks (the shipped extracts hold drivable roads only: no water or landmarks). Built
     from the region's OSM file on first use and cached; gzipped for clients that accept it."""
     region = _region(services)
+    warm_road_geometry(region)  # the console asks for routes next
     basemap = basemap_for(region, name=region.name, bbox=region.bbox)
     headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
     if "gzip" in request.headers.get("accept-encoding", ""):

@@ -244,6 +244,7 @@ _lock = threading.Lock()
 _roads: dict[tuple[str, int, int], OsmRoads] = {}
 _geometry: dict[int, tuple[object, RoadGeometry | None]] = {}
 _basemaps: dict[int, tuple[object, Basemap]] = {}
+_geometry_lock = threading.Lock()
 
 
 def osm_source(region: object) -> Path | None:
@@ -326,14 +327,23 @@ def _disk_path(source: Path) -> Path:
 
 def road_geometry(region: object) -> RoadGeometry | None:
     """The road shapes between a road region's nodes, or ``None`` (no OSM source, or a matrix
-    region): routes are then drawn node to node."""
+    region): routes are then drawn node to node. Built once (callers at the same time wait)."""
+    with _geometry_lock:
+        cached = _geometry.get(id(region))
+        if cached is not None and cached[0] is region:
+            return cached[1]
+        source = osm_source(region)
+        osm_ids = getattr(region, "osm_ids", None)
+        geometry = None
+        if source is not None and osm_ids is not None:
+            geometry = RoadGeometry(_osm_roads(source), np.asarray(osm_ids).tolist())
+        _geometry[id(region)] = (region, geometry)
+        return geometry
+
+
+def warm_road_geometry(region: object) -> None:
+    """Build the road shapes in the background (Manhattan's take ~2 s after ~4 s of reading the
+    file), so the first routes asked for need not wait; does nothing once they are built."""
     cached = _geometry.get(id(region))
-    if cached is not None and cached[0] is region:
-        return cached[1]
-    source = osm_source(region)
-    osm_ids = getattr(region, "osm_ids", None)
-    geometry = None
-    if source is not None and osm_ids is not None:
-        geometry = RoadGeometry(_osm_roads(source), np.asarray(osm_ids).tolist())
-    _geometry[id(region)] = (region, geometry)
-    return geometry
+    if cached is None or cached[0] is not region:
+        threading.Thread(target=road_geometry, args=(region,), daemon=True).start()

@@ -20,6 +20,7 @@ from planner.network.basemap import (
     road_geometry,
     roads_geojson,
     summary,
+    warm_road_geometry,
 )
 from planner.network.geo import haversine_m
 from planner.network.osm import graph_from_osm_file
@@ -173,3 +174,13 @@ def test_a_region_without_an_osm_file_draws_its_edges_unnamed(
     assert body["planner"]["counts"]["named"] == 0
     assert body["planner"]["attribution"] is None
     assert road_geometry(region) is None
+
+
+def test_warming_builds_the_road_shapes_once_for_everyone(agua_graph: nx.MultiDiGraph) -> None:
+    region = RoadRegion.from_graph(agua_graph, name="aguascalientes")
+    warm_road_geometry(region)
+    first = road_geometry(region)  # waits for the warming thread if it is still building
+    assert first is not None
+    assert road_geometry(region) is first
+    warm_road_geometry(region)  # built already: nothing more to do
+    assert road_geometry(region) is first
