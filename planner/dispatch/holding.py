@@ -108,26 +108,39 @@ def find_holds(
         u.incident for u in problem.units if u.status in BUSY_AT_INCIDENT_STATUSES and u.incident
     }
     free = np.array([u.status == UnitStatus.AVAILABLE for u in problem.units], dtype=bool)
-    gap: FloatArray | None = None
-    holds: dict[int, Hold] = {}
+    calls = [
+        i
+        for i, inc in enumerate(problem.incidents)
+        if inc.priority >= options.hold_from_priority and inc.id not in served
+    ]
+    if not calls:
+        return {}
+    # Every candidate call at once, as (units × calls) matrices: who reaches it in time, the
+    # least gap among those (first unit on ties) and the nearest of them.
     capable_by_need: dict[frozenset[str], BoolArray] = {}  # calls share a few requirement sets
-    for i, inc in enumerate(problem.incidents):
-        if inc.priority < options.hold_from_priority or inc.id in served:
-            continue
-        needed = frozenset(c for c, n in inc.requirements.items() if n > 0)
+    columns = []
+    for i in calls:
+        needed = frozenset(c for c, n in problem.incidents[i].requirements.items() if n > 0)
         if needed not in capable_by_need:
             capable_by_need[needed] = free & np.array(
                 [bool(needed & u.capabilities) for u in problem.units], dtype=bool
             )
-        capable = capable_by_need[needed]
-        in_time = capable & (tt[:, i] <= budget[i])
-        if not in_time.any():
+        columns.append(capable_by_need[needed])
+    call_tt = tt[:, calls].reshape(len(problem.units), len(calls))
+    in_time = np.stack(columns, axis=1).reshape(call_tt.shape) & (call_tt <= budget[calls])
+    reached_any = np.asarray(in_time.any(axis=0), dtype=bool)
+    reached: list[bool] = reached_any.tolist()
+    if not any(reached):
+        return {}
+    gap = gap_if_sent(model, problem)
+    least_of = np.argmin(np.where(in_time, gap[:, None], np.inf), axis=0).tolist()
+    nearest_of = np.where(in_time, call_tt, np.inf).min(axis=0).tolist()
+    holds: dict[int, Hold] = {}
+    for i, ok, least, nearest in zip(calls, reached, least_of, nearest_of, strict=True):
+        inc = problem.incidents[i]
+        if not ok or gap[least] < LOSS_STEP:
             continue
-        gap = gap_if_sent(model, problem) if gap is None else gap
-        least = int(np.flatnonzero(in_time)[np.argmin(gap[in_time])])
-        if gap[least] < LOSS_STEP:
-            continue
-        nearest_s = float(tt[in_time, i].min()) / model.priority_speed.get(inc.priority, 1.0)
+        nearest_s = nearest / model.priority_speed.get(inc.priority, 1.0)
         until = min(
             inc.opened_at + options.hold_max_s,
             inc.opened_at + inc.target_s - model.delay_s - nearest_s,
