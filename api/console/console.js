@@ -158,7 +158,7 @@ async function main() {
     api,
     canSeePersonal,
     canReadTimeline: TIMELINE_ROLES.has(me.role),
-    formatEntry: (e) => detail._entry(e),
+    formatEntry: (e) => detail._entry(e, { purpose: null }),
   });
   const handover = new HandoverPanel({ api, store, me, canOperate });
   const alerts = new AlertPanel({ store, api, canOperate, onSelect: (id) => select(id) });

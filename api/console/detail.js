@@ -331,7 +331,9 @@ export class IncidentDetail {
     return `<dl>${body}</dl>`;
   }
 
-  _entry(e) {
+  /** One timeline line; ``purpose`` says whether personal data was opened for its incident
+   * (the history view passes null: a closed incident's personal parts are not read there). */
+  _entry(e, { purpose = this.purpose } = {}) {
     const kind = e.kind ?? e.type ?? "event";
     const p = e.payload ?? e;
     const personal = this.personal.get(e.seq) ?? {};
@@ -356,7 +358,7 @@ export class IncidentDetail {
     if (p.outcome) bits.push(p.outcome);
     const text = personal.text ?? personal.summary ?? personal.details;
     if (text) bits.push(`“${text}”`);
-    else if (e.has_personal && !this.purpose) bits.push("[personal data hidden]");
+    else if (e.has_personal && !purpose) bits.push("[personal data hidden]");
     else if (e.redacted) bits.push("[personal data redacted]");
     const at = e.recorded_at ?? e.at ?? p.at;
     return `<li><time>${esc(timeOfDay(at))}</time><strong>${esc(titleCase(kind))}</strong> ${esc(bits.join(" · "))}

@@ -106,6 +106,8 @@ def test_closed_incidents_are_searched_by_id_code_and_address_and_opened(
         record = page.locator("#history-record")
         record.locator(".timeline li", has_text="incident closed").wait_for()
         assert "HIST-2" in record.inner_text() and "resolved" in record.inner_text()
+        opened = record.locator(".timeline li", has_text="incident opened").inner_text()
+        assert "[personal data hidden]" in opened and "Front" not in opened
         assert page.locator('#queue tr[data-id="HIST-2"]').count() == 0
         assert c.errors == [], c.errors
     finally:
