@@ -22,6 +22,8 @@ from planner.log.api_keys import Role
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _WRITE_METHODS = {"post", "patch", "put", "delete"}
 _LIVE_PREFIXES = ("/v1/incidents", "/v1/units", "/v1/contacts", "/v1/closures", "/v1/webhooks")
+_PERSONAL_SEARCHES = {("/v1/incidents", "get"), ("/v1/incidents", "head")}
+"""Lists that search personal data on request (``address``): 403 for roles that may not."""
 
 _DESCRIPTIONS = {
     "400": "The URL contains a NUL byte.",
@@ -65,7 +67,7 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         codes += ["401", "429"]
         if len(roles) < len(Role):
             codes.append("403")
-    if path.endswith("/personal") or path.endswith("/timeline"):
+    if path.endswith(("/personal", "/timeline")) or (path, method) in _PERSONAL_SEARCHES:
         codes.append("403")
     if has_path_ids:
         codes.append("404")

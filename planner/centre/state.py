@@ -816,7 +816,7 @@ def _handed_over(state: CentreState, e: ShiftHandedOver, at: datetime, c: CodeTa
         )
     unknown = [i for i in e.incidents if i not in state.incidents]
     if unknown:
-        raise NotFoundError(f"no open incident {unknown[0]!r}", field="incidents")
+        raise InvalidTransitionError(f"{unknown[0]!r} is not an open incident", field="incidents")
     note = Handover(e.handover_id, e.actor, at, e.note, tuple(e.incidents))
     return replace(state, handovers={**state.handovers, note.id: note})
 

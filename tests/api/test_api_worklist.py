@@ -88,7 +88,7 @@ def test_hand_over_refusals_name_the_field_and_change_nothing(
         "/v1/shift/handovers", json={**good, "handover_id": "HO-3", "incidents": ["I-9"]},
         headers=alice,
     )  # fmt: skip
-    assert "I-9" in _problem(gone, 404, "incidents")
+    assert "I-9" in _problem(gone, 409, "incidents")
     empty = client.post(
         "/v1/shift/handovers", json={"handover_id": "HO-4", "note": ""}, headers=alice
     )
@@ -209,6 +209,8 @@ def test_an_address_search_needs_a_role_that_reads_personal_data_and_a_purpose(
         "/v1/incidents?status=closed&address=secret&purpose=curious", headers=keys[Role.PLANNER]
     )
     assert planner.status_code == 403 and "Secret" not in planner.text
+    documented = client.get("/openapi.json").json()["paths"]["/v1/incidents"]["get"]
+    assert "403" in documented["responses"]  # the address search's refusal is in the contract
     too_long = client.get(
         "/v1/incidents?status=closed&q=" + "x" * 201, headers=keys[Role.DISPATCHER]
     )
