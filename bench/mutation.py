@@ -53,7 +53,11 @@ TARGETS: dict[str, Target] = {
     "incident_log": Target("planner/log/incident_log.py", ("tests/log",)),
     "state": Target(
         "planner/centre/state.py",
-        ("tests/centre/test_centre_state.py", "tests/centre/test_events.py"),
+        (
+            "tests/centre/test_centre_state.py",
+            "tests/centre/test_state_oracles.py",
+            "tests/centre/test_events.py",
+        ),
     ),
     "escalation": Target(
         "planner/centre/escalation.py",
