@@ -111,18 +111,16 @@ def build_pools(cand: Candidates) -> Pools:
 
 
 def _stable_argsort(key: FloatArray) -> IntArray:
-    """``np.argsort(key, kind="stable")``, computed as the default (SIMD) sort, several times
-    faster, with each run of tied keys then put back in index order (ties are few: units at
-    the same node)."""
+    """``np.argsort(key, kind="stable")``, computed as the default (SIMD) sort, with each run
+    of tied keys then put back in index order by sorting the unique integers (run, index),
+    which are nearly sorted already. About twice as fast when ties are few (road ETAs: units
+    at the same node), somewhat slower when most keys tie."""
     by_key: IntArray = np.argsort(key)
     sorted_key = key[by_key]
-    tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
-    if tied.size:
-        gap = np.diff(tied) > 1
-        starts = tied[np.concatenate(([True], gap))]
-        stops = tied[np.concatenate((gap, [True]))] + 2
-        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-            by_key[start:stop] = np.sort(by_key[start:stop])
+    new_run = sorted_key[1:] != sorted_key[:-1]
+    if not new_run.all():
+        run = np.concatenate(([0], np.cumsum(new_run)))
+        by_key = by_key[np.argsort(run * len(key) + by_key, kind="stable")]  # nearly sorted
     return by_key
 
 
