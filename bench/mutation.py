@@ -77,11 +77,7 @@ TARGETS: dict[str, Target] = {
     ),
     "road_region": Target(
         "planner/network/road_region.py",
-        (
-            "tests/network/test_road_network.py",
-            "tests/network/test_road_region_cases.py",
-            "tests/network/test_region_oracles.py",
-        ),
+        ("tests/network/test_road_region_cases.py", "tests/network/test_region_oracles.py"),
     ),
     "matrix_region": Target(
         "planner/network/matrix_region.py",
