@@ -12,7 +12,7 @@ import pytest
 
 from planner.centre.codes import CodeTable
 from planner.centre.events import parse_event
-from planner.centre.state import CentreState, IncidentState, UnitState, apply
+from planner.centre.state import CentreState, ClosureState, IncidentState, UnitState, apply
 from planner.dispatch.domain import UnitStatus
 from planner.errors import InvalidTransitionError
 from planner.network.geo import Location
@@ -157,3 +157,36 @@ def test_accepting_a_recommendation_checks_the_units_not_sent() -> None:
     assert s.units["M1"].status == UnitStatus.DISPATCHED and s.units["M1"].incident == "I1"
     assert s.units["M2"].status == UnitStatus.AVAILABLE
     assert s.incidents["I1"].units_sent == ("M1",)
+
+
+def test_road_closures_field_by_field_and_their_refusals() -> None:
+    c = Centre()
+    on = {"type": "road_closure_on", "closure_id": "RC1"}
+    s = c.do({**on, "centre": HOME, "radius_m": 250.0, "factor": 2.5, "reason": "flood"})
+    assert s.closures["RC1"] == ClosureState(
+        id="RC1", centre=Location(40.27, -76.85), radius_m=250.0, polygon=(), factor=2.5,
+        since=c.now, reason="flood",
+    )  # fmt: skip
+    square = [{"lat": 40.0, "lon": -76.0}, {"lat": 40.0, "lon": -75.9}, {"lat": 40.1, "lon": -76.0}]
+    s = c.do({"type": "road_closure_on", "closure_id": "RC2", "polygon": square})
+    assert s.closures["RC2"] == ClosureState(
+        id="RC2", centre=None, radius_m=None,
+        polygon=(Location(40.0, -76.0), Location(40.0, -75.9), Location(40.1, -76.0)),
+        factor=None, since=c.now,
+    )  # fmt: skip
+    with pytest.raises(InvalidTransitionError, match=r"^closure_id: closure 'RC1' is already on$"):
+        c.do({**on, "centre": HOME, "radius_m": 10.0})
+    both = "^centre: give either centre and radius_m, or polygon$"
+    for bad in (
+        {"centre": HOME},
+        {"radius_m": 10.0},
+        {"centre": HOME, "radius_m": 10.0, "polygon": square},
+        {"radius_m": 10.0, "polygon": square},
+        {},
+    ):
+        with pytest.raises(InvalidTransitionError, match=both):
+            c.do({"type": "road_closure_on", "closure_id": "RC3", **bad})
+    s = c.do({"type": "road_closure_off", "closure_id": "RC1"})
+    assert list(s.closures) == ["RC2"]
+    with pytest.raises(InvalidTransitionError, match=r"^closure_id: no closure 'RC1' is on$"):
+        c.do({"type": "road_closure_off", "closure_id": "RC1"})
