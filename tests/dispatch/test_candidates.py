@@ -117,3 +117,32 @@ def test_weights_and_current_incidents() -> None:
         np.array([[1.0, 1.0]]),
     )
     assert current_incident_index(gone).tolist() == [-1]
+
+
+def test_divert_only_from_a_less_urgent_call_and_with_no_units_at_all() -> None:
+    """A2 heads to I2 and reaches the P1 call I1 in 30 s, the free A1 in 100 s (margin 20 s):
+    diverted when I2 is priority 2, not when I2 is itself priority 1. A problem without units
+    has no arcs."""
+
+    def problem(other_priority: int) -> DispatchProblem:
+        units = (
+            Unit("A1", frozenset({"ALS"}), UnitStatus.AVAILABLE),
+            Unit("A2", frozenset({"ALS"}), UnitStatus.EN_ROUTE, incident="I2"),
+        )
+        incidents = (
+            Incident("I1", 1, "X", None, {"ALS": 1}, target_s=600.0, opened_at=0.0),
+            Incident("I2", other_priority, "X", None, {"BLS": 1}, target_s=600.0, opened_at=0.0),
+        )
+        return DispatchProblem(units, incidents, np.array([[100.0, 10.0], [30.0, 5.0]]))
+
+    options = SolveOptions(divert_margin_s=20.0)
+    divert = int(ArcKind.DIVERT)
+    cand = build_candidates(problem(2), options, divert=True)
+    assert [
+        (int(u), int(g))
+        for u, k, g in zip(cand.unit, cand.kind, cand.group, strict=True)
+        if k == divert
+    ] == [(1, 0)]
+    assert divert not in build_candidates(problem(1), options, divert=True).kind.tolist()
+    empty = DispatchProblem((), problem(2).incidents, np.zeros((0, 2)))
+    assert build_candidates(empty, options, divert=True).n_arcs == 0
