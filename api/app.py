@@ -43,6 +43,7 @@ from api.routes import (
     units,
     webhooks,
 )
+from api.routes.plan import plan_regions
 from api.services import Services, build_services
 from api.settings import ApiSettings
 from planner.errors import PlannerError
@@ -120,7 +121,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     ):
         _document_roles(module.router)
         app.include_router(module.router)
-    install_openapi(app, services.codes)
+    install_openapi(
+        app,
+        services.codes,
+        services.webhook_guard,
+        services.served_area,
+        plan_regions(services.settings),
+    )
     return app
 
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Query
+from fastapi import Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime, BeforeValidator
+
+from api.versions import etag, not_modified
 
 T = TypeVar("T")
 SortKey = tuple[str | int, ...]
@@ -87,3 +91,39 @@ def _rfc3339_only(value: Any) -> Any:
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 """A filter time: RFC 3339 with an offset."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A list's ``from``/``to`` filter: at or after ``start``, before ``end`` (either open)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __contains__(self, when: datetime) -> bool:
+        return (self.start is None or when >= self.start) and (self.end is None or when < self.end)
+
+
+NO_WINDOW = TimeWindow()
+
+
+def time_window(what: str) -> Callable[..., TimeWindow]:
+    """The dependency reading ``from`` and ``to`` for a list whose items are ``what`` (e.g.
+    ``Received``) at a time."""
+
+    after = Query(None, alias="from", description=f"{what} at or after (RFC 3339).")
+    before = Query(None, alias="to", description=f"{what} before (RFC 3339).")
+
+    def window(start: Timestamp | None = after, end: Timestamp | None = before) -> TimeWindow:
+        return TimeWindow(start, end)
+
+    return window
+
+
+def list_etag(request: Request, response: Response, version: int) -> Response | None:
+    """A list's conditional GET: 304 if ``If-None-Match`` names ``version``, else None with the
+    list's ``ETag`` (the state version) set on ``response``."""
+    if (cached := not_modified(request, version)) is not None:
+        return cached
+    response.headers["ETag"] = etag(version)
+    return None

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from api.closed import IncidentHistory
 from api.idempotency import IdempotencyStore
 from api.limits import RateLimiter
+from api.served_area import ServedArea
 from api.settings import ApiSettings
 from api.versions import ResourceVersions
-from api.webhooks import WebhookDispatcher
+from api.webhooks import AddressGuard, WebhookDispatcher
 from planner.centre.codes import DEFAULT_CODES_PATH, CodeTable
 from planner.centre.config import EngineConfig
 from planner.centre.engine import Engine, Outcome
@@ -30,6 +31,7 @@ from planner.log.signing import Checkpoint, CheckpointDir, load_signing_key
 from planner.log.webhooks import WebhookStore
 from planner.network.loader import load_region, resolve_region_path
 from planner.network.region import Region
+from planner.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class Services:
     history: IncidentHistory
     rate_limiter: RateLimiter
     webhooks: WebhookStore
+    webhook_guard: AddressGuard
+    served_area: ServedArea | None
     webhook_dispatcher: WebhookDispatcher
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     log_problem: str | None = None
@@ -201,6 +205,7 @@ def build_services(settings: ApiSettings) -> Services:
         if settings.policy is not None:
             engine.adopt_policy(settings.policy)
     webhooks = WebhookStore(db)
+    guard = AddressGuard(settings.webhook_allow_networks)
     services = Services(
         settings=settings,
         db=db,
@@ -216,10 +221,15 @@ def build_services(settings: ApiSettings) -> Services:
         lease=lease,
         rate_limiter=RateLimiter(rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
         webhooks=webhooks,
+        webhook_guard=guard,
+        served_area=None
+        if engine.region is None
+        else ServedArea.of(engine.region, get_settings().max_snap_m),
         webhook_dispatcher=WebhookDispatcher(
             webhooks,
             log,
             engine,
+            guard=guard,
             max_attempts=settings.webhook_max_attempts,
             backoff_base_s=settings.webhook_backoff_s,
         ),

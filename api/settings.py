@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from planner.settings import get_settings
@@ -79,6 +80,22 @@ class ApiSettings(BaseSettings):
 
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
     """Attempts per webhook delivery (the first and its retries)."""
+
+    webhook_allow_networks: tuple[str, ...] = ()
+    """Networks (CIDR, e.g. ``10.20.0.0/16``) webhooks may be delivered to although they are
+    not public: for integrators on a private network. From the environment as JSON, e.g.
+    ``PLANNER_WEBHOOK_ALLOW_NETWORKS='["10.20.0.0/16"]'``. Cloud metadata addresses stay
+    refused."""
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not a network (CIDR): {network!r}") from exc
+        return value
 
     webhook_backoff_s: float = Field(default=1.0, gt=0, le=3600)
     """The first retry's delay; each further retry waits twice as long."""

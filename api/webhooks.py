@@ -6,8 +6,18 @@ entry as the same JSON the event stream sends. The body is signed with the regis
 secret: ``X-Planner-Signature: sha256=<hex HMAC-SHA256 of the body>``; the receiver recomputes
 it to know the call came from this server and was not altered. A failed attempt (no answer,
 or not 2xx) is retried after ``base * 2**(attempt-1)`` seconds, up to ``max_attempts``; every
-attempt is in the delivery log. Deliveries start at the log head when the server starts:
-entries written while it was down are not pushed (read them with ``/v1/log?after=``).
+attempt is in the delivery log. Each registration's cursor (the seq up to which every entry is
+delivered or given up on) is persisted, so after a restart deliveries go on from there:
+entries written while the server was down are pushed too, and an entry whose delivery was
+under way may be delivered twice (``X-Planner-Delivery`` names webhook, seq and attempt).
+
+Server-side request forgery guard (:class:`AddressGuard`): a webhook URL may not point into
+this server's own networks. Registration refuses a URL whose host is, or resolves to, a
+loopback, private, link-local (cloud metadata), multicast, reserved or otherwise non-global
+address; every delivery resolves the host again, checks every address, and connects to the
+checked address itself (no second lookup, no redirects followed), so a name re-pointed at an
+internal address after registration is refused too. ``PLANNER_WEBHOOK_ALLOW_NETWORKS`` lists
+the networks (CIDR) an integrator on a private network may deliver to.
 """
 
 from __future__ import annotations
@@ -16,17 +26,21 @@ import hashlib
 import heapq
 import hmac
 import http.client
+import ipaddress
 import json
+import socket
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from planner.centre.engine import Engine, Outcome
+from planner.errors import InputError
 from planner.log.incident_log import IncidentLog, LogEntry
-from planner.log.webhooks import Webhook, WebhookStore
+from planner.log.webhooks import OCTET, Webhook, WebhookStore
 
 SIGNATURE_HEADER = "X-Planner-Signature"
 TIMEOUT_S = 5.0
@@ -51,6 +65,201 @@ def entry_body(entry: LogEntry) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
 
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+)
+"""Cloud instance-metadata endpoints (AWS, ECS, Alibaba, AWS IPv6): refused even when an
+allowed network contains them."""
+
+
+REFUSED_V4 = {
+    ipaddress.IPv4Network(net): kind
+    for net, kind in (
+        ("0.0.0.0/8", "this-host"),
+        ("10.0.0.0/8", "private"),
+        ("100.64.0.0/10", "shared (carrier-grade NAT)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("172.16.0.0/12", "private"),
+        ("192.0.0.0/24", "IETF protocol"),
+        ("192.0.2.0/24", "documentation"),
+        ("192.88.99.0/24", "6to4 relay"),
+        ("192.168.0.0/16", "private"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved"),
+    )
+}
+"""IPv4 networks webhooks never reach unless allowed: this host (0/8), private (RFC 1918),
+shared carrier-grade NAT (100.64/10, where some clouds put metadata), loopback, link-local
+(169.254/16: cloud metadata), IETF protocol assignments, documentation and benchmarking
+ranges, 6to4 relay, multicast and reserved (240/4, broadcast)."""
+
+
+def _why_refused(address: IpAddress) -> str | None:
+    """What kind of internal address ``address`` is, or None for a public one."""
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if isinstance(address, ipaddress.IPv4Address):
+        hit = next((n for n in REFUSED_V4 if address in n), None)
+        return None if hit is None else f"a {REFUSED_V4[hit]} address ({hit})"
+    if address.ipv4_mapped is not None:
+        return _why_refused(address.ipv4_mapped)
+    checks = (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("non-public", not address.is_global),
+    )
+    return next((f"a {name} address" for name, hit in checks if hit), None)
+
+
+class AddressGuard:
+    """Which addresses webhooks may be delivered to: public ones, and those in ``allow``."""
+
+    def __init__(self, allow: Iterable[str] = ()) -> None:
+        self.allow: tuple[IpNetwork, ...] = tuple(
+            ipaddress.ip_network(n, strict=False) for n in allow
+        )
+
+    def check(self, url: str, *, unresolved_ok: bool = False) -> list[IpAddress]:
+        """The addresses to deliver ``url`` to (its host resolved now, every address checked),
+        or an InputError naming ``url``. A host that does not resolve is an error, unless
+        ``unresolved_ok`` (at registration: it is checked again at every delivery)."""
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise InputError("must be an http or https URL with a host", field="url")
+        host = parts.hostname
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, ValueError, UnicodeError) as exc:
+            if unresolved_ok:
+                return []
+            raise InputError(f"host {host!r} does not resolve ({exc})", field="url") from exc
+        addresses = list(dict.fromkeys(ipaddress.ip_address(i[4][0]) for i in infos))
+        for address in addresses:
+            self._refuse(host, address)
+        return addresses
+
+    def refused_v4(self) -> list[ipaddress.IPv4Network]:
+        """The IPv4 networks refused with this allow-list (for the OpenAPI document)."""
+        refused = list(REFUSED_V4)
+        for allowed in self.allow:
+            if not isinstance(allowed, ipaddress.IPv4Network):
+                continue
+            kept: list[ipaddress.IPv4Network] = []
+            for net in refused:
+                if net.subnet_of(allowed):
+                    continue
+                if allowed.subnet_of(net):
+                    kept.extend(net.address_exclude(allowed))
+                else:
+                    kept.append(net)
+            refused = kept
+        return sorted(refused)
+
+    def _refuse(self, host: str, address: IpAddress) -> None:
+        why = _why_refused(address)
+        if why is None:
+            return
+        if address not in METADATA_ADDRESSES and any(address in n for n in self.allow):
+            return
+        raise InputError(
+            f"host {host!r} is {why}: {address}; webhooks go to public addresses only "
+            "(PLANNER_WEBHOOK_ALLOW_NETWORKS lists private networks to allow)",
+            field="url",
+        )
+
+
+def refused_url_pattern(guard: AddressGuard) -> str:
+    """A regular expression matching the URLs registration refuses without a DNS lookup:
+    a dotted-quad host in a refused network, or ``localhost`` (for the OpenAPI document)."""
+    hosts = [_network_regex(net) for net in guard.refused_v4()]
+    local = "[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]"
+    hosts.append(rf"([A-Za-z0-9_-]{{1,63}}\.)*{local}\.?")
+    return rf"^https?://({'|'.join(hosts)})(:[0-9]{{1,5}})?([/?#]|$)"
+
+
+def _network_regex(net: ipaddress.IPv4Network) -> str:
+    """The dotted quads (decimal, no leading zeros) of ``net``."""
+    octets = net.network_address.packed
+    full, rest = divmod(net.prefixlen, 8)
+    parts = [str(o) for o in octets[:full]]
+    if full < 4:
+        if rest:
+            low = octets[full]
+            parts.append(_range_regex(low, low + (1 << (8 - rest)) - 1))
+        else:
+            parts.append(OCTET)
+        parts += [OCTET] * (4 - len(parts))
+    return r"\.".join(parts)
+
+
+def _range_regex(low: int, high: int) -> str:
+    """The decimal numbers ``low``..``high`` (no leading zeros), one alternative per run of
+    last digits: 64..127 is ``(6[4-9]|7[0-9]|…|12[0-7])``."""
+    runs: dict[str, list[int]] = {}
+    for value in range(low, high + 1):
+        text = str(value)
+        runs.setdefault(text[:-1], []).append(int(text[-1]))
+    alternatives = [
+        f"{prefix}{d[0]}" if len(d) == 1 else f"{prefix}[{d[0]}-{d[-1]}]"
+        for prefix, d in sorted(runs.items(), key=lambda kv: -len(kv[0]))
+    ]
+    return "(" + "|".join(alternatives) + ")"
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address the guard checked, while the request names the URL's host."""
+
+    def __init__(self, host: str, port: int, address: IpAddress, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((str(self._address), self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the checked address; the certificate is verified for the URL's host name."""
+
+    def __init__(self, host: str, port: int, address: IpAddress, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def post(url: str, address: IpAddress, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST ``body`` to ``url`` at ``address``; the response status (redirects not followed)."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    kind = _PinnedHTTPSConnection if https else _PinnedHTTPConnection
+    conn = kind(parts.hostname, port, address, timeout)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    try:
+        conn.request("POST", target, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return int(response.status)
+    finally:
+        conn.close()
+
+
 @dataclass(order=True)
 class _Job:
     due: float
@@ -71,17 +280,21 @@ class WebhookDispatcher:
         log: IncidentLog,
         engine: Engine,
         *,
+        guard: AddressGuard | None = None,
         max_attempts: int = 5,
         backoff_base_s: float = 1.0,
     ) -> None:
         self._store = store
         self._log = log
+        self._guard = guard if guard is not None else AddressGuard()
         self._max_attempts = max_attempts
         self._base = backoff_base_s
-        self._after = log.head()
+        self._seen: dict[int, int] = {}
+        self._pending: dict[int, set[int]] = {}
         self._jobs: list[_Job] = []
         self._order = 0
         self._wake = threading.Event()
+        self._wake.set()  # first look: what was written while the server was down
         self._stop = threading.Event()
         self._unsubscribe = engine.subscribe(self._on_outcome)
         self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
@@ -108,20 +321,39 @@ class WebhookDispatcher:
                 self._attempt(heapq.heappop(self._jobs))
 
     def _collect(self) -> None:
-        """Queue the entries written since the last look for every live hook that wants them."""
+        """Queue, for every live hook, the entries after what it has seen that it wants; a
+        hook seen for the first time starts at its persisted cursor."""
         hooks = self._store.live()
         if not hooks:  # the common case: no reading of entries nobody wants
-            self._after = self._log.head()
             return
-        entries = self._log.entries(after_seq=self._after)
+        unseen = [h for h in hooks if h.id not in self._seen]
+        if unseen:
+            cursors = self._store.cursors()
+            head = self._log.head()
+            for hook in unseen:
+                self._seen[hook.id] = cursors.get(hook.id, head)
+                self._pending[hook.id] = set()
+        after = min(self._seen[h.id] for h in hooks)
+        entries = self._log.entries(after_seq=after)
         if not entries:
             return
-        self._after = entries[-1].seq
-        for entry in entries:
-            body = entry_body(entry)
-            for hook in hooks:
-                if hook.wants(entry.kind):
-                    self._push(_Job(time.monotonic(), 0, hook, entry.seq, entry.kind, body))
+        for hook in hooks:
+            wanted = [e for e in entries if e.seq > self._seen[hook.id] and hook.wants(e.kind)]
+            for entry in wanted:
+                self._pending[hook.id].add(entry.seq)
+                job = _Job(time.monotonic(), 0, hook, entry.seq, entry.kind, entry_body(entry))
+                self._push(job)
+            self._seen[hook.id] = entries[-1].seq
+            if not wanted:
+                self._done(hook.id, None)
+
+    def _done(self, hook_id: int, seq: int | None) -> None:
+        """``seq`` is delivered or given up on: persist the cursor below what is still open."""
+        pending = self._pending.setdefault(hook_id, set())
+        if seq is not None:
+            pending.discard(seq)
+        cursor = min(pending) - 1 if pending else self._seen.get(hook_id, 0)
+        self._store.advance(hook_id, cursor)
 
     def _push(self, job: _Job) -> None:
         self._order += 1
@@ -131,23 +363,20 @@ class WebhookDispatcher:
     def _attempt(self, job: _Job) -> None:
         if not self._store.is_live(job.hook.id):
             return
-        request = urllib.request.Request(
-            job.hook.url,
-            data=job.body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign(job.hook.secret, job.body),
-                "X-Planner-Delivery": f"{job.hook.id}-{job.seq}-{job.attempt}",
-            },
-        )
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(job.hook.secret, job.body),
+            "X-Planner-Delivery": f"{job.hook.id}-{job.seq}-{job.attempt}",
+        }
         status: int | None = None
         error: str | None = None
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                status = int(response.status)
-        except urllib.error.HTTPError as exc:
-            status, error = exc.code, f"HTTP {exc.code}"
+            address = self._guard.check(job.hook.url)[0]
+            status = post(job.hook.url, address, job.body, headers, TIMEOUT_S)
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except InputError as exc:
+            error = f"refused: {exc.message}"
         except (OSError, ValueError, http.client.HTTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
         delivered = status is not None and 200 <= status < 300
@@ -165,3 +394,5 @@ class WebhookDispatcher:
             job.due = time.monotonic() + delay
             job.attempt += 1
             self._push(job)
+        else:
+            self._done(job.hook.id, job.seq)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from api.bodies import ContactIn
@@ -12,12 +12,15 @@ from api.deps import EngineDep, Feed, Reader, ServicesDep
 from api.pagination import (
     CONTACT_CURSOR,
     DEFAULT_LIMIT,
+    NO_WINDOW,
     Limit,
-    Timestamp,
+    TimeWindow,
     cursor_query,
     decode_cursor,
+    list_etag,
     micros,
     paginate,
+    time_window,
 )
 from api.schemas import ContactList, ContactOut
 from api.versions import etag, not_modified
@@ -49,12 +52,7 @@ def list_contacts(
     linked: Annotated[
         bool | None, Query(description="true: only linked to an incident; false: only unlinked.")
     ] = None,
-    received_from: Annotated[
-        Timestamp | None, Query(alias="from", description="Received at or after (RFC 3339).")
-    ] = None,
-    received_to: Annotated[
-        Timestamp | None, Query(alias="to", description="Received before (RFC 3339).")
-    ] = None,
+    received: Annotated[TimeWindow, Depends(time_window("Received"))] = NO_WINDOW,
     cursor: Annotated[str | None, cursor_query(CONTACT_CURSOR)] = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> ContactList | Response:
@@ -62,7 +60,7 @@ def list_contacts(
     details are personal data: they are in the log, readable through the timeline by allowed
     roles). The ``ETag`` is the state version."""
     version = engine.version
-    if (cached := not_modified(request, version)) is not None:
+    if (cached := list_etag(request, response, version)) is not None:
         return cached
 
     def wanted(c: ContactState) -> bool:
@@ -70,8 +68,7 @@ def list_contacts(
             (channel is None or c.channel == channel)
             and (incident is None or c.incident == incident)
             and (linked is None or (c.incident is not None) == linked)
-            and (received_from is None or c.received_at >= received_from)
-            and (received_to is None or c.received_at < received_to)
+            and c.received_at in received
         )
 
     page, next_cursor = paginate(
@@ -80,7 +77,6 @@ def list_contacts(
         after=None if cursor is None else tuple(decode_cursor(cursor)),
         limit=limit,
     )
-    response.headers["ETag"] = etag(version)
     return ContactList(version=version, contacts=list(page), next_cursor=next_cursor)
 
 

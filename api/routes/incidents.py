@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import Response
 
 from api.bodies import (
@@ -33,12 +33,15 @@ from api.deps import Feed, Operator, Reader, ServicesDep
 from api.pagination import (
     DEFAULT_LIMIT,
     INCIDENT_CURSOR,
+    NO_WINDOW,
     Limit,
-    Timestamp,
+    TimeWindow,
     cursor_query,
     decode_cursor,
+    list_etag,
     micros,
     paginate,
+    time_window,
 )
 from api.routes.log import NO_STORE, Purpose, check_personal_purpose
 from api.schemas import IncidentDetail, IncidentList
@@ -104,12 +107,7 @@ def list_incidents(
     code: Annotated[
         str | None, Query(max_length=80, pattern=ID_PATTERN, description="Only this code.")
     ] = None,
-    opened_from: Annotated[
-        Timestamp | None, Query(alias="from", description="Opened at or after (RFC 3339).")
-    ] = None,
-    opened_to: Annotated[
-        Timestamp | None, Query(alias="to", description="Opened before (RFC 3339).")
-    ] = None,
+    opened: Annotated[TimeWindow, Depends(time_window("Opened"))] = NO_WINDOW,
     q: Annotated[
         str | None,
         Query(
@@ -142,17 +140,17 @@ def list_incidents(
     if address is not None:
         why = check_personal_purpose(key, purpose)
         at_address = incidents_at_address(services.log, address)
-    elif (cached := not_modified(request, version)) is not None:
+        response.headers["ETag"] = etag(version)
+    elif (cached := list_etag(request, response, version)) is not None:
         return cached
 
-    def wanted(i: str, c: str, p: int | None, opened: datetime) -> bool:
+    def wanted(i: str, c: str, p: int | None, opened_at: datetime) -> bool:
         found = services.codes.get(c)
         label = found.label if found is not None else None
         return (
             (priority is None or p == priority)
             and (code is None or c == code)
-            and (opened_from is None or opened >= opened_from)
-            and (opened_to is None or opened < opened_to)
+            and opened_at in opened
             and (q is None or matches_words(q, i, c, label))
             and (at_address is None or i in at_address)
         )
@@ -169,7 +167,6 @@ def list_incidents(
                 out[rid] = text
         return out
 
-    response.headers["ETag"] = etag(version)
     parts = None if cursor is None else decode_cursor(cursor)
     if status == "closed":
         closed, next_cursor = paginate(

@@ -36,7 +36,8 @@ class WebhookIn(BaseModel):
         min_length=1,
         max_length=MAX_URL_LEN,
         pattern=URL_PATTERN,
-        description="http(s) URL to POST to (host name or IPv4, printable ASCII).",
+        description="http(s) URL to POST to (host name or dotted-quad IPv4, printable ASCII); "
+        "not a loopback, private, link-local, multicast or other non-public address.",
     )
     kinds: list[Kind] = Field(
         default_factory=list,
@@ -113,13 +114,17 @@ def _delivery(d: Delivery) -> DeliveryOut:
 async def create_webhook(key: Fleet, services: ServicesDep, body: WebhookIn) -> WebhookCreated:
     """New log entries (of ``kinds``, or all) are POSTed to ``url`` as the event stream's JSON,
     signed ``X-Planner-Signature: sha256=<hex HMAC-SHA256 of the body>``; failures are retried
-    with exponential backoff. The secret is returned once."""
+    with exponential backoff. The secret is returned once. A URL whose host is or resolves
+    to a loopback, private, link-local, multicast or other non-public address is 422 (unless
+    in ``PLANNER_WEBHOOK_ALLOW_NETWORKS``); deliveries start after the current log head."""
+    await run_in_threadpool(services.webhook_guard.check, body.url, unresolved_ok=True)
     hook = await run_in_threadpool(
         services.webhooks.create,
         key_prefix=key.prefix,
         url=body.url,
         kinds=tuple(dict.fromkeys(body.kinds)),
         secret=body.secret,
+        after_seq=services.log.head(),
     )
     return WebhookCreated(**_out(hook).model_dump(), secret=hook.secret)
 

@@ -4,6 +4,9 @@ A registration belongs to the API key that made it (by its prefix): a key sees a
 only its own. The shared secret is kept so payloads can be signed (HMAC-SHA256); it is shown
 once at registration, like a key. Every delivery attempt (status code or error) is a row of
 ``webhook_deliveries``, so an integrator can see what was sent, when, and what came back.
+Each registration has a persisted cursor (``webhook_cursors``): the log seq up to which every
+entry has been delivered or given up on, so a restarted server goes on from there instead of
+from the log head (entries written while it was down are pushed too).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from planner.log.schema import WRITE_OPTION, UTCDateTime
 
 MAX_URL_LEN = 2000
 MAX_KINDS = 50
-URL_PATTERN = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?([/?#][\x21-\x7e]*)?$"
+OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+"""A decimal IPv4 octet without leading zeros (``010`` would be read as octal)."""
+HOST_PATTERN = (
+    rf"({OCTET}(\.{OCTET}){{3}}|([A-Za-z0-9_-]{{1,63}}\.)*[A-Za-z][A-Za-z0-9_-]{{0,62}}\.?)"
+)
+"""A dotted-quad IPv4 address, or a host name whose last label starts with a letter (so no
+numeric shorthand such as ``2130706433`` or ``127.1`` that resolvers read as an address)."""
+URL_PATTERN = rf"^https?://{HOST_PATTERN}(:[0-9]{{1,5}})?([/?#][\x21-\x7e]*)?$"
 """http(s), a host name or IPv4 address (no user info, no IPv6 literal), printable ASCII."""
 SECRET_PATTERN = r"^[\x21-\x7e]{16,200}$"
 
@@ -55,6 +65,14 @@ deliveries_table = sa.Table(
     sa.Column("delivered", sa.Boolean, nullable=False),
 )
 
+
+cursors_table = sa.Table(
+    "webhook_cursors",
+    _metadata,
+    sa.Column("webhook_id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+"""Per registration: every entry up to ``seq`` is done (delivered, or its attempts spent)."""
 
 _LIVE_KEYS = sa.select(keys_table.c.prefix).where(keys_table.c.revoked_at.is_(None))
 
@@ -108,9 +126,17 @@ class WebhookStore:
         _metadata.create_all(engine)
 
     def create(
-        self, *, key_prefix: str, url: str, kinds: tuple[str, ...], secret: str | None
+        self,
+        *,
+        key_prefix: str,
+        url: str,
+        kinds: tuple[str, ...],
+        secret: str | None,
+        after_seq: int = 0,
     ) -> Webhook:
-        """Register ``url`` for ``key_prefix``; a secret is generated when none is given."""
+        """Register ``url`` for ``key_prefix``; a secret is generated when none is given.
+        Deliveries start with the first entry after ``after_seq`` (the log head at
+        registration)."""
         check_url(url)
         if len(kinds) > MAX_KINDS:
             raise InputError(f"at most {MAX_KINDS} kinds", field="kinds")
@@ -128,7 +154,8 @@ class WebhookStore:
                     created_at=now,
                 )
             ).inserted_primary_key
-        assert row_id is not None
+            assert row_id is not None
+            conn.execute(cursors_table.insert().values(webhook_id=int(row_id[0]), seq=after_seq))
         return Webhook(int(row_id[0]), key_prefix, url, kinds, secret, now)
 
     def live(self, *, key_prefix: str | None = None) -> list[Webhook]:
@@ -171,6 +198,28 @@ class WebhookStore:
                 )
             ).first()
         return row is not None
+
+    def cursors(self) -> dict[int, int]:
+        """Every registration's cursor (see ``cursors_table``)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(cursors_table.c.webhook_id, cursors_table.c.seq)).all()
+        return {int(r.webhook_id): int(r.seq) for r in rows}
+
+    def advance(self, webhook_id: int, seq: int) -> None:
+        """Move a registration's cursor forward to ``seq`` (never back); a registration from
+        before cursors existed gets one."""
+        with self._engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            current = conn.execute(
+                sa.select(cursors_table.c.seq).where(cursors_table.c.webhook_id == webhook_id)
+            ).scalar()
+            if current is None:
+                conn.execute(cursors_table.insert().values(webhook_id=webhook_id, seq=seq))
+            elif current < seq:
+                conn.execute(
+                    cursors_table.update()
+                    .where(cursors_table.c.webhook_id == webhook_id)
+                    .values(seq=seq)
+                )
 
     def record(
         self,

@@ -31,11 +31,6 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5x
 """
 
 
-@pytest.mark.xfail(
-    reason="2 known failures remain: POST /v1/plan needs travel_times_s or region (a "
-    "dependency OpenAPI cannot state); a schema-valid location outside the served region is 422",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
