@@ -125,7 +125,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app,
         services.codes,
         services.webhook_guard,
-        services.served_area,
         plan_regions(services.settings),
     )
     return app

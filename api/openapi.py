@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import PROBLEM_MEDIA_TYPE, Problem
-from api.served_area import ServedArea
 from api.webhooks import AddressGuard, refused_url_pattern
 from planner.centre.codes import CodeTable
 from planner.centre.events import ID_PATTERN
@@ -180,35 +179,6 @@ def _webhook_url(schemas: dict[str, Any], guard: AddressGuard) -> None:
         prop["not"] = {"pattern": refused_url_pattern(guard)}
 
 
-_POSITION_REF = "#/components/schemas/Position"
-_SERVED_REF = "#/components/schemas/ServedPosition"
-
-
-def _served_positions(schemas: dict[str, Any], area: ServedArea) -> None:
-    """Where the engine places a point on the roads (an incident's or a unit's ``location``,
-    a unit's ``home``), the document names the served area's boxes (see
-    :mod:`api.served_area`); the stateless plan and closure shapes keep plain positions."""
-    schemas["ServedPosition"] = area.schema()
-    for name, component in schemas.items():
-        if name.startswith("planner__dispatch") or name == "ClosureIn":
-            continue
-        for prop_name in ("location", "home"):
-            prop = component.get("properties", {}).get(prop_name)
-            if prop is not None:
-                _replace_ref(prop, _POSITION_REF, _SERVED_REF)
-
-
-def _replace_ref(node: Any, old: str, new: str) -> None:
-    if isinstance(node, dict):
-        if node.get("$ref") == old:
-            node["$ref"] = new
-        for value in node.values():
-            _replace_ref(value, old, new)
-    elif isinstance(node, list):
-        for value in node:
-            _replace_ref(value, old, new)
-
-
 def _plan_sources(schemas: dict[str, Any], regions: list[str]) -> None:
     """``POST /v1/plan`` computes travel times from ``travel_times_s`` or a named region (one
     of ``regions``): the body must carry one of them (not null)."""
@@ -233,7 +203,6 @@ def build_openapi(
     app: FastAPI,
     codes: CodeTable | None = None,
     guard: AddressGuard | None = None,
-    area: ServedArea | None = None,
     regions: list[str] | None = None,
 ) -> dict[str, Any]:
     """The app's OpenAPI document with the problem model on every operation (cached)."""
@@ -271,8 +240,6 @@ def build_openapi(
         _enumerate(components, codes)
     _priority_keys(components)
     _webhook_url(components, guard if guard is not None else AddressGuard())
-    if area is not None:
-        _served_positions(components, area)
     if regions is not None:
         _plan_sources(components, regions)
     _link_creates(schema.get("paths", {}))
@@ -284,13 +251,12 @@ def install_openapi(
     app: FastAPI,
     codes: CodeTable,
     guard: AddressGuard,
-    area: ServedArea | None,
     regions: list[str],
 ) -> None:
-    """Serve :func:`build_openapi` as ``/openapi.json`` (with the code table, webhook guard,
-    served area and plan regions in force)."""
+    """Serve :func:`build_openapi` as ``/openapi.json`` (with the code table, webhook guard
+    and plan regions in force)."""
 
     def openapi() -> dict[str, Any]:
-        return build_openapi(app, codes, guard, area, regions)
+        return build_openapi(app, codes, guard, regions)
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from api.closed import IncidentHistory
 from api.idempotency import IdempotencyStore
 from api.limits import RateLimiter
-from api.served_area import ServedArea
 from api.settings import ApiSettings
 from api.versions import ResourceVersions
 from api.webhooks import AddressGuard, WebhookDispatcher
@@ -31,7 +30,6 @@ from planner.log.signing import Checkpoint, CheckpointDir, load_signing_key
 from planner.log.webhooks import WebhookStore
 from planner.network.loader import load_region, resolve_region_path
 from planner.network.region import Region
-from planner.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +54,6 @@ class Services:
     rate_limiter: RateLimiter
     webhooks: WebhookStore
     webhook_guard: AddressGuard
-    served_area: ServedArea | None
     webhook_dispatcher: WebhookDispatcher
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     log_problem: str | None = None
@@ -222,9 +219,6 @@ def build_services(settings: ApiSettings) -> Services:
         rate_limiter=RateLimiter(rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
         webhooks=webhooks,
         webhook_guard=guard,
-        served_area=None
-        if engine.region is None
-        else ServedArea.of(engine.region, get_settings().max_snap_m),
         webhook_dispatcher=WebhookDispatcher(
             webhooks,
             log,

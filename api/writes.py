@@ -146,8 +146,6 @@ def submit_event(
     id, or created by the body (then ``If-Match`` is the collection's state version); None
     for writes that are no resource (the ETag is then the state version)."""
     event = to_event(event_type, body, key=key, **path)
-    if services.served_area is not None:
-        services.served_area.check(event)
     rid = None if resource is None else str(getattr(event, f"{resource}_id"))
     in_path = f"{resource}_id" in path
     request_id = fingerprint(
