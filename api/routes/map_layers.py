@@ -105,8 +105,8 @@ class SnapOut(BaseModel):
 def region_snap(
     _key: Reader,
     services: ServicesDep,
-    lat: Annotated[float, Query(description="Latitude (WGS84).")],
-    lon: Annotated[float, Query(description="Longitude (WGS84).")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude (WGS84).")],
+    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude (WGS84).")],
 ) -> SnapOut:
     """The nearest road node and its distance, and whether an incident there would be accepted
     (``inside``): the console uses it to tell a call-taker, in words, that a point lies outside

@@ -309,6 +309,7 @@ class Engine:
         *,
         expected_version: int | None = None,
         before_commit: Callable[[Outcome], None] | None = None,
+        durable: bool = True,
     ) -> Outcome:
         """Validate, log, fold, re-solve and escalate one event; raises and changes nothing
         if the event is malformed (``InputError``), forbidden (``InvalidTransitionError``) or
@@ -316,7 +317,10 @@ class Engine:
 
         The event and everything derived from it are one log transaction; ``before_commit``
         runs inside it (the API stores the idempotency record there), and a failure anywhere
-        before the commit leaves neither the log nor the engine changed."""
+        before the commit leaves neither the log nor the engine changed. The log is flushed
+        to disk after the engine's lock is released (group commit, see
+        :meth:`IncidentLog.sync`), before this returns; with ``durable=False`` the caller
+        calls ``log.sync()`` itself before it acknowledges the event."""
         parsed = parse_event(event)
         if parsed.type in ENGINE_ONLY_TYPES:
             raise InvalidTransitionError(
@@ -332,7 +336,7 @@ class Engine:
             plan_before = self._plan
             saved = self._save()
             try:
-                with self._transaction():
+                with self._transaction(defer_sync=True):
                     stamped = self._stamp(parsed)
                     derived: list[Event] = []
                     if self._state.config is None and not isinstance(stamped, CentreConfigured):
@@ -353,7 +357,10 @@ class Engine:
             except BaseException:
                 self._restore(saved)
                 raise
-            return self._publish(outcome)
+            self._publish(outcome)
+        if durable and self._log is not None:
+            self._log.sync()
+        return outcome
 
     def tick(self, now: datetime | None = None) -> list[Outcome]:
         """Evaluate the time-based escalation rules at ``now`` (default: the engine clock) and
@@ -894,9 +901,9 @@ class Engine:
 
     # -- transaction boundary ------------------------------------------------------------------
 
-    def _transaction(self) -> AbstractContextManager[Any]:
+    def _transaction(self, *, defer_sync: bool = False) -> AbstractContextManager[Any]:
         """The log transaction one decision runs in (nothing to commit in memory)."""
-        return nullcontext() if self._log is None else self._log.transaction()
+        return nullcontext() if self._log is None else self._log.transaction(defer_sync=defer_sync)
 
     def _save(self) -> _Saved:
         """What a decision may change, to put back if it does not commit."""

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -170,6 +172,18 @@ class IncidentLog:
         shared = isinstance(self._engine.pool, StaticPool)
         self._turn: AbstractContextManager[Any] = threading.RLock() if shared else nullcontext()
         self._open = threading.local()  # the transaction this thread has open, if any
+        database = self._engine.url.database
+        file_backed = self._engine.dialect.name == "sqlite" and database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._wal = Path(f"{database}-wal") if file_backed else None
+        self._durability = threading.Lock()  # guards the three group-commit fields below
+        self._sync_turn = threading.Lock()  # one fsync at a time
+        self._commits = 0  # deferred commits so far
+        self._synced = 0  # deferred commits known to be on disk
+        self._undurable: deque[tuple[int, int]] = deque()  # (commit number, its first seq)
         try:
             self._prepare_retrying(create=create)
         except BaseException:
@@ -236,26 +250,86 @@ class IncidentLog:
             ) from exc
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, *, defer_sync: bool = False) -> Iterator[Connection]:
         """One write transaction that every append and read of this thread joins until it ends.
 
         A decision (an event, the recommendation and escalations it causes, the idempotency
         record of the request) is written through it, so all of it commits or none of it does;
         the yielded connection is for the caller's own rows in the same transaction. Nested
-        calls join the outer transaction.
+        calls join the outer transaction. With ``defer_sync`` (SQLite file) the commit does
+        not wait for the disk: the caller must call :meth:`sync` before it acknowledges
+        anything, and until then readers (:meth:`entries`) do not see the entries.
         """
         current: Connection | None = getattr(self._open, "conn", None)
         if current is not None:
             yield current
             return
+        deferred = defer_sync and self._wal is not None
         with self._turn, self._engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                self._open.conn = conn
-                try:
-                    yield conn
-                finally:
-                    self._open.conn = None
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            if deferred:
+                raw.execute("PRAGMA synchronous=NORMAL")  # the commit writes, sync() flushes
+            try:
+                conn.execution_options(**{WRITE_OPTION: True})
+                self._open.first_seq = None
+                with conn.begin():
+                    self._open.conn = conn
+                    try:
+                        yield conn
+                    finally:
+                        self._open.conn = None
+                self._committed(deferred=deferred, first_seq=self._open.first_seq)
+            finally:
+                if deferred:
+                    if raw.in_transaction:  # the commit itself failed: nothing was written
+                        raw.rollback()
+                    raw.execute("PRAGMA synchronous=FULL")
+
+    def _committed(self, *, deferred: bool, first_seq: int | None) -> None:
+        """Book a commit: a deferred one is not durable until :meth:`sync`; a synchronous one
+        flushed the whole write-ahead log, so every earlier commit is durable too."""
+        if self._wal is None:
+            return
+        with self._durability:
+            if not deferred:
+                self._synced = self._commits
+                self._undurable.clear()
+            elif first_seq is not None:
+                self._commits += 1
+                self._undurable.append((self._commits, first_seq))
+
+    def sync(self) -> None:
+        """Make every commit of this process so far durable (group commit).
+
+        A transaction opened with ``defer_sync`` commits without waiting for the disk;
+        this one ``fsync`` of the SQLite write-ahead log then covers it and every commit
+        before it, so writers that queue behind each other share one flush instead of each
+        waiting for its own. Returns at once when another thread's flush already covered
+        them. PostgreSQL (and in-memory SQLite) commits are durable as they are."""
+        if self._wal is None:
+            return
+        with self._durability:
+            target = self._commits
+            if self._synced >= target:
+                return
+        with self._sync_turn:
+            with self._durability:
+                if self._synced >= target:
+                    return
+                upto = self._commits
+            _fsync(self._wal)
+            with self._durability:
+                self._synced = max(self._synced, upto)
+                while self._undurable and self._undurable[0][0] <= upto:
+                    self._undurable.popleft()
+
+    def _durable_below(self) -> int | None:
+        """The first seq not yet durable (None: all are), for readers outside a write."""
+        if self._wal is None or getattr(self._open, "conn", None) is not None:
+            return None
+        with self._durability:
+            return self._undurable[0][1] if self._undurable else None
 
     def connection(self) -> Connection:
         """The connection of the transaction this thread has open (see :meth:`transaction`)."""
@@ -275,6 +349,7 @@ class IncidentLog:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+            self._committed(deferred=False, first_seq=None)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -364,6 +439,11 @@ class IncidentLog:
     ) -> LogEntry:
         """Write one entry under the lock already held by ``conn``'s transaction."""
         seq = head_seq + 1
+        if (
+            getattr(self._open, "conn", None) is conn
+            and getattr(self._open, "first_seq", 0) is None
+        ):
+            self._open.first_seq = seq  # the first entry of the open transaction
         row = self._row_for(entry, seq, head_hash)
         conn.execute(_INSERT_ENTRY, row.entry)
         if row.personal is not None:
@@ -418,7 +498,8 @@ class IncidentLog:
     def entries(
         self, *, incident: str | None = None, after_seq: int = 0, limit: int | None = None
     ) -> list[LogEntry]:
-        """Entries with seq > ``after_seq`` in seq order, optionally of one incident only."""
+        """Entries with seq > ``after_seq`` in seq order, optionally of one incident only;
+        durable ones only (see :meth:`sync`)."""
         if limit is not None and limit < 0:
             raise InputError("must not be negative", field="limit")
         query = (
@@ -432,6 +513,8 @@ class IncidentLog:
         )
         if incident is not None:
             query = query.where(entries_table.c.incident == incident)
+        if (below := self._durable_below()) is not None:
+            query = query.where(entries_table.c.seq < below)
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
@@ -687,3 +770,16 @@ def _check_name(value: object, *, field_name: str, limit: int, required: bool) -
         raise InputError("must be a non-empty string", field=field_name)
     if len(value) > limit:
         raise InputError(f"longer than {limit} characters", field=field_name)
+
+
+def _fsync(wal: Path) -> None:
+    """Flush the write-ahead log to disk (the database file if SQLite removed the log, after
+    a checkpoint that it flushed itself)."""
+    try:
+        fd = os.open(wal, os.O_RDONLY)
+    except FileNotFoundError:
+        fd = os.open(wal.with_name(wal.name.removesuffix("-wal")), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
