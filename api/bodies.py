@@ -14,33 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic.fields import FieldInfo
 
-from planner.centre.events import (
-    AgencyNotified,
-    ComplaintRecorded,
-    ContactLinked,
-    ContactReceived,
-    DispatchAccepted,
-    DispatchOverridden,
-    Event,
-    IncidentClosed,
-    IncidentDowngraded,
-    IncidentEscalated,
-    IncidentOpened,
-    IncidentUpdated,
-    Methane,
-    NoteAdded,
-    QueryRecorded,
-    RelocationAccepted,
-    RelocationDeclined,
-    RoadClosureOn,
-    UnitAcknowledged,
-    UnitArrived,
-    UnitMoved,
-    UnitRegistered,
-    UnitRemoved,
-    UnitStatusChanged,
-    parse_event,
-)
+from planner.centre import events as ev
 from planner.log.api_keys import ApiKey
 
 ENGINE_FIELDS = frozenset({"type", "at", "actor"})
@@ -62,10 +36,12 @@ def body_model(event: type[BaseModel], *, name: str, omit: tuple[str, ...] = ())
     return model
 
 
-def to_event(event: type[BaseModel], body: BaseModel | None, *, key: ApiKey, **path: str) -> Event:
+def to_event(
+    event: type[BaseModel], body: BaseModel | None, *, key: ApiKey, **path: str
+) -> ev.Event:
     """The engine event for a validated body, the path's ids and the caller as actor."""
     data = body.model_dump(mode="json") if body is not None else {}
-    return parse_event(
+    return ev.parse_event(
         {"type": event.model_fields["type"].default, **data, **path, "actor": key.actor}
     )
 
@@ -96,30 +72,30 @@ if TYPE_CHECKING:
 else:
     _INC = ("incident_id",)
     _UNIT = ("unit_id",)
-    ContactIn = body_model(ContactReceived, name="ContactIn")
-    IncidentIn = body_model(IncidentOpened, name="IncidentIn")
-    IncidentUpdateIn = body_model(IncidentUpdated, name="IncidentUpdateIn", omit=_INC)
+    ContactIn = body_model(ev.ContactReceived, name="ContactIn")
+    IncidentIn = body_model(ev.IncidentOpened, name="IncidentIn")
+    IncidentUpdateIn = body_model(ev.IncidentUpdated, name="IncidentUpdateIn", omit=_INC)
     EscalateIn = body_model(
-        IncidentEscalated, name="EscalateIn", omit=(*_INC, "rule", "from_level")
+        ev.IncidentEscalated, name="EscalateIn", omit=(*_INC, "rule", "from_level")
     )
-    DowngradeIn = body_model(IncidentDowngraded, name="DowngradeIn", omit=_INC)
-    LinkContactIn = body_model(ContactLinked, name="LinkContactIn", omit=_INC)
-    AcceptIn = body_model(DispatchAccepted, name="AcceptIn", omit=(*_INC, "not_sent"))
-    OverrideIn = body_model(DispatchOverridden, name="OverrideIn", omit=_INC)
-    NoteIn = body_model(NoteAdded, name="NoteIn", omit=_INC)
-    QueryIn = body_model(QueryRecorded, name="QueryIn", omit=_INC)
-    ComplaintIn = body_model(ComplaintRecorded, name="ComplaintIn", omit=_INC)
-    AgencyIn = body_model(AgencyNotified, name="AgencyIn", omit=_INC)
-    CloseIn = body_model(IncidentClosed, name="CloseIn", omit=_INC)
-    UnitIn = body_model(UnitRegistered, name="UnitIn")
-    UnitStatusIn = body_model(UnitStatusChanged, name="UnitStatusIn", omit=_UNIT)
-    UnitPositionIn = body_model(UnitMoved, name="UnitPositionIn", omit=_UNIT)
-    UnitAckIn = body_model(UnitAcknowledged, name="UnitAckIn", omit=_UNIT)
-    UnitArriveIn = body_model(UnitArrived, name="UnitArriveIn", omit=_UNIT)
-    UnitRemoveIn = body_model(UnitRemoved, name="UnitRemoveIn", omit=_UNIT)
-    ClosureIn = body_model(RoadClosureOn, name="ClosureIn")
-    RelocationAcceptIn = body_model(RelocationAccepted, name="RelocationAcceptIn", omit=_UNIT)
-    RelocationDeclineIn = body_model(RelocationDeclined, name="RelocationDeclineIn", omit=_UNIT)
+    DowngradeIn = body_model(ev.IncidentDowngraded, name="DowngradeIn", omit=_INC)
+    LinkContactIn = body_model(ev.ContactLinked, name="LinkContactIn", omit=_INC)
+    AcceptIn = body_model(ev.DispatchAccepted, name="AcceptIn", omit=(*_INC, "not_sent"))
+    OverrideIn = body_model(ev.DispatchOverridden, name="OverrideIn", omit=_INC)
+    NoteIn = body_model(ev.NoteAdded, name="NoteIn", omit=_INC)
+    QueryIn = body_model(ev.QueryRecorded, name="QueryIn", omit=_INC)
+    ComplaintIn = body_model(ev.ComplaintRecorded, name="ComplaintIn", omit=_INC)
+    AgencyIn = body_model(ev.AgencyNotified, name="AgencyIn", omit=_INC)
+    CloseIn = body_model(ev.IncidentClosed, name="CloseIn", omit=_INC)
+    UnitIn = body_model(ev.UnitRegistered, name="UnitIn")
+    UnitStatusIn = body_model(ev.UnitStatusChanged, name="UnitStatusIn", omit=_UNIT)
+    UnitPositionIn = body_model(ev.UnitMoved, name="UnitPositionIn", omit=_UNIT)
+    UnitAckIn = body_model(ev.UnitAcknowledged, name="UnitAckIn", omit=_UNIT)
+    UnitArriveIn = body_model(ev.UnitArrived, name="UnitArriveIn", omit=_UNIT)
+    UnitRemoveIn = body_model(ev.UnitRemoved, name="UnitRemoveIn", omit=_UNIT)
+    ClosureIn = body_model(ev.RoadClosureOn, name="ClosureIn")
+    RelocationAcceptIn = body_model(ev.RelocationAccepted, name="RelocationAcceptIn", omit=_UNIT)
+    RelocationDeclineIn = body_model(ev.RelocationDeclined, name="RelocationDeclineIn", omit=_UNIT)
 
 
 def _nullable(info: FieldInfo) -> tuple[Any, FieldInfo]:
@@ -143,7 +119,7 @@ def merge_patch_model(model: type[BaseModel], *, name: str) -> type[BaseModel]:
     return patch
 
 
-def merge_methane(current: Methane, patch: BaseModel) -> Methane:
+def merge_methane(current: ev.Methane, patch: BaseModel) -> ev.Methane:
     """RFC 7396 for the METHANE block: the members ``patch`` sets replace those of
     ``current``; a null resets that member to its default."""
     data = current.model_dump()
@@ -153,14 +129,14 @@ def merge_methane(current: Methane, patch: BaseModel) -> Methane:
             data.pop(name, None)
         else:
             data[name] = value.model_dump() if isinstance(value, BaseModel) else value
-    return Methane.model_validate(data)
+    return ev.Methane.model_validate(data)
 
 
 if TYPE_CHECKING:
     MethanePatch = BaseModel
     IncidentPatchIn = BaseModel
 else:
-    MethanePatch = merge_patch_model(Methane, name="MethanePatch")
+    MethanePatch = merge_patch_model(ev.Methane, name="MethanePatch")
     IncidentPatchIn = create_model(
         "IncidentPatchIn",
         __base__=IncidentUpdateIn,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from importlib.resources import files
 
+import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
@@ -118,10 +119,110 @@ def test_export_context_refuses_a_sender_with_spaces() -> None:
     assert err.value.field == "sender"
 
 
+_TIME = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}-00:00$"}
+_ID = {"type": "string", "minLength": 1}
+_POINT = {
+    "type": "object",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"const": "Point"},
+        "coordinates": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "prefixItems": [
+                {"type": "number", "minimum": -180, "maximum": 180},
+                {"type": "number", "minimum": -90, "maximum": 90},
+            ],
+        },
+    },
+}
+EIDO_STYLE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": [
+        "eidoVersion",
+        "eidoMessageIdentifier",
+        "lastUpdateTimeStamp",
+        "sendingSystemIdentifier",
+        "incidentComponent",
+        "locationComponent",
+        "emergencyResourceComponent",
+        "extensions",
+    ],
+    "properties": {
+        "eidoVersion": {"const": "dispatch-planner-eido/1"},
+        "eidoMessageIdentifier": _ID,
+        "lastUpdateTimeStamp": _TIME,
+        "sendingSystemIdentifier": _ID,
+        "incidentComponent": {
+            "type": "object",
+            "required": [
+                "componentIdentifier",
+                "incidentTrackingIdentifier",
+                "lastUpdateTimeStamp",
+                "incidentTypeLocalCode",
+                "incidentStatusText",
+                "priority",
+                "openedTimeStamp",
+                "locationReference",
+                "emergencyResourceReference",
+            ],
+            "properties": {
+                "componentIdentifier": _ID,
+                "incidentTrackingIdentifier": _ID,
+                "lastUpdateTimeStamp": _TIME,
+                "incidentTypeLocalCode": _ID,
+                "incidentStatusText": {"const": "Open"},
+                "priority": {"type": "integer", "minimum": 1, "maximum": 5},
+                "openedTimeStamp": _TIME,
+                "locationReference": _ID,
+                "emergencyResourceReference": {"type": "array", "items": _ID},
+            },
+        },
+        "locationComponent": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["componentIdentifier", "locationByValue"],
+                "properties": {"componentIdentifier": _ID, "locationByValue": _POINT},
+            },
+        },
+        "emergencyResourceComponent": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "componentIdentifier",
+                    "emergencyResourceIdentifier",
+                    "resourceStatusText",
+                    "statusSince",
+                    "location",
+                ],
+                "properties": {
+                    "componentIdentifier": _ID,
+                    "emergencyResourceIdentifier": _ID,
+                    "resourceStatusText": {"type": "string"},
+                    "statusSince": _TIME,
+                    "dispatchedAt": {"anyOf": [_TIME, {"type": "null"}]},
+                    "location": _POINT,
+                },
+            },
+        },
+        "extensions": {"type": "object", "required": ["planner"]},
+    },
+}
+"""Our own schema of the EIDO-style document (NENA's EIDO JSON schema is not on PyPI or npm):
+the fields a receiving CAD needs, their types, identifiers and cross-references, RFC 3339
+times in UTC and GeoJSON points."""
+
+
 def test_eido_export(fleet: TestClient, keys: Keys) -> None:
     _open(fleet, keys)
     fleet.post("/v1/incidents/F-7/accept", json={}, headers=keys[Role.DISPATCHER])
     doc = fleet.get("/v1/incidents/F-7/eido", headers=keys[Role.SUPERVISOR]).json()
+    jsonschema.validate(doc, EIDO_STYLE_SCHEMA)
     component = doc["incidentComponent"]
     assert component["incidentTrackingIdentifier"] == "F-7"
     assert component["incidentTypeLocalCode"] == "FIRE_IN_BUILDING"
