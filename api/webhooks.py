@@ -334,6 +334,7 @@ class WebhookDispatcher:
                 self._seen[hook.id] = cursors.get(hook.id, head)
                 self._pending[hook.id] = set()
         after = min(self._seen[h.id] for h in hooks)
+        self._log.sync()  # woken by a commit that may not be flushed yet: entries are durable ones
         entries = self._log.entries(after_seq=after)
         if not entries:
             return

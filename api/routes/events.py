@@ -98,6 +98,7 @@ async def _stream(
                 wake.get_nowait()
             if not await run_in_threadpool(_still_allowed, services, token):
                 return
+            await run_in_threadpool(services.log.sync)  # the waking commit, flushed
             entries = await run_in_threadpool(services.log.entries, after_seq=cursor, limit=PAGE)
             for entry in entries:
                 cursor = entry.seq
