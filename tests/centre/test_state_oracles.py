@@ -12,9 +12,16 @@ import pytest
 
 from planner.centre.codes import CodeTable
 from planner.centre.events import parse_event
-from planner.centre.state import CentreState, ClosureState, IncidentState, UnitState, apply
+from planner.centre.state import (
+    CentreState,
+    ClosureState,
+    ContactState,
+    IncidentState,
+    UnitState,
+    apply,
+)
 from planner.dispatch.domain import UnitStatus
-from planner.errors import InvalidTransitionError
+from planner.errors import InvalidTransitionError, NotFoundError
 from planner.network.geo import Location
 
 CODES = CodeTable.load()
@@ -190,3 +197,64 @@ def test_road_closures_field_by_field_and_their_refusals() -> None:
     assert list(s.closures) == ["RC2"]
     with pytest.raises(InvalidTransitionError, match=r"^closure_id: no closure 'RC1' is on$"):
         c.do({"type": "road_closure_off", "closure_id": "RC1"})
+
+
+@pytest.mark.parametrize(
+    ("event", "action"),
+    [
+        ({"type": "incident_updated", "priority": 2}, "updated"),
+        ({"type": "incident_downgraded", "level": 1, "cause": "x"}, "downgraded"),
+        ({"type": "dispatch_accepted"}, "dispatched to"),
+        (
+            {"type": "agency_notified", "agency": "gas", "channel": "phone"},
+            "the subject of a notification",
+        ),
+        ({"type": "contact_linked", "contact_id": "C1"}, "linked to"),
+    ],
+)
+def test_a_closed_incident_names_what_it_cannot_be(event: dict[str, Any], action: str) -> None:
+    c = Centre()
+    c.do({"type": "contact_received", "contact_id": "C1", "channel": "sms"})
+    c.do({"type": "incident_opened", "incident_id": "I9", "code": "FALL", "location": PLACE})
+    c.do({"type": "incident_closed", "incident_id": "I9", "outcome": "no patient"})
+    with pytest.raises(
+        InvalidTransitionError,
+        match=f"^incident_id: incident 'I9' is closed and cannot be {action}$",
+    ):
+        c.do({**event, "incident_id": "I9"})
+
+
+def test_contacts_command_levels_and_unmet_clock_by_hand() -> None:
+    c = Centre()
+    s = c.do({"type": "contact_received", "contact_id": "C1", "channel": "sms"})
+    assert s.contacts["C1"] == ContactState(id="C1", channel="sms", received_at=c.now)
+    with pytest.raises(InvalidTransitionError, match=r"^contact_id: contact 'C1' already exists$"):
+        c.do({"type": "contact_received", "contact_id": "C1", "channel": "sms"})
+    opened = {"type": "incident_opened", "code": "MASS_CASUALTY", "location": PLACE}
+    c.do({**opened, "incident_id": "I1", "contact_id": "C1", "priority": 3})
+    assert c.state.incidents["I1"].priority == 3
+    with pytest.raises(
+        InvalidTransitionError, match=r"^incident_id: incident 'I1' already exists$"
+    ):
+        c.do({**opened, "incident_id": "I1"})
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^contact_id: contact 'C1' is already linked to incident 'I1'$",
+    ):
+        c.do({**opened, "incident_id": "I2", "contact_id": "C1"})
+    with pytest.raises(NotFoundError, match=r"^contact_id: unknown contact 'C7'$"):
+        c.do({**opened, "incident_id": "I3", "contact_id": "C7"})
+    with pytest.raises(NotFoundError, match=r"^contact_id: unknown contact 'C7'$"):
+        c.do({"type": "query_recorded", "incident_id": "I1", "contact_id": "C7", "topic": "eta"})
+    # gold outranks silver although "silver" sorts after "gold"
+    s = c.do({"type": "incident_escalated", "incident_id": "I1", "level": 2, "cause": "x"})
+    assert s.incidents["I1"].command_level == "silver"
+    s = c.do(
+        {"type": "incident_escalated", "incident_id": "I1", "level": 2, "cause": "y",
+         "command_level": "gold"}
+    )  # fmt: skip
+    assert s.incidents["I1"].command_level == "gold"
+    with pytest.raises(
+        InvalidTransitionError, match=r"^level: level 2 is not below the current level 2$"
+    ):
+        c.do({"type": "incident_downgraded", "incident_id": "I1", "level": 2, "cause": "z"})
