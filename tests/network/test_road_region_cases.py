@@ -15,6 +15,7 @@ import pytest
 
 from planner.errors import InputError
 from planner.network.closures import Closure
+from planner.network.geo import Location
 from planner.network.osm import arrays_from_graph
 from planner.network.road_region import RoadRegion
 
@@ -84,3 +85,37 @@ def test_tree_cache_is_bounded_read_only_and_dropped_by_closures() -> None:
     segments = region.road_segments()
     assert segments.shape == (5, 4)
     np.testing.assert_array_equal(segments[0], [0.0, 0.0, 0.01, 0.0])
+
+
+def test_names_arrays_read_only_and_unreachable_routes() -> None:
+    graph = nx.MultiDiGraph(crs="epsg:4326")
+    for node in range(4):
+        graph.add_node(node, x=node / 100, y=0.0)
+    for u, v, seconds in ((0, 1, 10.0), (1, 2, 0.0), (2, 3, 5.0), (0, 3, 40.0), (3, 0, 7.0)):
+        graph.add_edge(u, v, travel_time=seconds, length=seconds * 10)
+    graph.add_edge(0, 1, travel_time=12.0, length=100.0)  # a slower parallel road
+    assert RoadRegion.from_graph(graph).name == "graph"
+    arrays = arrays_from_graph(graph, name="four")
+    region = RoadRegion(arrays)
+    assert region.arrays is arrays and region.name == "four"
+    assert (region.n_raw_edges, region.n_edges) == (6, 5)
+    assert region.osm_ids.tolist() == [0, 1, 2, 3] and region.meta == {}
+    for array in (region.edge_u, region.edge_v, region.base_seconds, region.edge_metres):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 1
+    with pytest.raises(ValueError, match="read-only"):
+        region.edge_seconds[0] = 1.0
+    # the first edge (0 -> 1) can be closed; nodes outside 0..3 are refused, never wrapped
+    assert region.apply_closure("first", Closure(edges=((0, 1),))) == 1
+    assert math.isinf(region.edge_seconds[0])
+    for u, v in ((2, 4), (4, 0), (-1, 3), (0, -1)):
+        with pytest.raises(InputError, match=f"no road from node {u} to node {v}"):
+            region.apply_closure("bad", Closure(edges=((u, v),)))
+    region.lift_closure("first")
+    # a circle of 100 m around node 3 covers the three roads that end or start there
+    assert region.apply_closure("c", Closure(centre=Location(0.0, 0.03), radius_m=100.0)) == 3
+    far = region.route(1, 0)
+    assert (far.seconds, far.metres, far.nodes) == (math.inf, math.inf, ())
+    with pytest.raises(InputError, match="node indices") as info:
+        region.travel_time_matrix(np.array([0]), np.array([7]))
+    assert info.value.field == "destinations"
