@@ -119,3 +119,21 @@ def test_names_arrays_read_only_and_unreachable_routes() -> None:
     with pytest.raises(InputError, match="node indices") as info:
         region.travel_time_matrix(np.array([0]), np.array([7]))
     assert info.value.field == "destinations"
+
+
+def test_snap_limit_given_a_road_into_node_0_and_a_single_destination() -> None:
+    graph = nx.MultiDiGraph(crs="epsg:4326")
+    for node in range(4):
+        graph.add_node(node, x=node / 100, y=0.0)
+    for u, v, seconds in ((0, 1, 10.0), (1, 2, 0.0), (2, 3, 5.0), (0, 3, 40.0), (3, 0, 7.0)):
+        graph.add_edge(u, v, travel_time=seconds, length=seconds * 10)
+    region = RoadRegion(arrays_from_graph(graph, name="four"), max_snap_m=123.0)
+    assert region.max_snap_m == 123.0
+    np.testing.assert_array_equal(
+        region.travel_time_matrix(np.array([0, 1, 2, 3]), np.array([0])), EXPECTED[:, [0]]
+    )
+    assert region.apply_closure("back", Closure(edges=((3, 0),))) == 1
+    assert math.isinf(region.route(3, 0).seconds)
+    with pytest.raises(InputError, match="node indices") as info:
+        region.travel_time_matrix(np.array([9]), np.array([0]))
+    assert info.value.field == "origins"
