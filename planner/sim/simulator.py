@@ -708,7 +708,11 @@ class Simulation:
     # -- the dispatcher: accept the engine's recommendations --------------------------------
 
     def _dispatch(self, plan: Plan | None) -> None:
-        """Accept every recommendation whose call is ready; repeat while the plan changes."""
+        """Accept the first ready call's recommendation, then re-read the new plan.
+
+        Each acceptance re-solves, and with holds and diversions the next plan may
+        recommend other units for the remaining calls, so one call is taken per round.
+        """
         for _ in range(1000):
             if plan is None:
                 return
@@ -724,8 +728,8 @@ class Simulation:
                 by_incident.setdefault(a.incident, []).append((a.unit, a.eta_s, a.preempted_from))
             if not by_incident:
                 return
-            for iid, chosen in by_incident.items():
-                plan = self._accept(iid, chosen)
+            iid, chosen = next(iter(by_incident.items()))
+            plan = self._accept(iid, chosen)
         raise RuntimeError("the dispatcher did not settle after 1000 rounds")
 
     def _schedule_releases(self, plan: Plan) -> None:

@@ -74,3 +74,25 @@ def test_a_unit_on_its_way_is_diverted_to_priority_1() -> None:
     # closest-idle never diverts: the choking call waits for a free unit
     base = Simulation(world, [stroke, choking], policy="closest_idle", replication=0).run()
     assert all(i.preempted == 0 for i in base.incidents)
+
+
+def test_a_call_whose_recommendation_changes_after_another_is_sent_is_re_read() -> None:
+    """Both ambulances at B3582, a priority-1 and a priority-3 call at point 3581 at once.
+    While both are free, sending either to the P3 call leaves the other covering, so the first
+    plan recommends one unit to each. Once the P1 call has its unit, the other one alone would
+    leave its demand bare: the P3 call is now held, and the dispatcher must not accept the
+    stale recommendation (it did, and the engine refused it: "A1 not recommended for 'C1'")."""
+    scenario = load_scenario(FIXTURES / "tiny.yaml")
+    units = [u.model_copy(update={"station": "B3582"}) for u in scenario.units]
+    world = prepare_world(scenario.model_copy(update={"units": units}))
+    node = world.region.point_index("3581")
+    calls = [
+        Call(0, 100.0, node, "NL_A1", 1, 60.0, 600.0, False, 0.0),
+        Call(1, 100.0, node, "EMS_LOW", 3, 60.0, 600.0, False, 0.0),
+    ]
+    result = Simulation(world, calls, policy="coverage", replication=0).run()
+    urgent, low = sorted(result.incidents, key=lambda i: i.call)
+    assert urgent.dispatched_s == pytest.approx(160.0)
+    # held from the second plan on, until its bound: call + hold_max_s (300 s)
+    assert low.dispatched_s == pytest.approx(400.0)
+    assert {urgent.sent, low.sent} == {"A1", "A2"}
