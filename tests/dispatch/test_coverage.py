@@ -23,33 +23,7 @@ from planner.dispatch.moveup import (
 )
 from planner.dispatch.solver import solve
 from planner.errors import InputError
-from planner.network.geo import Location
-from planner.network.matrix_region import MatrixRegion
-
-N = 5
-
-
-@pytest.fixture(scope="module")
-def model() -> CoverageModel:
-    pos = np.arange(N, dtype=np.float64)
-    region = MatrixRegion(
-        name="line",
-        point_ids=[str(i) for i in range(N)],
-        lonlat=np.column_stack([5.0 + 0.01 * pos, np.full(N, 52.0)]),
-        seconds=300.0 * np.abs(pos[:, None] - pos[None, :]),
-    )
-    return CoverageModel(
-        region=region,
-        demand_nodes=np.arange(N, dtype=np.int64),
-        demand_weights=np.ones(N),
-        target_s=300.0,
-        busy_fraction=0.5,
-    )
-
-
-def _at(model: CoverageModel, node: int) -> Location:
-    lon, lat = model.region.node_lonlat[node]
-    return Location(float(lat), float(lon))
+from tests.dispatch.line import at
 
 
 def test_losses_and_gains_by_hand(model: CoverageModel) -> None:
@@ -65,10 +39,10 @@ def test_losses_and_gains_by_hand(model: CoverageModel) -> None:
 
 def _problem(model: CoverageModel, target_s: float) -> DispatchProblem:
     units = (
-        Unit("X", frozenset({"ALS"}), UnitStatus.AVAILABLE, _at(model, 0)),
-        Unit("Y", frozenset({"ALS"}), UnitStatus.AVAILABLE, _at(model, 2)),
+        Unit("X", frozenset({"ALS"}), UnitStatus.AVAILABLE, at(model, 0)),
+        Unit("Y", frozenset({"ALS"}), UnitStatus.AVAILABLE, at(model, 2)),
     )
-    call = Incident("I1", 1, "A1", _at(model, 2), {"ALS": 1}, target_s=target_s)
+    call = Incident("I1", 1, "A1", at(model, 2), {"ALS": 1}, target_s=target_s)
     return DispatchProblem(units, (call,), np.array([[600.0], [0.0]]))
 
 

@@ -13,38 +13,13 @@ from planner.dispatch.coverage import CoverageModel
 from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
 from planner.dispatch.holding import find_holds, gap_if_sent, solve_coverage
 from planner.dispatch.solver import solve
-from planner.network.geo import Location
-from planner.network.matrix_region import MatrixRegion
+from tests.dispatch.line import at
 
-N = 5
 T0 = 1_773_489_600.0  # 2026-03-14 12:00:00 UTC
 
 
-@pytest.fixture(scope="module")
-def model() -> CoverageModel:
-    pos = np.arange(N, dtype=np.float64)
-    region = MatrixRegion(
-        name="line",
-        point_ids=[str(i) for i in range(N)],
-        lonlat=np.column_stack([5.0 + 0.01 * pos, np.full(N, 52.0)]),
-        seconds=300.0 * np.abs(pos[:, None] - pos[None, :]),
-    )
-    return CoverageModel(
-        region=region,
-        demand_nodes=np.arange(N, dtype=np.int64),
-        demand_weights=np.ones(N),
-        target_s=300.0,
-        busy_fraction=0.5,
-    )
-
-
-def _at(model: CoverageModel, node: int) -> Location:
-    lon, lat = model.region.node_lonlat[node]
-    return Location(float(lat), float(lon))
-
-
 def _free(model: CoverageModel, uid: str, node: int) -> Unit:
-    return Unit(uid, frozenset({"ALS"}), UnitStatus.AVAILABLE, _at(model, node))
+    return Unit(uid, frozenset({"ALS"}), UnitStatus.AVAILABLE, at(model, node))
 
 
 def _problem(
@@ -56,7 +31,7 @@ def _problem(
 ) -> DispatchProblem:
     """``calls``: (id, priority, node, target_s), all opened at T0; ETAs from the line."""
     incidents = tuple(
-        Incident(iid, p, "X", _at(model, node), {"ALS": 1}, target_s=target, opened_at=T0)
+        Incident(iid, p, "X", at(model, node), {"ALS": 1}, target_s=target, opened_at=T0)
         for iid, p, node, target in calls
     )
     unit_nodes = [model.node_of(u.location.lat, u.location.lon) for u in units if u.location]
@@ -131,9 +106,9 @@ def test_calls_that_are_not_held(
 
 
 def test_a_call_with_a_unit_on_it_is_not_held(model: CoverageModel) -> None:
-    committed = Unit("W", frozenset({"ALS"}), UnitStatus.EN_ROUTE, _at(model, 4), incident="L")
+    committed = Unit("W", frozenset({"ALS"}), UnitStatus.EN_ROUTE, at(model, 4), incident="L")
     units = (_free(model, "X", 0), _free(model, "Y", 3), committed)
-    call = Incident("L", 3, "X", _at(model, 2), {"ALS": 2}, target_s=1800.0, opened_at=T0)
+    call = Incident("L", 3, "X", at(model, 2), {"ALS": 2}, target_s=1800.0, opened_at=T0)
     problem = DispatchProblem(units, (call,), np.array([[600.0], [300.0], [600.0]]), now_s=T0)
     assert find_holds(problem, SolveOptions(policy="coverage"), model) == {}
 
@@ -141,10 +116,10 @@ def test_a_call_with_a_unit_on_it_is_not_held(model: CoverageModel) -> None:
 def _divert_problem(model: CoverageModel, y_node: int) -> DispatchProblem:
     """X is on its way to the P3 call L at point 4 and has got to point 0; a P1 call at point 1
     (target 480 s) opens; Y waits at ``y_node``."""
-    x = Unit("X", frozenset({"ALS"}), UnitStatus.EN_ROUTE, _at(model, 0), incident="L")
+    x = Unit("X", frozenset({"ALS"}), UnitStatus.EN_ROUTE, at(model, 0), incident="L")
     y = _free(model, "Y", y_node)
-    low = Incident("L", 3, "X", _at(model, 4), {"ALS": 1}, target_s=1800.0, opened_at=T0 - 60)
-    urgent = Incident("P", 1, "X", _at(model, 1), {"ALS": 1}, target_s=480.0, opened_at=T0)
+    low = Incident("L", 3, "X", at(model, 4), {"ALS": 1}, target_s=1800.0, opened_at=T0 - 60)
+    urgent = Incident("P", 1, "X", at(model, 1), {"ALS": 1}, target_s=480.0, opened_at=T0)
     tt = np.array([[1200.0, 300.0], [300.0 * abs(y_node - 4), 300.0 * abs(y_node - 1)]])
     return DispatchProblem((x, y), (low, urgent), tt, now_s=T0)
 
