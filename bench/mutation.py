@@ -44,7 +44,11 @@ TARGETS: dict[str, Target] = {
     "explain": Target("planner/dispatch/explain.py", DISPATCH_TESTS),
     "coverage": Target(
         "planner/dispatch/coverage.py",
-        ("tests/dispatch/test_coverage.py", "tests/dispatch/test_dispatch_oracles.py"),
+        (
+            "tests/dispatch/test_coverage.py",
+            "tests/dispatch/test_coverage_model.py",
+            "tests/dispatch/test_dispatch_oracles.py",
+        ),
     ),
     "chain": Target(
         "planner/log/chain.py",
