@@ -172,3 +172,49 @@ def test_whole_plan_with_explanations_by_hand() -> None:
         late_assignments=0,
         terms={"travel": 560.0, "late": 0.0, "preemption": 0.0, "extra": 0.0, "stability": 0.0},
     )
+
+
+def test_closest_idle_serves_by_priority_then_age_not_input_order() -> None:
+    """One unit, three calls listed C (P3), B (P2, opened at 50), A (P2, opened at 10): the
+    greedy rule serves the most urgent first and, among equals, the oldest: A."""
+    problem = DispatchProblem(
+        units=(Unit("U", ALS),),
+        incidents=(
+            Incident("C", 3, "X", None, {"ALS": 1}, 600.0, opened_at=0.0),
+            Incident("B", 2, "X", None, {"ALS": 1}, 600.0, opened_at=50.0),
+            Incident("A", 2, "X", None, {"ALS": 1}, 600.0, opened_at=10.0),
+        ),
+        travel_times_s=np.array([[100.0, 100.0, 100.0]]),
+    )
+    plan = solve(problem, SolveOptions(policy="closest_idle"))
+    assert [(a.unit, a.incident) for a in plan.assignments] == [("U", "A")]
+    assert plan.status == "feasible"
+    # equally urgent and equally old: the one listed first
+    same_age = DispatchProblem(
+        units=problem.units,
+        incidents=(
+            Incident("E", 2, "X", None, {"ALS": 1}, 600.0, opened_at=10.0),
+            Incident("D", 2, "X", None, {"ALS": 1}, 600.0, opened_at=10.0),
+        ),
+        travel_times_s=np.array([[100.0, 100.0]]),
+    )
+    plan = solve(same_age, SolveOptions(policy="closest_idle"))
+    assert [a.incident for a in plan.assignments] == ["E"]
+
+
+def test_closest_idle_keeps_and_credits_the_previous_plan() -> None:
+    """Re-solving with the previous plan's U → A: the same choice, explained as kept, and the
+    stability bonus (60 s at weight 16) earned: cost 16·100 − 960 = 640."""
+    problem = DispatchProblem(
+        units=(Unit("U", ALS),),
+        incidents=(Incident("A", 1, "X", None, {"ALS": 1}, 600.0),),
+        travel_times_s=np.array([[100.0]]),
+    )
+    options = SolveOptions(policy="closest_idle")
+    first = solve(problem, options)
+    assert first.objective.terms["stability"] == 0.0
+    again = solve(problem, options, previous=first)
+    assert [(a.unit, a.incident) for a in again.assignments] == [("U", "A")]
+    assert "kept from the previous plan" in again.assignments[0].why.notes
+    assert again.objective.terms["stability"] == -960.0
+    assert again.objective.cost == 640.0

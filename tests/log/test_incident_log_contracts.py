@@ -1,0 +1,213 @@
+"""The incident log's input contracts and audit entries, field by field.
+
+Bad input names its field and changes nothing; the audit entries of a personal-data read and
+of a retention run carry exactly the documented payload, actor and time. The length limits are
+the widths of the columns they are stored in (kind 80, names 120 characters; purposes 500).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from planner.errors import InputError
+from planner.log.incident_log import (
+    PERSONAL_READ_KIND,
+    PERSONAL_REDACTED_KIND,
+    IncidentLog,
+    NewEntry,
+)
+from planner.log.schema import personal_table
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+CLOCK = T0 + timedelta(hours=5)
+"""What the log's own clock says: its audit entries carry this time."""
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[IncidentLog]:
+    with IncidentLog(f"sqlite:///{tmp_path / 'log.sqlite'}", clock=lambda: CLOCK) as opened:
+        yield opened
+
+
+def _note(i: int, *, personal: bool = True) -> NewEntry:
+    return NewEntry(
+        kind="note.added",
+        payload={"n": i},
+        personal={"caller": f"caller {i}"} if personal else None,
+        incident=f"INC-{i}",
+        actor="dispatcher-7",
+        recorded_at=T0 + timedelta(minutes=i),
+    )
+
+
+def _exactly(field: str, message: str) -> str:
+    """The whole error text (``field: message``) as a ``match=`` pattern."""
+    return f"^{re.escape(f'{field}: {message}')}$"
+
+
+def _entry(**changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"kind": "note.added", "payload": {}, "recorded_at": T0}
+    return fields | changes
+
+
+@pytest.mark.parametrize(
+    ("changes", "message", "field"),
+    [
+        ({"kind": ""}, "must be a non-empty string", "kind"),
+        ({"kind": "  "}, "must be a non-empty string", "kind"),
+        ({"kind": None}, "must be a non-empty string", "kind"),
+        ({"kind": "k" * 81}, "longer than 80 characters", "kind"),
+        ({"incident": ""}, "must be a non-empty string", "incident"),
+        ({"incident": 7}, "must be a non-empty string", "incident"),
+        ({"incident": "i" * 121}, "longer than 120 characters", "incident"),
+        ({"actor": " "}, "must be a non-empty string", "actor"),
+        ({"actor": "a" * 121}, "longer than 120 characters", "actor"),
+        ({"payload": ["not", "an", "object"]}, "must be a JSON object", "payload"),
+        ({"personal": "Jane"}, "must be a JSON object or null", "personal"),
+        ({"recorded_at": datetime(2026, 3, 1, 8, 0)}, "must be a timezone-aware datetime",
+         "recorded_at"),
+        ({"recorded_at": "2026-03-01T08:00:00Z"}, "must be a timezone-aware datetime",
+         "recorded_at"),
+    ],
+)  # fmt: skip
+def test_a_bad_entry_names_its_field(changes: dict[str, Any], message: str, field: str) -> None:
+    with pytest.raises(InputError, match=_exactly(field, message)) as err:
+        NewEntry(**_entry(**changes))
+    assert err.value.field == field
+
+
+def test_an_entry_at_the_limits_is_accepted() -> None:
+    entry = NewEntry(
+        **_entry(kind="k" * 80, incident="i" * 120, actor="a" * 120, personal={"x": 1})
+    )
+    assert (len(entry.kind), entry.incident, entry.actor) == (80, "i" * 120, "a" * 120)
+    assert NewEntry(**_entry(incident=None, actor=None, personal=None)).incident is None
+
+
+def test_checkpoint_without_a_signing_key_names_it(log: IncidentLog) -> None:
+    with pytest.raises(
+        InputError, match=_exactly("signing-key", "signing a checkpoint needs the signing key")
+    ) as err:
+        log.checkpoint()
+    assert err.value.field == "signing-key"
+
+
+@pytest.mark.parametrize(
+    ("reader", "purpose", "message", "field"),
+    [
+        (None, "check", "must be a non-empty string", "reader"),
+        ("", "check", "must be a non-empty string", "reader"),
+        ("r" * 121, "check", "longer than 120 characters", "reader"),
+        ("auditor", None, "must be a non-empty string", "purpose"),
+        ("auditor", " ", "must be a non-empty string", "purpose"),
+        ("auditor", "p" * 501, "longer than 500 characters", "purpose"),
+    ],
+)
+def test_a_personal_read_needs_a_reader_and_a_purpose(
+    log: IncidentLog, reader: str | None, purpose: str | None, message: str, field: str
+) -> None:
+    log.append(_note(1))
+    with pytest.raises(InputError, match=_exactly(field, message)) as err:
+        log.read_personal(1, reader=reader, purpose=purpose)  # type: ignore[arg-type]
+    assert err.value.field == field
+    assert log.head() == 1  # nothing read, nothing audited
+
+
+def test_a_read_of_a_missing_entry_names_the_seq(log: IncidentLog) -> None:
+    log.append(_note(1))
+    with pytest.raises(InputError, match=_exactly("seq", "no log entry with seq 9")) as err:
+        log.read_personal(9, reader="auditor", purpose="check")
+    assert err.value.field == "seq"
+    assert log.head() == 1
+
+
+def test_a_personal_read_is_audited_with_reader_purpose_and_the_log_clock(
+    log: IncidentLog,
+) -> None:
+    log.append(_note(1))
+    assert log.read_personal(1, reader="auditor", purpose="complaint 12") == {"caller": "caller 1"}
+    audit = log.entries()[-1]
+    assert (audit.seq, audit.kind, audit.incident, audit.actor) == (
+        2,
+        PERSONAL_READ_KIND,
+        "INC-1",
+        "auditor",
+    )
+    assert audit.payload == {"seq": 1, "purpose": "complaint 12", "outcome": "returned"}
+    assert audit.recorded_at == CLOCK
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message", "field"),
+    [
+        ({"older_than": datetime(2026, 3, 1, 9, 0)}, "must be a timezone-aware datetime",
+         "older_than"),
+        ({"actor": None}, "must be a non-empty string", "actor"),
+        ({"actor": ""}, "must be a non-empty string", "actor"),
+        ({"actor": "a" * 121}, "longer than 120 characters", "actor"),
+        ({"reason": None}, "must be a non-empty string", "reason"),
+        ({"reason": " "}, "must be a non-empty string", "reason"),
+        ({"reason": "r" * 501}, "longer than 500 characters", "reason"),
+    ],
+)  # fmt: skip
+def test_a_bad_retention_run_names_its_field_and_wipes_nothing(
+    log: IncidentLog, kwargs: dict[str, Any], message: str, field: str
+) -> None:
+    log.append(_note(1))
+    args: dict[str, Any] = {"older_than": T0 + timedelta(hours=1), "actor": "retention"}
+    with pytest.raises(InputError, match=_exactly(field, message)) as err:
+        log.redact_personal(**(args | kwargs))
+    assert err.value.field == field
+    assert log.head() == 1
+    assert log.read_personal(1, reader="auditor", purpose="check") == {"caller": "caller 1"}
+
+
+def test_a_retention_run_records_who_why_when_and_which(log: IncidentLog, tmp_path: Path) -> None:
+    """Entries 1, 3 and 4 have personal data; those before 08:04 (1 and 3) are wiped."""
+    for i, personal in ((1, True), (2, False), (3, True), (4, True)):
+        log.append(_note(i, personal=personal))
+    assert log.redact_personal(older_than=T0 + timedelta(minutes=4), actor="dpo") == 2
+    audit = log.entries()[-1]
+    assert (audit.seq, audit.kind, audit.actor, audit.incident) == (
+        5,
+        PERSONAL_REDACTED_KIND,
+        "dpo",
+        None,
+    )
+    assert audit.recorded_at == CLOCK
+    assert audit.payload == {
+        "older_than": "2026-03-01T08:04:00.000000+00:00",
+        "count": 2,
+        "first_seq": 1,
+        "last_seq": 3,
+        "seqs": [1, 3],
+        "reason": "retention period",
+    }
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'log.sqlite'}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                personal_table.c.seq,
+                personal_table.c.data,
+                personal_table.c.salt,
+                personal_table.c.redacted_by,
+            ).order_by(personal_table.c.seq)
+        ).all()
+    engine.dispose()
+    assert [(r.seq, r.data, r.salt, r.redacted_by) for r in rows[:2]] == [
+        (1, None, None, "dpo"),
+        (3, None, None, "dpo"),
+    ]
+    assert (rows[2].seq, rows[2].redacted_by) == (4, None)
+    assert rows[2].data is not None
+    # nothing left before 08:04: a second run wipes nothing and appends nothing
+    assert log.redact_personal(older_than=T0 + timedelta(minutes=4), actor="dpo") == 0
+    assert log.head() == 5
+    assert log.verify().ok
