@@ -12,6 +12,7 @@ kill rate (killed + timed out + crashed over all tested), and writes ``.mutation
     python -m bench.mutation                      # every module
     python -m bench.mutation metrics escalation   # only these
     MUTATION_TIMEOUT_S=1200 python -m bench.mutation chain
+    MUTATION_RESUME=1 python -m bench.mutation solver   # continue a time-limited run
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from planner.settings import PROJECT_ROOT, get_settings
 
@@ -116,9 +119,10 @@ STATUS |= {-11: "segfault"}
 written past its end), so it counts as killed."""
 
 
-def _copy_repo(dest: Path) -> None:
-    """The tracked files (a fresh clone's content), without the virtualenv or caches."""
-    if dest.exists():
+def _copy_repo(dest: Path, *, keep: bool = False) -> None:
+    """The tracked files (a fresh clone's content), without the virtualenv or caches; ``keep``:
+    copied over what is there (file times kept, so unchanged sources stay unchanged)."""
+    if dest.exists() and not keep:
         shutil.rmtree(dest)
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
@@ -194,33 +198,59 @@ class Result:
         return self.killed / self.tested if self.tested else None
 
 
-def run_module(name: str, target: Target, timeout_s: float) -> Result:
-    """Mutate one module in its own scratch copy, against its own tests."""
+def run_module(name: str, target: Target, timeout_s: float, *, resume: bool = False) -> Result:
+    """Mutate one module in its own scratch copy, against its own tests.
+
+    ``resume`` (``MUTATION_RESUME=1``) keeps a previous run's scratch copy and results: the
+    tracked files are copied over it (mutmut re-mutates only functions whose source changed
+    and picks up new tests), the mutants not yet checked are run, and then every survivor is
+    run again against the current tests. On a busy machine a module can so be finished over
+    several time-limited runs."""
     work = WORK / name
-    _copy_repo(work)
+    resuming = resume and (work / "mutants").is_dir()
+    _copy_repo(work, keep=resuming)
     (work / "setup.cfg").write_text(_config(target))
     pyproject = work / "pyproject.toml"
     pyproject.write_text(_pyproject_without_mutmut(pyproject.read_text()))
     env = _environment()
+    deadline = time.monotonic() + timeout_s
+    with (work / "mutmut.log").open("a" if resuming else "w") as log:
+        timed_out = _mutmut(work, [], env, log, deadline)
+        if resuming and not timed_out:
+            again = _results(work)[1]
+            if again:
+                timed_out = _mutmut(work, again, env, log, deadline)
+    counts, survivors = _results(work)
+    complete = not timed_out and counts.get("not checked", 0) == 0 and bool(counts)
+    return Result(target.source, counts, _diffs(work, survivors, env), complete)
+
+
+def _mutmut(
+    work: Path, mutants: list[str], env: dict[str, str], log: IO[str], deadline: float
+) -> bool:
+    """``mutmut run`` (only ``mutants`` if given) until done or ``deadline``; True if cut off."""
     mutmut = str(Path(sys.executable).parent / "mutmut")
-    timed_out = False
-    with (work / "mutmut.log").open("w") as log:
-        # Its own process group, so a time-out also ends the forked mutant workers.
-        proc = subprocess.Popen(
-            [mutmut, "run", "--max-children", "1"],
-            cwd=work,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=lambda: os.nice(10),
-        )
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
+    # Its own process group, so a time-out also ends the forked mutant workers.
+    proc = subprocess.Popen(
+        [mutmut, "run", "--max-children", "1", *mutants],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: os.nice(10),
+    )
+    try:
+        proc.wait(timeout=max(deadline - time.monotonic(), 1.0))
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        return True
+    return False
+
+
+def _results(work: Path) -> tuple[dict[str, int], list[str]]:
+    """Mutants by status, and the survivors' names (sorted), from mutmut's result files."""
     counts: dict[str, int] = {}
     survivors: list[str] = []
     for meta in (work / "mutants").rglob("*.py.meta"):
@@ -230,8 +260,7 @@ def run_module(name: str, target: Target, timeout_s: float) -> Result:
             counts[status] = counts.get(status, 0) + 1
             if status == "survived":
                 survivors.append(mutant)
-    complete = not timed_out and counts.get("not checked", 0) == 0 and bool(counts)
-    return Result(target.source, counts, _diffs(work, sorted(survivors), env), complete)
+    return counts, sorted(survivors)
 
 
 _SHOW = """
@@ -347,6 +376,7 @@ def main(argv: list[str]) -> int:
         print(f"error: unknown module {', '.join(unknown)} (have: planted, {', '.join(TARGETS)})")
         return 2
     timeout_s = float(os.environ.get("MUTATION_TIMEOUT_S", "900"))
+    resume = os.environ.get("MUTATION_RESUME", "") not in ("", "0")
     WORK.mkdir(exist_ok=True)
     status = 0
     if "planted" in names:
@@ -356,7 +386,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         if name == "planted":
             continue
-        result = results[name] = run_module(name, TARGETS[name], timeout_s)
+        result = results[name] = run_module(name, TARGETS[name], timeout_s, resume=resume)
         rate = "n/a" if result.rate is None else f"{result.rate:.1%}"
         note = "" if result.complete else "  (incomplete: time limit or no mutants)"
         print(
