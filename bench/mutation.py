@@ -114,9 +114,10 @@ simulator suites that also pass through it (those would multiply the run time)."
 WORK = PROJECT_ROOT / ".mutation"
 STATUS = {0: "survived", 1: "killed", 3: "killed", 24: "timeout", -24: "timeout", 36: "timeout"}
 STATUS |= {152: "timeout", 255: "timeout", 5: "no tests", 33: "no tests", 34: "skipped"}
-STATUS |= {-11: "segfault"}
-"""mutmut's exit codes; a segfault is a mutant that crashed the test run (e.g. an index array
-written past its end), so it counts as killed."""
+STATUS |= {-11: "crashed", -6: "crashed"}
+"""mutmut's exit codes. A mutant that crashed the test process (a segfault from an index array
+written past its end, an abort from OR-Tools' own input checks) was caught: it counts as
+killed."""
 
 
 def _copy_repo(dest: Path, *, keep: bool = False) -> None:
@@ -187,7 +188,7 @@ class Result:
     def killed(self) -> int:
         """Killed by a failing test, by running past its time limit (an endless loop) or by
         crashing the test process."""
-        return sum(self.counts.get(k, 0) for k in ("killed", "timeout", "segfault"))
+        return sum(self.counts.get(k, 0) for k in ("killed", "timeout", "crashed"))
 
     @property
     def tested(self) -> int:
