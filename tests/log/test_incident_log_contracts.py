@@ -7,6 +7,7 @@ the widths of the columns they are stored in (kind 80, names 120 characters; pur
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from planner.log.incident_log import (
     PERSONAL_REDACTED_KIND,
     IncidentLog,
     NewEntry,
+    line_ids,
 )
 from planner.log.schema import personal_table
 
@@ -211,3 +213,81 @@ def test_a_retention_run_records_who_why_when_and_which(log: IncidentLog, tmp_pa
     assert log.redact_personal(older_than=T0 + timedelta(minutes=4), actor="dpo") == 0
     assert log.head() == 5
     assert log.verify().ok
+
+
+def test_line_ids_hash_the_file_up_to_each_line() -> None:
+    """sha256 over ``dispatch-planner events file v1\\n`` and the lines so far, each ended by a
+    newline: a longer file that starts the same keeps the first ids, a changed line changes
+    its id and every later one."""
+    prefix = b"dispatch-planner events file v1\n"
+    ids = line_ids(["a", "b"])
+    assert ids == [
+        hashlib.sha256(prefix + b"a\n").hexdigest(),
+        hashlib.sha256(prefix + b"a\nb\n").hexdigest(),
+    ]
+    assert line_ids(["a", "b", "c"])[:2] == ids
+    changed = line_ids(["x", "b"])
+    assert changed[0] != ids[0] and changed[1] != ids[1]
+    assert line_ids([]) == []
+
+
+def test_imported_lines_are_found_across_query_chunks(log: IncidentLog) -> None:
+    log.append(_note(1, personal=False))
+    ids = [f"{k:064x}" for k in range(1001)]
+    recorded = [0, 499, 500, 999, 1000]
+    for k in recorded:
+        log.record_import(ids[k], line=k + 1, seq=1)
+    assert log.imported(ids) == {ids[k] for k in recorded}
+    assert log.imported(ids[1:499]) == set()
+    assert log.imported([]) == set()
+
+
+def test_personal_search_returns_matching_live_entries_only(log: IncidentLog) -> None:
+    """Entries 1–5: 1 is redacted by then, 2 is of another kind, 3 does not match; 4 and 5 do,
+    in seq order. The search itself discloses nothing, so it appends no audit entry."""
+    addresses = {1: "Main St 1", 2: "Main St 2", 3: "Elm Rd 3", 4: "Main St 4", 5: "Main St 5"}
+    for i, address in addresses.items():
+        log.append(
+            NewEntry(
+                kind="note.added" if i == 2 else "incident.created",
+                payload={},
+                personal={"address": address},
+                incident=f"INC-{i}",
+                recorded_at=T0 + timedelta(minutes=i),
+            )
+        )
+    assert log.redact_personal(older_than=T0 + timedelta(minutes=2), actor="dpo") == 1
+    head = log.head()
+    found = log.match_personal(
+        kinds={"incident.created"}, match=lambda data: data["address"].startswith("Main")
+    )
+    assert found == [(4, "INC-4"), (5, "INC-5")]
+    assert log.head() == head
+
+
+def test_the_open_transaction_is_this_threads_only(log: IncidentLog) -> None:
+    with pytest.raises(RuntimeError, match=r"^no log transaction is open in this thread$"):
+        log.connection()
+    with log.transaction() as conn:
+        assert log.connection() is conn
+    with pytest.raises(RuntimeError, match=r"^no log transaction is open in this thread$"):
+        log.connection()
+
+
+def test_a_deferred_commit_is_read_only_once_synced(log: IncidentLog) -> None:
+    """Group commit: entries appended in a ``defer_sync`` transaction are hidden from readers
+    until ``sync`` has flushed them; a synchronous commit afterwards covers all before it."""
+    log.append(_note(1, personal=False))
+    with log.transaction(defer_sync=True):
+        log.append(_note(2, personal=False))
+        log.append(_note(3, personal=False))
+    assert [e.seq for e in log.entries()] == [1]
+    log.sync()
+    assert [e.seq for e in log.entries()] == [1, 2, 3]
+    with log.transaction(defer_sync=True):
+        log.append(_note(4, personal=False))
+    assert [e.seq for e in log.entries()] == [1, 2, 3]
+    log.append(_note(5, personal=False))  # synchronous: flushes 4 as well
+    assert [e.seq for e in log.entries()] == [1, 2, 3, 4, 5]
+    log.sync()  # nothing left to flush
+    assert [e.seq for e in log.entries(after_seq=3)] == [4, 5]
