@@ -9,6 +9,10 @@ log holds exactly the accepted writes plus what they derived, the SSE client rec
 entry, and the chain verifies. The plain way beside it: the same client events submitted to an
 in-process engine with its own SQLite log (no HTTP), measured in the same run.
 
+Also reported: the server process's CPU time per accepted write during the load (user +
+system, from ``/proc``; Linux only), which unlike latency hardly depends on what else the
+machine is doing.
+
 Bounded: ``CLIENTS`` × ``INCIDENTS_PER_CLIENT`` incidents (about 7 writes each).
 """
 
@@ -132,6 +136,15 @@ def _listen(base: str, token: str, seqs: list[int], until: list[int]) -> None:
                 return
 
 
+def _cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) process ``pid`` has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _start_server(db: str, port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "planner", "serve", "--port", str(port), "--db", db,
@@ -201,12 +214,14 @@ def main() -> None:
                 threading.Thread(target=_work, args=(base, dispatcher, n, points, tallies[n]))
                 for n in range(CLIENTS)
             ]
+            cpu_before = _cpu_s(server.pid)
             begin = time.perf_counter()
             for worker in workers:
                 worker.start()
             for worker in workers:
                 worker.join()
             wall = time.perf_counter() - begin
+            cpu_after = _cpu_s(server.pid)
             with httpx.Client(base_url=base, headers={"X-API-Key": supervisor}) as client:
                 verify = client.get("/v1/log/verify").json()
             until.append(verify["head_seq"])
@@ -243,6 +258,8 @@ def main() -> None:
     )
     print(f"| in-process engine, same events (plain way) | {plain:,.1f} | | | | |")
     print(f"\nHTTP / in-process throughput: {rate / plain:.2f}x")
+    if cpu_before is not None and cpu_after is not None:
+        print(f"server CPU per accepted write: {1000 * (cpu_after - cpu_before) / accepted:.2f} ms")
     print(
         f"no lost events: {not lost and len(entries) == expected_entries} "
         f"(log {len(entries)} entries = {len(all_seqs)} accepted writes + {derived} derived; "
