@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Message, Scope
 
 from api.deps import ALL_ROLES, RoleGuard, current_key
 from api.errors import install_error_handlers
@@ -58,7 +59,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     services = build_services(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _prime_routes(app)
         ticker = asyncio.create_task(_tick_forever(services)) if settings.tick_s > 0 else None
         follower = asyncio.create_task(_follow_forever(services))
         try:
@@ -128,6 +130,33 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         plan_regions(services.settings),
     )
     return app
+
+
+async def _prime_routes(app: FastAPI) -> None:
+    """Walk the router once before serving: FastAPI builds each included router's routes
+    (dependency graphs, validators) on the first request that reaches it, which otherwise
+    costs the first callers after a start or a take-over about 0.2 s on the event loop."""
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/-/prime",
+        "raw_path": b"/-/prime",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+    }
+    await app.router(scope, receive, send)
 
 
 async def _tick_forever(services: Services) -> None:

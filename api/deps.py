@@ -3,6 +3,11 @@
 Routes declare who may call them with one of the ``Annotated`` aliases below (``Operator``,
 ``Reader``…); the app factory reads the guards back to write each route's allowed roles into
 its OpenAPI description, so the documentation cannot drift from what is enforced.
+
+Dependencies that only compute (no I/O) are ``async def``: FastAPI runs a plain ``def``
+dependency in the thread pool, and each such hand-over costs a thread switch and an event-loop
+wake-up on every request. Only the key lookup, which reads the database, stays a thread-pool
+call.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ _api_key = APIKeyHeader(
 )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The services the app factory built (log, engine, key store…)."""
     services: Services = request.app.state.services
     return services
@@ -37,14 +42,14 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_log(services: ServicesDep) -> IncidentLog:
+async def get_log(services: ServicesDep) -> IncidentLog:
     return services.log
 
 
 LogDep = Annotated[IncidentLog, Depends(get_log)]
 
 
-def get_engine(services: ServicesDep) -> Engine:
+async def get_engine(services: ServicesDep) -> Engine:
     return services.engine
 
 
@@ -88,7 +93,7 @@ class RoleGuard:
     def __init__(self, roles: Iterable[Role]) -> None:
         self.roles = tuple(roles)
 
-    def __call__(self, key: CurrentKey) -> ApiKey:
+    async def __call__(self, key: CurrentKey) -> ApiKey:
         if key.role not in self.roles:
             allowed = ", ".join(r.value for r in self.roles)
             raise HTTPException(

@@ -11,7 +11,7 @@ is there), so the pattern is the whole contract.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -107,14 +107,14 @@ class TimeWindow:
 NO_WINDOW = TimeWindow()
 
 
-def time_window(what: str) -> Callable[..., TimeWindow]:
+def time_window(what: str) -> Callable[..., Coroutine[Any, Any, TimeWindow]]:
     """The dependency reading ``from`` and ``to`` for a list whose items are ``what`` (e.g.
     ``Received``) at a time."""
 
     after = Query(None, alias="from", description=f"{what} at or after (RFC 3339).")
     before = Query(None, alias="to", description=f"{what} before (RFC 3339).")
 
-    def window(start: Timestamp | None = after, end: Timestamp | None = before) -> TimeWindow:
+    async def window(start: Timestamp | None = after, end: Timestamp | None = before) -> TimeWindow:
         return TimeWindow(start, end)
 
     return window

@@ -44,6 +44,11 @@ from planner.log.webhooks import OCTET, Webhook, WebhookStore
 
 SIGNATURE_HEADER = "X-Planner-Signature"
 TIMEOUT_S = 5.0
+LIVE_REFRESH_S = 1.0
+"""How long the dispatcher trusts its list of live registrations while this process changed
+none: it is woken by every write, and reading the list each time would cost every write a
+query. Registrations made by another process and revoked keys are noticed within this time
+(and a registration is checked again before every delivery attempt)."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -293,6 +298,9 @@ class WebhookDispatcher:
         self._pending: dict[int, set[int]] = {}
         self._jobs: list[_Job] = []
         self._order = 0
+        self._hooks: list[Webhook] = []
+        self._hooks_read: tuple[int, float] | None = None
+        """The store's change count and the time when ``_hooks`` was read."""
         self._wake = threading.Event()
         self._wake.set()  # first look: what was written while the server was down
         self._stop = threading.Event()
@@ -323,7 +331,7 @@ class WebhookDispatcher:
     def _collect(self) -> None:
         """Queue, for every live hook, the entries after what it has seen that it wants; a
         hook seen for the first time starts at its persisted cursor."""
-        hooks = self._store.live()
+        hooks = self._live()
         if not hooks:  # the common case: no reading of entries nobody wants
             return
         unseen = [h for h in hooks if h.id not in self._seen]
@@ -347,6 +355,16 @@ class WebhookDispatcher:
             self._seen[hook.id] = entries[-1].seq
             if not wanted:
                 self._done(hook.id, None)
+
+    def _live(self) -> list[Webhook]:
+        """The live registrations, read again when this process changed one or after
+        ``LIVE_REFRESH_S``."""
+        changes, now = self._store.changes, time.monotonic()
+        read = self._hooks_read
+        if read is None or read[0] != changes or now - read[1] >= LIVE_REFRESH_S:
+            self._hooks = self._store.live()
+            self._hooks_read = (changes, now)
+        return self._hooks
 
     def _done(self, hook_id: int, seq: int | None) -> None:
         """``seq`` is delivered or given up on: persist the cursor below what is still open."""

@@ -88,7 +88,7 @@ def parse_if_match(value: str | None) -> int | None:
     return parse_version(value, field="If-Match")
 
 
-def write_headers(
+async def write_headers(
     request: Request,
     idempotency_key: Annotated[
         str | None,

@@ -70,6 +70,15 @@ def _still_allowed(services: Services, token: str) -> bool:
     return key is not None and key.role in STREAM_ROLES
 
 
+def _next_page(services: Services, token: str | None, cursor: int) -> list[LogEntry] | None:
+    """The durable entries after ``cursor`` (one thread-pool call per wake-up), or None when
+    the key, checked again if ``token`` is given, may no longer read the stream."""
+    if token is not None and not _still_allowed(services, token):
+        return None
+    services.log.sync()  # the waking commit, flushed
+    return services.log.entries(after_seq=cursor, limit=PAGE)
+
+
 async def _stream(
     request: Request,
     services: Services,
@@ -89,6 +98,7 @@ async def _stream(
     unsubscribe = services.engine.subscribe(on_outcome)
     heartbeat = services.settings.sse_heartbeat_s
     recheck = min(services.settings.sse_recheck_s, heartbeat)
+    checked = loop.time()
     sent = 0
     idle = 0.0
     try:
@@ -96,10 +106,12 @@ async def _stream(
         while True:
             while not wake.empty():
                 wake.get_nowait()
-            if not await run_in_threadpool(_still_allowed, services, token):
+            due = loop.time() - checked >= recheck
+            entries = await run_in_threadpool(_next_page, services, token if due else None, cursor)
+            if entries is None:
                 return
-            await run_in_threadpool(services.log.sync)  # the waking commit, flushed
-            entries = await run_in_threadpool(services.log.entries, after_seq=cursor, limit=PAGE)
+            if due:
+                checked = loop.time()
             for entry in entries:
                 cursor = entry.seq
                 if kinds is not None and entry.kind not in kinds:

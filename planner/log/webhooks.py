@@ -123,6 +123,9 @@ class WebhookStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.changes = 0
+        """Registrations created or deleted through this store (readers may cache until it
+        moves)."""
         _metadata.create_all(engine)
 
     def create(
@@ -156,6 +159,7 @@ class WebhookStore:
             ).inserted_primary_key
             assert row_id is not None
             conn.execute(cursors_table.insert().values(webhook_id=int(row_id[0]), seq=after_seq))
+        self.changes += 1
         return Webhook(int(row_id[0]), key_prefix, url, kinds, secret, now)
 
     def live(self, *, key_prefix: str | None = None) -> list[Webhook]:
@@ -186,6 +190,7 @@ class WebhookStore:
                 .where(webhooks_table.c.id == webhook_id)
                 .values(deleted_at=datetime.now(UTC))
             )
+        self.changes += 1
 
     def is_live(self, webhook_id: int) -> bool:
         """Not deleted, and its key not revoked (checked before every attempt)."""
