@@ -151,10 +151,14 @@ def submit_event(
     event = to_event(event_type, body, key=key, **path)
     rid = None if resource is None else str(getattr(event, f"{resource}_id"))
     in_path = f"{resource}_id" in path
-    request_id = fingerprint(
-        method=headers.method, path=headers.path, body=event.model_dump_json().encode()
-    )
     idem = headers.idempotency_key
+    request_id = (
+        ""
+        if idem is None
+        else fingerprint(
+            method=headers.method, path=headers.path, body=event.model_dump_json().encode()
+        )
+    )
 
     def current() -> int | None:
         """The written resource's version now (the state version for non-resources)."""
@@ -171,25 +175,22 @@ def submit_event(
                 return _response(stored, replayed=True, etag_of=current())
         if in_path:
             check_if_match(headers.expected_version, current(), what=f"{resource} {rid!r}")
-        responses: list[StoredResponse] = []
+        kept: list[StoredResponse] = []
 
         def remember(outcome: Outcome) -> None:
-            """Build the response and, with a key, store it in the decision's transaction."""
-            response = StoredResponse(
-                status=status_code, body=WriteResult.of(outcome).model_dump_json()
-            )
-            responses.append(response)
+            """With a key, store the response in the decision's transaction."""
             if idem is not None:
+                kept.append(_result(outcome, status_code))
                 services.idempotency.save(
                     services.log.connection(),
                     owner=key.prefix,
                     key=idem,
                     request_fingerprint=request_id,
-                    response=response,
+                    response=kept[0],
                 )
 
         try:
-            services.engine.submit(
+            outcome = services.engine.submit(
                 event,
                 expected_version=None if in_path else headers.expected_version,
                 before_commit=remember,
@@ -206,8 +207,17 @@ def submit_event(
                 raise
             return _response(stored, replayed=True, etag_of=current())
         version = current()
-    services.log.sync()  # outside the write lock: queued writers share one flush
-    return _response(responses[0], replayed=False, etag_of=version)
+    # Outside the write lock: the next writer is already being decided while this response is
+    # built (without a key nothing needs it inside the transaction) and the log is flushed
+    # (queued writers share one flush).
+    response = kept[0] if kept else _result(outcome, status_code)
+    services.log.sync()
+    return _response(response, replayed=False, etag_of=version)
+
+
+def _result(outcome: Outcome, status_code: int) -> StoredResponse:
+    """The response to an accepted write (as stored for replays)."""
+    return StoredResponse(status=status_code, body=WriteResult.of(outcome).model_dump_json())
 
 
 def refuse_if_not_writable(services: Services) -> None:
