@@ -24,7 +24,7 @@ from api.deps import ALL_ROLES, RoleGuard, current_key
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.middleware import HeadAsGet, ProblemGuard, StrictInput
-from api.openapi import install_openapi
+from api.openapi import Served, install_openapi
 from api.routes import (
     closures,
     coaching,
@@ -48,6 +48,7 @@ from api.routes.plan import plan_regions
 from api.services import Services, build_services
 from api.settings import ApiSettings
 from planner.errors import PlannerError
+from planner.settings import get_settings
 
 API_VERSION = "1"
 logger = logging.getLogger(__name__)
@@ -123,11 +124,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     ):
         _document_roles(module.router)
         app.include_router(module.router)
+    region = services.region
     install_openapi(
         app,
         services.codes,
         services.webhook_guard,
         plan_regions(services.settings),
+        None if region is None else Served(*region.bbox, max_snap_m=get_settings().max_snap_m),
     )
     return app
 

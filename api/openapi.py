@@ -9,6 +9,8 @@ that send an ``ETag``). 400 (a NUL byte in the URL) and 500 apply to every opera
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,10 +21,13 @@ from api.webhooks import AddressGuard, refused_url_pattern
 from planner.centre.codes import CodeTable
 from planner.centre.events import ID_PATTERN
 from planner.log.api_keys import Role
+from planner.settings import get_settings
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _WRITE_METHODS = {"post", "patch", "put", "delete"}
 _LIVE_PREFIXES = ("/v1/incidents", "/v1/units", "/v1/contacts", "/v1/closures", "/v1/webhooks")
+_BODY_REFERENCES = {("/v1/incidents", "post"): "The contact named by `contact_id` does not exist."}
+"""Operations without ids in the path whose body names another resource (404 when unknown)."""
 _PERSONAL_SEARCHES = {("/v1/incidents", "get"), ("/v1/incidents", "head")}
 """Lists that search personal data on request (``address``): 403 for roles that may not."""
 
@@ -199,11 +204,115 @@ def _plan_sources(schemas: dict[str, Any], regions: list[str]) -> None:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """The live centre's region as the document states it: the bounding box of its road
+    nodes and how far from a node a point may lie (``max_snap_m``)."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+    max_snap_m: float
+
+    def box(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) grown by ``max_snap_m`` (and 1 % more, rounded outward),
+        so that every point the server accepts lies inside."""
+        margin = 1.01 * self.max_snap_m
+        dlat = math.degrees(margin / _EARTH_RADIUS_M)
+        widest = min(max(abs(self.south - dlat), abs(self.north + dlat)), 89.0)
+        dlon = math.degrees(margin / (_EARTH_RADIUS_M * math.cos(math.radians(widest))))
+        return (
+            max(math.floor((self.west - dlon) * 1e4) / 1e4, -180.0),
+            max(math.floor((self.south - dlat) * 1e4) / 1e4, -90.0),
+            min(math.ceil((self.east + dlon) * 1e4) / 1e4, 180.0),
+            min(math.ceil((self.north + dlat) * 1e4) / 1e4, 90.0),
+        )
+
+
+_EARTH_RADIUS_M = 6_371_008.8
+_CHECKED_POINTS = ("location", "home")
+"""Body fields of live-centre incidents and units that must lie near the region's roads."""
+_ROADS_RULE = (
+    " Also 422 when a `location` or `home` lies farther than {m:g} m from the region's roads "
+    "(a rule JSON Schema cannot state; the schema states the region's bounding box)."
+)
+_PLAN_RULE = (
+    " Also 422 when `travel_times_s` names a unit or incident id that is not in the body or "
+    "misses one that is, or when, with `region`, a location lies farther than {m:g} m from "
+    "that region's roads (rules JSON Schema cannot state)."
+)
+
+
+def _served_region(schema: dict[str, Any], served: Served) -> None:
+    """Points of live-centre incidents and units must lie within ``max_snap_m`` of the
+    region's roads (else 422): the schema says what it can, the region's bounding box grown by
+    that distance (``RegionPosition``), and each such operation's 422 says the rest."""
+    components = schema["components"]["schemas"]
+    position = components.get("Position")
+    if position is None:
+        return
+    west, south, east, north = served.box()
+    components["RegionPosition"] = {
+        **position,
+        "title": "RegionPosition",
+        "description": "A WGS84 point within the served region's bounding box (grown by "
+        f"{served.max_snap_m:g} m) and within {served.max_snap_m:g} m of its roads.",
+        "properties": {
+            "lat": {**position["properties"]["lat"], "minimum": south, "maximum": north},
+            "lon": {**position["properties"]["lon"], "minimum": west, "maximum": east},
+        },
+    }
+    plain, bounded = "#/components/schemas/Position", "#/components/schemas/RegionPosition"
+    for path, item in schema.get("paths", {}).items():
+        if not path.startswith(("/v1/incidents", "/v1/units")):
+            continue
+        for operation in item.values():
+            body = _body_component(operation, components)
+            props = {} if body is None else body.get("properties", {})
+            points = [props[name] for name in _CHECKED_POINTS if name in props]
+            if not points:
+                continue
+            for prop in points:
+                _replace_ref(prop, plain, bounded)
+            rule = _ROADS_RULE.format(m=served.max_snap_m)
+            operation["responses"]["422"]["description"] += rule
+
+
+def _body_component(operation: Any, components: dict[str, Any]) -> dict[str, Any] | None:
+    """The component schema of an operation's JSON body (None: no body, or not a reference)."""
+    if not isinstance(operation, dict):
+        return None
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    ref = content.get("schema", {}).get("$ref", "")
+    found: dict[str, Any] | None = components.get(ref.removeprefix("#/components/schemas/"))
+    return found
+
+
+def _replace_ref(node: Any, old: str, new: str) -> None:
+    if isinstance(node, dict):
+        if node.get("$ref") == old:
+            node["$ref"] = new
+        for value in node.values():
+            _replace_ref(value, old, new)
+    elif isinstance(node, list):
+        for value in node:
+            _replace_ref(value, old, new)
+
+
+def _plan_rules(schema: dict[str, Any], max_snap_m: float) -> None:
+    """``POST /v1/plan``'s 422 names its cross-field rules."""
+    operation = schema.get("paths", {}).get("/v1/plan", {}).get("post")
+    if operation is not None:
+        operation["responses"]["422"]["description"] += _PLAN_RULE.format(m=max_snap_m)
+
+
 def build_openapi(
     app: FastAPI,
     codes: CodeTable | None = None,
     guard: AddressGuard | None = None,
     regions: list[str] | None = None,
+    served: Served | None = None,
 ) -> dict[str, Any]:
     """The app's OpenAPI document with the problem model on every operation (cached)."""
     if app.openapi_schema:
@@ -232,6 +341,8 @@ def build_openapi(
                     documented["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
             for status in _statuses(path, method, operation):
                 responses[status] = _problem(status)
+            if (referenced := _BODY_REFERENCES.get((path, method))) is not None:
+                responses["404"] = {**_problem("404"), "description": referenced}
             if method == "get" and operation.get("x-etag"):
                 responses["304"] = {
                     "description": "Not modified: If-None-Match names the current ETag."
@@ -242,6 +353,9 @@ def build_openapi(
     _webhook_url(components, guard if guard is not None else AddressGuard())
     if regions is not None:
         _plan_sources(components, regions)
+    if served is not None:
+        _served_region(schema, served)
+    _plan_rules(schema, get_settings().max_snap_m)
     _link_creates(schema.get("paths", {}))
     app.openapi_schema = schema
     return schema
@@ -252,11 +366,12 @@ def install_openapi(
     codes: CodeTable,
     guard: AddressGuard,
     regions: list[str],
+    served: Served | None,
 ) -> None:
-    """Serve :func:`build_openapi` as ``/openapi.json`` (with the code table, webhook guard
-    and plan regions in force)."""
+    """Serve :func:`build_openapi` as ``/openapi.json`` (with the code table, webhook guard,
+    plan regions and served region in force)."""
 
     def openapi() -> dict[str, Any]:
-        return build_openapi(app, codes, guard, regions)
+        return build_openapi(app, codes, guard, regions, served)
 
     app.openapi = openapi  # type: ignore[method-assign]

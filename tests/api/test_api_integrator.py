@@ -4,6 +4,7 @@ patch, lists with cursors, unit removal (issue 14, findings 1, 2, 4, 6, 9 and 11
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,53 @@ def test_openapi_documents_the_problem_model_on_every_operation(client: TestClie
     assert {"409", "412", "413", "422", "403"} <= set(write["responses"])
     if_match = next(p for p in write["parameters"] if p["name"] == "If-Match")
     assert if_match["schema"]["pattern"]
+
+
+def test_openapi_states_the_served_region_and_documents_the_road_rule(tmp_path: Path) -> None:
+    """Live incident and unit points carry the region's bounding box grown by ``max_snap_m``
+    (``RegionPosition``): a point just within ``max_snap_m`` beyond the outermost node on each
+    side (moved by hand on the sphere) is accepted and inside the box; one just outside the
+    box is refused. Closure shapes, which need not lie on roads, keep the plain ``Position``."""
+    app = create_app(
+        ApiSettings(db_url=f"sqlite:///{tmp_path / 'r.sqlite'}", region="aguascalientes", tick_s=0)
+    )
+    services = services_of(app)
+    supervisor = {"X-API-Key": services.keys.create(name="s", role=Role.SUPERVISOR).token}
+    client = TestClient(app)
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    box = schemas["RegionPosition"]["properties"]
+    snap_m = 500.0
+    radius, lonlat = 6_371_008.8, services.engine.region.node_lonlat  # type: ignore[union-attr]
+    sides = {
+        "west": (lonlat[:, 0].argmin(), 0.0, -1.0),
+        "east": (lonlat[:, 0].argmax(), 0.0, 1.0),
+        "south": (lonlat[:, 1].argmin(), -1.0, 0.0),
+        "north": (lonlat[:, 1].argmax(), 1.0, 0.0),
+    }
+    for n, (node, north, east) in enumerate(sides.values()):
+        lon, lat = float(lonlat[node][0]), float(lonlat[node][1])
+        d = 0.98 * snap_m
+        lat += north * math.degrees(d / radius)
+        lon += east * math.degrees(d / (radius * math.cos(math.radians(lat))))
+        assert box["lat"]["minimum"] <= lat <= box["lat"]["maximum"]
+        assert box["lon"]["minimum"] <= lon <= box["lon"]["maximum"]
+        unit = {"unit_id": f"U{n}", "capabilities": ["ALS"], "home": {"lat": lat, "lon": lon}}
+        assert client.post("/v1/units", json=unit, headers=supervisor).status_code == 201
+    outside = {"lat": box["lat"]["minimum"] - 0.001, "lon": box["lon"]["minimum"]}
+    refused = {"unit_id": "U9", "capabilities": ["ALS"], "home": outside}
+    assert_problem(client.post("/v1/units", json=refused, headers=supervisor), 422, "home")
+    ref = "#/components/schemas/RegionPosition"
+    assert schemas["api__bodies__UnitIn"]["properties"]["home"]["$ref"] == ref
+    assert ref in json.dumps(schemas["UnitPositionIn"]["properties"]["location"])
+    assert ref in json.dumps(schemas["api__bodies__IncidentIn"]["properties"]["location"])
+    assert ref in json.dumps(schemas["IncidentPatchIn"]["properties"]["location"])
+    assert ref not in json.dumps(schemas["ClosureIn"])
+    opened = spec["paths"]["/v1/incidents"]["post"]["responses"]["422"]["description"]
+    assert "farther than 500 m from the region's roads" in opened
+    plan = spec["paths"]["/v1/plan"]["post"]["responses"]["422"]["description"]
+    assert "`travel_times_s` names a unit or incident id that is not in the body" in plan
+    services.close()
 
 
 def test_docs_work_offline_from_installed_assets(client: TestClient) -> None:
