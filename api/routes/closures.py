@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from api.bodies import ClosureIn
 from api.deps import EngineDep, Feed, Reader, ServicesDep
+from api.pagination import list_etag
 from api.schemas import ClosureList, ClosureOut
 from api.versions import etag, not_modified
 from api.writes import WriteHeadersDep, WriteResult, submit_event
@@ -29,10 +30,9 @@ def list_closures(
 ) -> ClosureList | Response:
     """Every active closure by id; the ``ETag`` is the state version."""
     version = engine.version
-    if (cached := not_modified(request, version)) is not None:
+    if (cached := list_etag(request, response, version)) is not None:
         return cached
     closures = sorted(engine.state.closures.values(), key=lambda c: c.id)
-    response.headers["ETag"] = etag(version)
     return ClosureList(version=version, closures=closures)
 
 

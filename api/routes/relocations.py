@@ -7,19 +7,18 @@ logged event (``relocation_accepted`` / ``relocation_declined``, with who, when 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.bodies import RelocationAcceptIn, RelocationDeclineIn
 from api.deps import EngineDep, Operator, Reader, ServicesDep
+from api.pagination import list_etag
+from api.routes.units import UnitId, unit_event
 from api.schemas import RelocationsOut
-from api.versions import etag, not_modified
-from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult, submit_event
-from planner.centre.events import ID_PATTERN, RelocationAccepted, RelocationDeclined
+from api.writes import WRITE_RESPONSES, WriteHeadersDep, WriteResult
+from planner.centre.events import RelocationAccepted, RelocationDeclined
 
 router = APIRouter(prefix="/v1/relocations", tags=["relocations"])
-
-UnitId = Path(min_length=1, max_length=80, pattern=ID_PATTERN)
 
 
 @router.get(
@@ -35,10 +34,9 @@ def pending(
     its origin and destination station, drive time and what it adds to expected coverage of
     priority-1 demand; ``ETag`` is the state version."""
     version = engine.version
-    if (cached := not_modified(request, version)) is not None:
+    if (cached := list_etag(request, response, version)) is not None:
         return cached
     state = engine.state
-    response.headers["ETag"] = etag(version)
     return RelocationsOut(
         version=version,
         policy=engine.config.solver.policy,
@@ -64,15 +62,7 @@ def accept(
     the way; it waits there from its first position report at the station (or, if it was
     returning, when it reports ``available``). 409 when no relocation of it is pending or
     ``to_station`` names another station."""
-    return submit_event(
-        services,
-        RelocationAccepted,
-        body,
-        key=key,
-        headers=headers,
-        resource="unit",
-        unit_id=unit_id,
-    )
+    return unit_event(services, RelocationAccepted, body, key=key, headers=headers, unit_id=unit_id)
 
 
 @router.post(
@@ -90,12 +80,4 @@ def decline(
 ) -> Response:
     """The unit stays where it waits; it is not proposed again until its status changes.
     Say why in ``reason``. 409 when no relocation of it is pending."""
-    return submit_event(
-        services,
-        RelocationDeclined,
-        body,
-        key=key,
-        headers=headers,
-        resource="unit",
-        unit_id=unit_id,
-    )
+    return unit_event(services, RelocationDeclined, body, key=key, headers=headers, unit_id=unit_id)

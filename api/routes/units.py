@@ -6,13 +6,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from api.bodies import UnitAckIn, UnitArriveIn, UnitIn, UnitPositionIn, UnitRemoveIn, UnitStatusIn
 from api.deps import EngineDep, Feed, Fleet, Reader, ServicesDep
-from api.pagination import DEFAULT_LIMIT, UNIT_CURSOR, Limit, cursor_query, paginate
+from api.pagination import (
+    DEFAULT_LIMIT,
+    UNIT_CURSOR,
+    Limit,
+    cursor_query,
+    list_etag,
+    paginate,
+)
 from api.schemas import UnitList, UnitOut
+from api.services import Services
 from api.versions import etag, not_modified
-from api.writes import WriteHeadersDep, WriteResult, submit_event
+from api.writes import WriteHeaders, WriteHeadersDep, WriteResult, submit_event
 from planner.centre.events import (
     ID_PATTERN,
     UnitAcknowledged,
@@ -24,10 +33,28 @@ from planner.centre.events import (
 )
 from planner.dispatch.domain import UnitStatus
 from planner.errors import NotFoundError
+from planner.log.api_keys import ApiKey
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
 
 UnitId = Path(min_length=1, max_length=80, pattern=ID_PATTERN)
+"""The ``unit_id`` path parameter of every unit route (here and under ``/v1/relocations``)."""
+
+
+def unit_event(
+    services: Services,
+    event_type: type[BaseModel],
+    body: BaseModel | None,
+    *,
+    key: ApiKey,
+    headers: WriteHeaders,
+    unit_id: str,
+) -> Response:
+    """A write about the unit in the path: ``If-Match`` is that unit's version, the response's
+    ``ETag`` its new one."""
+    return submit_event(
+        services, event_type, body, key=key, headers=headers, resource="unit", unit_id=unit_id
+    )
 
 
 @router.get("", summary="The fleet", response_model=UnitList, openapi_extra={"x-etag": True})
@@ -53,7 +80,7 @@ def list_units(
     """Units with their status, position and current incident, by id, a page at a time. The
     ``ETag`` is the state version."""
     version = engine.version
-    if (cached := not_modified(request, version)) is not None:
+    if (cached := list_etag(request, response, version)) is not None:
         return cached
     units = [
         u
@@ -64,7 +91,6 @@ def list_units(
     ]
     after = None if cursor is None else (cursor,)
     page, next_cursor = paginate(units, lambda u: (u.id,), after=after, limit=limit)
-    response.headers["ETag"] = etag(version)
     return UnitList(version=version, units=list(page), next_cursor=next_cursor)
 
 
@@ -112,9 +138,7 @@ def remove_unit(
 ) -> Response:
     """The unit leaves the fleet (logged as ``unit_removed`` with the optional ``reason``);
     409 while it is committed to an incident: stand it down first."""
-    return submit_event(
-        services, UnitRemoved, body, key=key, headers=headers, resource="unit", unit_id=unit_id
-    )
+    return unit_event(services, UnitRemoved, body, key=key, headers=headers, unit_id=unit_id)
 
 
 @router.post(
@@ -131,15 +155,7 @@ def change_status(
 ) -> Response:
     """E.g. ``en_route`` after dispatch, ``on_scene``, ``available``, ``out_of_service``; the
     engine refuses transitions the state forbids (409)."""
-    return submit_event(
-        services,
-        UnitStatusChanged,
-        body,
-        key=key,
-        headers=headers,
-        resource="unit",
-        unit_id=unit_id,
-    )
+    return unit_event(services, UnitStatusChanged, body, key=key, headers=headers, unit_id=unit_id)
 
 
 @router.post(
@@ -155,9 +171,7 @@ def report_position(
     unit_id: str = UnitId,
 ) -> Response:
     """A position report; the engine re-solves with the new ETAs."""
-    return submit_event(
-        services, UnitMoved, body, key=key, headers=headers, resource="unit", unit_id=unit_id
-    )
+    return unit_event(services, UnitMoved, body, key=key, headers=headers, unit_id=unit_id)
 
 
 @router.post(
@@ -173,9 +187,7 @@ def acknowledge(
     unit_id: str = UnitId,
 ) -> Response:
     """The crew confirms the dispatch (stops the not-acknowledged escalation clock)."""
-    return submit_event(
-        services, UnitAcknowledged, body, key=key, headers=headers, resource="unit", unit_id=unit_id
-    )
+    return unit_event(services, UnitAcknowledged, body, key=key, headers=headers, unit_id=unit_id)
 
 
 @router.post(
@@ -191,6 +203,4 @@ def arrive(
     unit_id: str = UnitId,
 ) -> Response:
     """The unit is on scene at its incident (409 if it was not dispatched)."""
-    return submit_event(
-        services, UnitArrived, body, key=key, headers=headers, resource="unit", unit_id=unit_id
-    )
+    return unit_event(services, UnitArrived, body, key=key, headers=headers, unit_id=unit_id)
