@@ -1,11 +1,16 @@
-"""Fixtures for the API tests: an app on a fresh SQLite file and one key per role."""
+"""Fixtures for the API tests: an app on a fresh SQLite file and one key per role; for the
+console's browser tests, a real server with a small fleet and a headless Chromium (one of each
+per test module, so each module reads a log of its own)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from console_support import CHROMIUM, CHROMIUM_ARGS, Server, create_key, register_fleet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -55,3 +60,30 @@ def fleet(client: TestClient, keys: dict[Role, dict[str, str]]) -> TestClient:
         response = client.post("/v1/units", json=unit, headers=keys[Role.SUPERVISOR])
         assert response.status_code == 201, response.text
     return client
+
+
+@pytest.fixture(scope="module")
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    serve_planner: Callable[..., AbstractContextManager[str]],
+) -> Iterator[Server]:
+    """A real Harrisburg server on a fresh log with a dispatcher, a supervisor and a planner key
+    and five units."""
+    tmp = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    db = f"sqlite:///{tmp / 'centre.sqlite'}"
+    keys = {role: create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
+    with serve_planner(db=db, region="harrisburg", log=tmp / "server.log", ready_s=180) as base:
+        srv = Server(base=base, db=db, keys=keys)
+        srv.units = register_fleet(srv)
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (the browser test modules skip themselves where there is none)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -9,7 +9,6 @@ change arrive over the event stream. Screenshots go to ``artifacts/`` (git-ignor
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -17,27 +16,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from console_support import CHROMIUM, Server, create_key
 
 from planner.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 VIEWPORT = {"width": 1440, "height": 900}
 
@@ -46,91 +34,6 @@ if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
     pytest.skip(
         f"no Chromium at {CHROMIUM} (CI installs the Debian package)", allow_module_level=True
     )
-
-
-@dataclass
-class Server:
-    base: str
-    db: str
-    keys: dict[str, str]
-    units: list[dict[str, Any]] = field(default_factory=list)
-
-    def call(self, method: str, path: str, body: Any = None, *, role: str = "supervisor") -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base + path,
-            data=data,
-            method=method,
-            headers={"X-API-Key": self.keys[role], "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode()
-        return json.loads(text) if text else None
-
-
-def _create_key(db: str, role: str, name: str | None = None) -> str:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "planner",
-            "keys",
-            "create",
-            "--role",
-            role,
-            "--name",
-            name or f"{role}-1",
-            "--db",
-            db,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory,
-    serve_planner: Callable[..., AbstractContextManager[str]],
-) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("console")
-    db = f"sqlite:///{tmp / 'centre.sqlite'}"
-    keys = {role: _create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
-    with serve_planner(db=db, region="harrisburg", log=tmp / "server.log", ready_s=180) as base:
-        srv = Server(base=base, db=db, keys=keys)
-        srv.units = _register_fleet(srv)
-        yield srv
-
-
-def _register_fleet(srv: Server) -> list[dict[str, Any]]:
-    """A small fleet at road points spread over the region (taken from the map the page draws)."""
-    region = srv.call("GET", "/v1/region/map", role="planner")
-    segments = region["segments"]
-    n = len(segments) // 4
-    fleet = [("M1", ["ALS"]), ("M2", ["ALS"]), ("B1", ["BLS"]), ("B2", ["BLS"]), ("E1", ["ENGINE"])]
-    units = []
-    for k, (call_sign, caps) in enumerate(fleet):
-        s = 4 * ((k * 7 + 3) * n // (len(fleet) * 7 + 1))
-        lon, lat = segments[s], segments[s + 1]
-        body = {
-            "unit_id": call_sign,
-            "call_sign": call_sign,
-            "capabilities": caps,
-            "home": {"lat": lat, "lon": lon},
-        }
-        srv.call("POST", "/v1/units", body)
-        units.append(body)
-    return units
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -604,7 +507,7 @@ def test_keyboard_walks_the_queue_in_priority_order(browser: Any, server: Server
 
 
 def test_a_key_revoked_mid_shift_signs_the_console_out(browser: Any, server: Server) -> None:
-    token = _create_key(server.db, "dispatcher", "leaver")
+    token = create_key(server.db, "dispatcher", "leaver")
     server.keys["leaver"] = token
     c = Console(browser, server, "leaver")
     prefix = token.split("_")[1]

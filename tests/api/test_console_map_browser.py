@@ -6,21 +6,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
-from test_console_browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Console,
-    Server,
-    _create_key,
-    _register_fleet,
-    playwright_api,
-)
+from console_support import Server
+from test_console_browser import ARTIFACTS, Console
 
 from planner.network.geo import haversine_m
 
@@ -29,28 +19,6 @@ pytestmark = pytest.mark.browser
 STATE_CAPITOL = {"lat": 40.264444, "lon": -76.883611}
 """The Pennsylvania State Capitol's dome, outside the Harrisburg extract (its west edge is at
 lon −76.882)."""
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory,
-    serve_planner: Callable[..., AbstractContextManager[str]],
-) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("console-map")
-    db = f"sqlite:///{tmp / 'centre.sqlite'}"
-    keys = {role: _create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
-    with serve_planner(db=db, region="harrisburg", log=tmp / "server.log", ready_s=180) as base:
-        srv = Server(base=base, db=db, keys=keys)
-        srv.units = _register_fleet(srv)
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _wait_for_basemap(page: Any) -> None:

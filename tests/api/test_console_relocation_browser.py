@@ -9,13 +9,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
-
-from tests.api.test_console_browser import (
-    Console,
-    Server,
-    _create_key,
-    browser,  # noqa: F401  (the module's Chromium fixture)
-)
+from console_support import Server, create_key
+from test_console_browser import Console
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +26,7 @@ def centre(
 ) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("relocation")
     db = f"sqlite:///{tmp / 'centre.sqlite'}"
-    keys = {role: _create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
+    keys = {role: create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
     env = {"PLANNER_POLICY": "coverage+dmexclp"}
     with serve_planner(
         db=db, region="utrecht", log=tmp / "server.log", ready_s=120, env=env
@@ -66,7 +61,7 @@ def _free_a_unit(srv: Server) -> str:
 
 
 def test_a_dispatcher_accepts_a_move_up_from_the_status_board(
-    browser: Any,  # noqa: F811
+    browser: Any,
     centre: Server,
 ) -> None:
     unit = _free_a_unit(centre)

@@ -2,52 +2,20 @@
 (issue 16): closed-incident history and search, notes as a narrative, shift hand-over with the
 supervisor's shift log, partial sends, and the coaching sessions in the supervisor view.
 
-The server, fleet, browser and page helpers are those of ``test_console_browser``; this module
-gets its own server (a fresh log), so counts in the log are this module's alone.
+The server, fleet and browser are the fixtures of ``conftest.py``, the page helpers those of
+``test_console_browser``; this module gets its own server (a fresh log), so counts in the log
+are this module's alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
-from test_console_browser import (
-    AXE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Console,
-    Server,
-    _answer,
-    _create_key,
-    _register_fleet,
-    playwright_api,
-)
+from console_support import Server, create_key
+from test_console_browser import AXE, Console, _answer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory,
-    serve_planner: Callable[..., AbstractContextManager[str]],
-) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("worklist")
-    db = f"sqlite:///{tmp / 'centre.sqlite'}"
-    keys = {role: _create_key(db, role) for role in ("dispatcher", "supervisor", "planner")}
-    with serve_planner(db=db, region="harrisburg", log=tmp / "server.log", ready_s=180) as base:
-        srv = Server(base=base, db=db, keys=keys)
-        srv.units = _register_fleet(srv)
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _open(server: Server, incident_id: str, code: str, at: dict[str, float], **extra: Any) -> None:
@@ -188,7 +156,7 @@ def test_a_hand_over_is_acknowledged_by_the_next_dispatcher_and_in_the_shift_log
 ) -> None:
     """Hand-over notes: the next dispatcher sees and acknowledges the note; both are logged and
     the supervisor's shift log shows them; recorded coaching sessions are listed there too."""
-    server.keys["dispatcher-2"] = _create_key(server.db, "dispatcher", "dispatcher-2")
+    server.keys["dispatcher-2"] = create_key(server.db, "dispatcher", "dispatcher-2")
     _open(server, "SHIFT-1", "FALL", server.units[2]["home"])
     server.call(
         "POST",
@@ -293,7 +261,7 @@ def test_axe_core_finds_no_serious_violations_in_the_work_item_panels(
         {"handover_id": "HO-AXE", "note": "axe run"},
         role="dispatcher",
     )
-    server.keys["dispatcher-3"] = _create_key(server.db, "dispatcher", "dispatcher-3")
+    server.keys["dispatcher-3"] = create_key(server.db, "dispatcher", "dispatcher-3")
     c = Console(browser, server, "dispatcher-3")
     page = c.page
     run = """() => axe.run(document, {runOnly: {type: 'tag',
