@@ -22,6 +22,7 @@ from planner.dispatch.coverage import (
     best_base,
     coverage_extra_cost,
     decision_time,
+    loss_levels,
     region_coverage_model,
     remaining_budget_s,
 )
@@ -157,6 +158,14 @@ def test_coverage_losses_and_gains_at_a_given_q() -> None:
     for node, gain in zip([0, 2, 4], [0.075, 0.3375, 0.3], strict=True):
         added = model.expected_coverage([0, node], q=0.25) - model.expected_coverage([0], q=0.25)
         assert added == pytest.approx(gain)
+
+
+def test_losses_are_compared_in_whole_steps_of_a_tenth_of_a_percent() -> None:
+    """0.57 of demand is 570 steps even though 0.57 / 0.001 is 569.9999999999999 in floating
+    point; just under a step is none."""
+    levels = loss_levels(np.array([0.0, 0.000999, 0.001, 0.0025, 0.57, 0.7]))
+    assert levels.tolist() == [0, 0, 1, 2, 570, 700]
+    assert levels.dtype == np.int64
 
 
 def test_cover_rows_follow_closures_and_slowdowns() -> None:
