@@ -159,7 +159,10 @@ def _config(target: Target) -> str:
         "    data",
         "    scenarios",
         "    api",
-        "timeout_multiplier=5.0",
+        # mutmut stops a mutant's run after (tests' usual time + 1 s) × this in wall-clock time
+        # and counts it as a time-out (killed). At nice 10 beside other work a normal run can
+        # take ten times longer than alone, so a tight factor turns survivors into time-outs.
+        "timeout_multiplier=30.0",
     ]
     return "\n".join(lines) + "\n"
 
