@@ -98,6 +98,9 @@ def mip_reference(
     w = options.priority_weights
     h = highspy.Highs()
     h.silent()
+    # One thread: HiGHS' worker pool does not survive a fork, and a forked child (how mutmut
+    # runs each mutant) would spin forever in its first parallel solve. The MIPs are small.
+    h.setOptionValue("threads", 1)
     arcs: list[tuple[int, int, str, float, object]] = []
     for u, unit in enumerate(problem.units):
         for i, inc in enumerate(problem.incidents):
