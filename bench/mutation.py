@@ -207,9 +207,9 @@ def run_module(name: str, target: Target, timeout_s: float, *, resume: bool = Fa
 
     ``resume`` (``MUTATION_RESUME=1``) keeps a previous run's scratch copy and results: the
     tracked files are copied over it (mutmut re-mutates only functions whose source changed
-    and picks up new tests), the mutants not yet checked are run, and then every survivor is
-    run again against the current tests. On a busy machine a module can so be finished over
-    several time-limited runs."""
+    and picks up new tests), the mutants not yet checked are run, and then every survivor and
+    time-out is run again against the current tests. On a busy machine a module can so be
+    finished over several time-limited runs."""
     work = WORK / name
     resuming = resume and (work / "mutants").is_dir()
     _copy_repo(work, keep=resuming)
@@ -221,7 +221,7 @@ def run_module(name: str, target: Target, timeout_s: float, *, resume: bool = Fa
     with (work / "mutmut.log").open("a" if resuming else "w") as log:
         timed_out = _mutmut(work, [], env, log, deadline)
         if resuming and not timed_out:
-            again = _results(work)[1]
+            again = _results(work, ("survived", "timeout"))[1]
             if again:
                 timed_out = _mutmut(work, again, env, log, deadline)
     counts, survivors = _results(work)
@@ -253,8 +253,11 @@ def _mutmut(
     return False
 
 
-def _results(work: Path) -> tuple[dict[str, int], list[str]]:
-    """Mutants by status, and the survivors' names (sorted), from mutmut's result files."""
+def _results(
+    work: Path, listed: tuple[str, ...] = ("survived",)
+) -> tuple[dict[str, int], list[str]]:
+    """Mutants by status, and the names (sorted) of those with a ``listed`` status (default:
+    the survivors), from mutmut's result files."""
     counts: dict[str, int] = {}
     survivors: list[str] = []
     for meta in (work / "mutants").rglob("*.py.meta"):
@@ -262,7 +265,7 @@ def _results(work: Path) -> tuple[dict[str, int], list[str]]:
         for mutant, code in codes.items():
             status = "not checked" if code is None else STATUS.get(code, "suspicious")
             counts[status] = counts.get(status, 0) + 1
-            if status == "survived":
+            if status in listed:
                 survivors.append(mutant)
     return counts, sorted(survivors)
 
