@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -276,18 +277,65 @@ def test_the_open_transaction_is_this_threads_only(log: IncidentLog) -> None:
 
 def test_a_deferred_commit_is_read_only_once_synced(log: IncidentLog) -> None:
     """Group commit: entries appended in a ``defer_sync`` transaction are hidden from readers
-    until ``sync`` has flushed them; a synchronous commit afterwards covers all before it."""
+    until ``sync`` has flushed them; a synchronous commit afterwards covers all before it. The
+    writer itself, inside a transaction, reads everything."""
     log.append(_note(1, personal=False))
     with log.transaction(defer_sync=True):
         log.append(_note(2, personal=False))
         log.append(_note(3, personal=False))
     assert [e.seq for e in log.entries()] == [1]
+    with log.transaction():
+        assert [e.seq for e in log.entries()] == [1, 2, 3]
     log.sync()
     assert [e.seq for e in log.entries()] == [1, 2, 3]
     with log.transaction(defer_sync=True):
         log.append(_note(4, personal=False))
     assert [e.seq for e in log.entries()] == [1, 2, 3]
-    log.append(_note(5, personal=False))  # synchronous: flushes 4 as well
-    assert [e.seq for e in log.entries()] == [1, 2, 3, 4, 5]
+    log.sync()
+    assert [e.seq for e in log.entries()] == [1, 2, 3, 4]
+    with log.transaction(defer_sync=True):
+        log.append(_note(5, personal=False))
+    log.append(_note(6, personal=False))  # synchronous: flushes 5 as well
+    assert [e.seq for e in log.entries()] == [1, 2, 3, 4, 5, 6]
     log.sync()  # nothing left to flush
-    assert [e.seq for e in log.entries(after_seq=3)] == [4, 5]
+    assert [e.seq for e in log.entries(after_seq=3, limit=2)] == [4, 5]
+    assert log.entries(limit=0) == []
+
+
+def test_a_negative_limit_is_refused(log: IncidentLog) -> None:
+    with pytest.raises(InputError, match=_exactly("limit", "must not be negative")):
+        log.entries(limit=-1)
+
+
+@pytest.mark.parametrize("field", ["payload", "personal"])
+def test_a_value_json_cannot_hold_names_its_field(log: IncidentLog, field: str) -> None:
+    entry = NewEntry(**_entry(**{field: {"speed": float("nan")}}))
+    with pytest.raises(InputError, match=f"^{field}: ") as err:
+        log.append(entry)
+    assert err.value.field == field
+    assert log.head() == 0
+
+
+def test_a_line_that_is_not_valid_unicode_still_gets_an_id() -> None:
+    """A lone surrogate (from a file decoded with ``surrogateescape``) is hashed as its
+    three UTF-8-style bytes rather than refused."""
+    prefix = b"dispatch-planner events file v1\n"
+    assert line_ids(["a\udc80"]) == [hashlib.sha256(prefix + b"a\xed\xb2\x80\n").hexdigest()]
+
+
+@pytest.mark.usefixtures("new_york")
+def test_stored_times_are_utc_whatever_the_zone_given_or_local(log: IncidentLog) -> None:
+    plus_one = datetime(2026, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+    stored = log.append(NewEntry(**_entry(recorded_at=plus_one)))
+    assert stored.recorded_at == T0
+    assert stored.recorded_at.utcoffset() == timedelta(0)
+    assert log.entries()[0].recorded_at.utcoffset() == timedelta(0)
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
