@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from planner.errors import InputError
+from planner.errors import DataMissingError, InputError
 from planner.log.incident_log import (
     PERSONAL_READ_KIND,
     PERSONAL_REDACTED_KIND,
@@ -339,3 +339,42 @@ def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+def _sqlite_with_tables(path: Path, names: list[str]) -> str:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for name in names:
+            conn.exec_driver_sql(f"CREATE TABLE {name} (id INTEGER)")
+    engine.dispose()
+    return f"sqlite:///{path}"
+
+
+def test_another_applications_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """Four foreign tables (the first three named, sorted) beside the API's own: refused,
+    and no log table is added."""
+    path = tmp_path / "shop.sqlite"
+    url = _sqlite_with_tables(path, ["orders", "api_keys", "customers", "stock", "audit"])
+    message = (
+        "not an incident log: the database holds other tables (audit, customers, orders); "
+        "use a new database"
+    )
+    with pytest.raises(DataMissingError, match=_exactly("db", message)):
+        IncidentLog(url)
+    assert sorted(sa.inspect(sa.create_engine(url)).get_table_names()) == [
+        "api_keys",
+        "audit",
+        "customers",
+        "orders",
+        "stock",
+    ]
+
+
+def test_the_log_and_the_apis_own_tables_are_not_foreign(tmp_path: Path) -> None:
+    url = _sqlite_with_tables(tmp_path / "own.sqlite", ["api_idempotency", "log_extra"])
+    with IncidentLog(url) as log:
+        log.append(_note(1, personal=False))
+    # an existing log is opened even beside a table it does not know
+    _sqlite_with_tables(tmp_path / "own.sqlite", ["notes"])
+    with IncidentLog(url) as log:
+        assert log.head() == 1
