@@ -9,14 +9,16 @@ its optimum bounds every online policy from below (fewest late calls):
   ``busy[u, i]`` (drive, on scene, hospital or the drive back, to its base again);
 - calls not reached in time occupy no unit (late calls are free, which only helps).
 
-Maximised: calls reached in time, weighted by priority (``(6 - p)·G``: more urgent first, as
-the online solver fills slots), subject to one unit per call and no unit reaching two calls
-whose busy periods overlap. Solved exactly with HiGHS; :func:`brute_force` checks tiny days.
+Maximised, lexicographically as the online solver fills slots: first the priority-1 calls
+reached in time, then (keeping that number) priority 2, and so on, subject to one unit per call
+and no unit reaching two calls whose busy periods overlap. Solved exactly with HiGHS, one level
+after the other; :func:`brute_force` checks tiny days.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -61,10 +63,6 @@ def _conflicts(problem: BoundProblem) -> list[tuple[int, int, int]]:
     return out
 
 
-def _weight(priority: int, big: int) -> float:
-    return float((6 - priority) * big)
-
-
 def _result(problem: BoundProblem, served: list[int], status: str) -> Bound:
     late: dict[int, int] = {}
     calls: dict[int, int] = {}
@@ -76,18 +74,19 @@ def _result(problem: BoundProblem, served: list[int], status: str) -> Bound:
 
 def solve_bound(problem: BoundProblem, *, time_limit_s: float = 60.0) -> Bound:
     """The exact optimum with HiGHS (status ``optimal``, or ``time_limit`` with the best found,
-    which is then no bound)."""
+    which is then no bound). ``time_limit_s`` is shared by the priority levels."""
     n_units, n_calls = problem.on_time.shape
     pairs = [(u, i) for u in range(n_units) for i in range(n_calls) if problem.on_time[u, i]]
     if not pairs:
         return _result(problem, [-1] * n_calls, "optimal")
-    big = n_calls + 1
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.silent()
-    h.setOptionValue("time_limit", float(time_limit_s))
+    # One thread, as every HiGHS model in the project: HiGHS runs one worker pool per process,
+    # sized by the first solve, and refuses a model asking for another size.
+    h.setOptionValue("threads", 1)
     index = {pair: k for k, pair in enumerate(pairs)}
-    for _, i in pairs:
-        h.addVariable(lb=0, ub=1, obj=-_weight(problem.priority[i], big))
+    for _ in pairs:
+        h.addVariable(lb=0, ub=1)
     h.changeColsIntegrality(
         len(pairs),
         np.arange(len(pairs), dtype=np.int32),
@@ -100,14 +99,29 @@ def solve_bound(problem: BoundProblem, *, time_limit_s: float = 60.0) -> Bound:
     for u, i, j in _conflicts(problem):
         pair = np.array([index[(u, i)], index[(u, j)]], dtype=np.int32)
         h.addRow(0, 1, 2, pair, np.ones(2))
-    h.run()
-    model_status = h.getModelStatus()
+    everything = np.arange(len(pairs), dtype=np.int32)
+    status = "optimal"
+    deadline = time.monotonic() + time_limit_s
+    for level in sorted(set(problem.priority)):
+        cols = np.array(
+            [k for (_, i), k in index.items() if problem.priority[i] == level], dtype=np.int32
+        )
+        if not len(cols):
+            continue
+        h.changeColsCost(len(pairs), everything, np.zeros(len(pairs)))
+        h.changeColsCost(len(cols), cols, -np.ones(len(cols)))
+        h.setOptionValue("time_limit", max(deadline - time.monotonic(), 0.0))
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            status = "time_limit"
+            break
+        reached = round(-h.getInfo().objective_function_value)
+        h.addRow(reached, len(cols), len(cols), cols, np.ones(len(cols)))  # keep this level
     values = list(h.getSolution().col_value)
     served = [-1] * n_calls
     for (u, i), k in index.items():
         if values[k] > 0.5:
             served[i] = u
-    status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal else "time_limit"
     return _result(problem, served, status)
 
 
@@ -115,8 +129,8 @@ def brute_force(problem: BoundProblem) -> Bound:
     """Every assignment of calls to units (or to nobody): for tiny days only (tests)."""
     n_units, n_calls = problem.on_time.shape
     conflicts = {(u, i, j) for u, i, j in _conflicts(problem)}
-    big = n_calls + 1
-    best: tuple[float, list[int]] = (-1.0, [-1] * n_calls)
+    levels = sorted(set(problem.priority))
+    best: tuple[tuple[int, ...], list[int]] = ((-1,), [-1] * n_calls)
     for choice in itertools.product(range(-1, n_units), repeat=n_calls):
         if any(u >= 0 and not problem.on_time[u, i] for i, u in enumerate(choice)):
             continue
@@ -128,7 +142,10 @@ def brute_force(problem: BoundProblem) -> Bound:
         )
         if clash:
             continue
-        value = sum(_weight(problem.priority[i], big) for i, u in enumerate(choice) if u >= 0)
+        value = tuple(
+            sum(1 for i, u in enumerate(choice) if u >= 0 and problem.priority[i] == p)
+            for p in levels
+        )
         if value > best[0]:
             best = (value, list(choice))
     return _result(problem, best[1], "optimal")

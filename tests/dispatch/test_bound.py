@@ -70,3 +70,18 @@ def test_planner_bound_cli() -> None:
 def test_bound_of_an_empty_day(n: int) -> None:
     problem = BoundProblem([], np.zeros(0), np.zeros((2, n), dtype=bool), np.zeros((2, n)))
     assert solve_bound(problem).served == ()
+
+
+def test_one_priority_1_call_outranks_any_number_of_lower_ones() -> None:
+    """One unit; a P1 call at 0 s keeps it busy for an hour, two P3 calls at 100 s and 200 s
+    take 50 s each. Reaching both P3 calls counts for less than the one P1 call (the online
+    solver fills slots by priority first), so the bound has no P1 late and both P3 late."""
+    problem = BoundProblem(
+        priority=[1, 3, 3],
+        ready_s=np.array([0.0, 100.0, 200.0]),
+        on_time=np.ones((1, 3), dtype=bool),
+        busy_s=np.array([[3600.0, 50.0, 50.0]]),
+    )
+    for bound in (solve_bound(problem), brute_force(problem)):
+        assert bound.served == (0, -1, -1)
+        assert bound.late_by_priority == {1: 0, 3: 2}

@@ -98,8 +98,8 @@ def mip_reference(
     w = options.priority_weights
     h = highspy.Highs()
     h.silent()
-    # One thread: HiGHS' worker pool does not survive a fork, and a forked child (how mutmut
-    # runs each mutant) would spin forever in its first parallel solve. The MIPs are small.
+    # One thread, as planner.dispatch.bound: HiGHS' worker pool is per process and sized by the
+    # first solve, and it does not survive a fork (mutmut forks a child per mutant).
     h.setOptionValue("threads", 1)
     arcs: list[tuple[int, int, str, float, object]] = []
     for u, unit in enumerate(problem.units):
@@ -154,10 +154,12 @@ def mip_reference(
             continue
         expr = sum(level[1:], level[0])  # type: ignore[arg-type]
         h.maximize(expr)
+        assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal, h.getModelStatus()
         best = round(h.getInfo().objective_function_value)
         filled[p] = best
         h.addConstr(expr >= best)
     h.minimize(sum((a[3] * a[4] for a in arcs[1:]), arcs[0][3] * arcs[0][4]))  # type: ignore[operator]
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal, h.getModelStatus()
     return filled, h.getInfo().objective_function_value
 
 
