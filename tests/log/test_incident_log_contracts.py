@@ -277,26 +277,30 @@ def test_the_open_transaction_is_this_threads_only(log: IncidentLog) -> None:
 
 def test_a_deferred_commit_is_read_only_once_synced(log: IncidentLog) -> None:
     """Group commit: entries appended in a ``defer_sync`` transaction are hidden from readers
-    until ``sync`` has flushed them; a synchronous commit afterwards covers all before it. The
-    writer itself, inside a transaction, reads everything."""
+    until ``sync`` has flushed them (every time, not only the first); a synchronous commit
+    afterwards covers all before it. The writer itself, inside a transaction, reads
+    everything."""
     log.append(_note(1, personal=False))
     with log.transaction(defer_sync=True):
         log.append(_note(2, personal=False))
         log.append(_note(3, personal=False))
     assert [e.seq for e in log.entries()] == [1]
+    log.sync()
+    assert [e.seq for e in log.entries()] == [1, 2, 3]
+    for seq in (4, 5):
+        with log.transaction(defer_sync=True):
+            log.append(_note(seq, personal=False))
+        assert log.entries()[-1].seq == seq - 1
+        log.sync()
+        assert log.entries()[-1].seq == seq
+    with log.transaction(defer_sync=True):
+        log.append(_note(6, personal=False))
     with log.transaction():
-        assert [e.seq for e in log.entries()] == [1, 2, 3]
-    log.sync()
-    assert [e.seq for e in log.entries()] == [1, 2, 3]
+        assert [e.seq for e in log.entries(after_seq=4)] == [5, 6]
     with log.transaction(defer_sync=True):
-        log.append(_note(4, personal=False))
-    assert [e.seq for e in log.entries()] == [1, 2, 3]
-    log.sync()
-    assert [e.seq for e in log.entries()] == [1, 2, 3, 4]
-    with log.transaction(defer_sync=True):
-        log.append(_note(5, personal=False))
-    log.append(_note(6, personal=False))  # synchronous: flushes 5 as well
-    assert [e.seq for e in log.entries()] == [1, 2, 3, 4, 5, 6]
+        log.append(_note(7, personal=False))
+    log.append(_note(8, personal=False))  # synchronous: flushes 7 as well
+    assert [e.seq for e in log.entries(after_seq=5)] == [6, 7, 8]
     log.sync()  # nothing left to flush
     assert [e.seq for e in log.entries(after_seq=3, limit=2)] == [4, 5]
     assert log.entries(limit=0) == []
