@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import numpy as np
 import pytest
 
@@ -17,7 +20,8 @@ from planner.dispatch.domain import (
     Why,
 )
 from planner.dispatch.holding import install
-from planner.dispatch.solver import POLICIES, solve
+from planner.dispatch.solver import POLICIES, register_policy, solve
+from planner.errors import InputError
 from planner.network.geo import Location
 from planner.network.matrix_region import MatrixRegion
 
@@ -218,3 +222,71 @@ def test_closest_idle_keeps_and_credits_the_previous_plan() -> None:
     assert "kept from the previous plan" in again.assignments[0].why.notes
     assert again.objective.terms["stability"] == -960.0
     assert again.objective.cost == 640.0
+
+
+def _exactly(field: str, message: str) -> str:
+    """The whole error text (``field: message``) as a ``match=`` pattern."""
+    return f"^{re.escape(f'{field}: {message}')}$"
+
+
+def _one_call(etas: list[list[float]], **kwargs: object) -> DispatchProblem:
+    units = tuple(Unit(f"U{k}", ALS) for k in range(len(etas)))
+    calls = (Incident("A", 1, "X", None, {"ALS": 1}, 600.0),)
+    return DispatchProblem(units, calls, np.array(etas), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("problem", "field", "message"),
+    [
+        (_one_call([[1.0, 2.0]]), "travel_times_s",
+         "shape (1, 2) does not match (1, 1) (units, incidents)"),
+        (_one_call([[np.nan]]), "travel_times_s",
+         "must be >= 0 seconds or inf (unreachable), not NaN"),
+        (_one_call([[-1.0]]), "travel_times_s",
+         "must be >= 0 seconds or inf (unreachable), not NaN"),
+        (_one_call([[1.0]], extra_cost_s=np.zeros((2, 1))), "extra_cost_s",
+         "shape (2, 1) does not match (1, 1)"),
+        (_one_call([[1.0]], extra_cost_s=np.array([[np.inf]])), "extra_cost_s", "must be finite"),
+    ],
+    ids=["eta shape", "eta NaN", "eta negative", "extra shape", "extra infinite"],
+)  # fmt: skip
+def test_a_malformed_problem_is_refused_by_field(
+    problem: DispatchProblem, field: str, message: str
+) -> None:
+    with pytest.raises(InputError, match=_exactly(field, message)):
+        solve(problem, SolveOptions())
+
+
+def test_policy_names_are_checked_with_the_known_ones_listed() -> None:
+    """``coverage`` is a known name (a live engine runs it on its own region) but has no
+    rule outside one; relocations are only ``dmexclp`` and ``mip``."""
+    known = ", ".join(sorted({*POLICIES, "coverage"}))
+    with pytest.raises(
+        InputError, match=_exactly("policy", f"unknown policy 'nope' (known: {known})")
+    ):
+        solve(_one_call([[1.0]]), SolveOptions(policy="nope"))
+    registered = ", ".join(sorted(POLICIES))
+    with pytest.raises(
+        InputError, match=_exactly("policy", f"unknown policy 'coverage' (known: {registered})")
+    ):
+        solve(_one_call([[1.0]]), SolveOptions(policy="coverage"))
+    message = "unknown relocation 'nearest' in policy 'optimal+nearest' (known: dmexclp, mip)"
+    with pytest.raises(InputError, match=_exactly("policy", message)):
+        solve(_one_call([[1.0]]), SolveOptions(policy="optimal+nearest"))
+    for name in ("optimal+dmexclp", "closest_idle+mip", "optimal"):
+        assert solve(_one_call([[1.0]]), SolveOptions(policy=name)).assignments[0].unit == "U0"
+
+
+def test_solve_ms_is_the_policy_wall_time_in_milliseconds() -> None:
+    def slow(problem: DispatchProblem, options: SolveOptions, previous: object) -> object:
+        time.sleep(0.05)
+        return POLICIES["optimal"](problem, options, None)
+
+    register_policy("slow-oracle", slow)  # type: ignore[arg-type]
+    try:
+        start = time.perf_counter()
+        plan = solve(_one_call([[1.0]]), SolveOptions(policy="slow-oracle"))
+        elapsed_ms = (time.perf_counter() - start) * 1000.0
+    finally:
+        POLICIES.pop("slow-oracle")
+    assert 50.0 <= plan.solve_ms <= elapsed_ms
