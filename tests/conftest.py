@@ -112,3 +112,14 @@ def postgres_schema_url() -> Iterator[str]:
     """A fresh PostgreSQL schema shared by one test module."""
     with scratch_schema(postgres_base_url(), prefix="module") as url:
         yield url
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local zone set to New York, five hours behind UTC in January: code that
+    must work in UTC is tested where local time differs."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -8,8 +8,6 @@ covers {0, 1} and one at 1 covers all three.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -105,16 +103,6 @@ def test_busy_by_hour_must_be_7_by_24_strictly_between_0_and_1(table: np.ndarray
         ValueError, match=r"^busy_by_hour must be 7 x 24 values strictly between 0 and 1$"
     ):
         _line(busy_by_hour=table)
-
-
-@pytest.fixture
-def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The machine's local zone set to New York, five hours behind UTC in January."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("new_york")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -334,15 +333,6 @@ def test_stored_times_are_utc_whatever_the_zone_given_or_local(log: IncidentLog)
     assert stored.recorded_at == T0
     assert stored.recorded_at.utcoffset() == timedelta(0)
     assert log.entries()[0].recorded_at.utcoffset() == timedelta(0)
-
-
-@pytest.fixture
-def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def _sqlite_with_tables(path: Path, names: list[str]) -> str:
