@@ -30,6 +30,7 @@ from planner.network.geo import Location
 from planner.network.matrix_region import MatrixRegion
 from planner.network.osm import arrays_from_graph
 from planner.network.road_region import RoadRegion
+from tests.network.four_nodes import four_node_graph
 
 ALS = frozenset({"ALS"})
 WED_05 = datetime(2024, 1, 3, 5, 0, tzinfo=UTC).timestamp()
@@ -174,11 +175,7 @@ def test_cover_rows_follow_closures_and_slowdowns() -> None:
 
 def _four_node_roads() -> RoadRegion:
     """Edges (s): 0→1 10, 1→2 0, 2→3 5, 0→3 40, 3→0 7."""
-    graph = nx.MultiDiGraph(crs="epsg:4326")
-    for node in range(4):
-        graph.add_node(node, x=node / 100, y=0.0)
-    for u, v, seconds in ((0, 1, 10.0), (1, 2, 0.0), (2, 3, 5.0), (0, 3, 40.0), (3, 0, 7.0)):
-        graph.add_edge(u, v, travel_time=seconds, length=seconds * 10)
+    graph = four_node_graph()
     return RoadRegion(arrays_from_graph(graph, name="four"), tree_cache_size=8)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import networkx as nx
 import numpy as np
 import pytest
 
@@ -18,6 +17,7 @@ from planner.network.closures import Closure
 from planner.network.geo import Location
 from planner.network.osm import arrays_from_graph
 from planner.network.road_region import RoadRegion
+from tests.network.four_nodes import four_node_graph
 
 EXPECTED = np.array(
     [
@@ -30,11 +30,7 @@ EXPECTED = np.array(
 
 
 def _region(cache: int = 256) -> RoadRegion:
-    graph = nx.MultiDiGraph(crs="epsg:4326")
-    for node in range(4):
-        graph.add_node(node, x=node / 100, y=0.0)
-    for u, v, seconds in ((0, 1, 10.0), (1, 2, 0.0), (2, 3, 5.0), (0, 3, 40.0), (3, 0, 7.0)):
-        graph.add_edge(u, v, travel_time=seconds, length=seconds * 10)
+    graph = four_node_graph()
     return RoadRegion(arrays_from_graph(graph, name="four"), tree_cache_size=cache)
 
 
@@ -88,11 +84,7 @@ def test_tree_cache_is_bounded_read_only_and_dropped_by_closures() -> None:
 
 
 def test_names_arrays_read_only_and_unreachable_routes() -> None:
-    graph = nx.MultiDiGraph(crs="epsg:4326")
-    for node in range(4):
-        graph.add_node(node, x=node / 100, y=0.0)
-    for u, v, seconds in ((0, 1, 10.0), (1, 2, 0.0), (2, 3, 5.0), (0, 3, 40.0), (3, 0, 7.0)):
-        graph.add_edge(u, v, travel_time=seconds, length=seconds * 10)
+    graph = four_node_graph()
     graph.add_edge(0, 1, travel_time=12.0, length=100.0)  # a slower parallel road
     assert RoadRegion.from_graph(graph).name == "graph"
     arrays = arrays_from_graph(graph, name="four")
@@ -122,11 +114,7 @@ def test_names_arrays_read_only_and_unreachable_routes() -> None:
 
 
 def test_snap_limit_given_a_road_into_node_0_and_a_single_destination() -> None:
-    graph = nx.MultiDiGraph(crs="epsg:4326")
-    for node in range(4):
-        graph.add_node(node, x=node / 100, y=0.0)
-    for u, v, seconds in ((0, 1, 10.0), (1, 2, 0.0), (2, 3, 5.0), (0, 3, 40.0), (3, 0, 7.0)):
-        graph.add_edge(u, v, travel_time=seconds, length=seconds * 10)
+    graph = four_node_graph()
     region = RoadRegion(arrays_from_graph(graph, name="four"), max_snap_m=123.0)
     assert region.max_snap_m == 123.0
     np.testing.assert_array_equal(
