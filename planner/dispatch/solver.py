@@ -44,7 +44,11 @@ RELOCATIONS = ("dmexclp", "mip")
 units wait (:mod:`planner.dispatch.coverage`), not which unit goes, so ``solve`` ignores them."""
 
 _MAX_COST = 2**62
-"""Rewards and costs are scaled so that OR-Tools' internal arithmetic cannot overflow."""
+"""Rewards and costs are scaled so that OR-Tools' internal arithmetic cannot overflow. Its
+min-cost flow refuses (``BAD_COST_RANGE``) a graph of ``n`` nodes whose largest arc cost ``C``
+has ``2.4 * C * (n + 3) >= 2**63`` (measured with OR-Tools 9.15 for n = 2 to 1000); the flow
+is used only while ``12 * big * (n + 3) < 2**62``, where ``C = 5 * big`` (the reward of a
+priority-1 slot): a factor 2 below that limit."""
 _MAX_FLOAT_INT = 2**52
 """Integers below this are exact in float64, which the assignment solver computes in."""
 
@@ -175,7 +179,7 @@ def optimal_selection(cand: Candidates, *, method: str = "auto") -> list[int] | 
     while resolution >= 1.0:  # never coarser than whole weighted seconds
         big_estimate = 2.0 * n_units * max_abs * resolution + 2.0
         use_assignment = method == "assignment" and n_slots * 8 * big_estimate < _MAX_FLOAT_INT
-        if use_assignment or 5 * big_estimate * (n_nodes + 1) < _MAX_COST:
+        if use_assignment or 12 * big_estimate * (n_nodes + 3) < _MAX_COST:
             icost = _committed_first(cand, np.rint(cand.cost * resolution).astype(np.int64))
             big = 2 * n_units * int(np.abs(icost).max()) + 1
             if use_assignment:
