@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from planner.dispatch.candidates import ArcKind, Candidates, build_candidates
 from planner.dispatch.coverage import CoverageModel, coverage_extra_cost
 from planner.dispatch.domain import (
     Assignment,
@@ -20,12 +23,21 @@ from planner.dispatch.domain import (
     Why,
 )
 from planner.dispatch.holding import install
-from planner.dispatch.solver import POLICIES, register_policy, solve
+from planner.dispatch.solver import (
+    ASSIGNMENT_FROM_ARCS,
+    POLICIES,
+    _committed_first,
+    _run_flow,
+    optimal_selection,
+    register_policy,
+    solve,
+)
 from planner.errors import InputError
 from planner.network.geo import Location
 from planner.network.matrix_region import MatrixRegion
 
 ALS = frozenset({"ALS"})
+INF = math.inf
 
 
 def _one_unit_two_calls(pri_a: int, pri_b: int) -> DispatchProblem:
@@ -296,3 +308,153 @@ def test_solve_ms_is_the_policy_wall_time_in_milliseconds() -> None:
     finally:
         POLICIES.pop("slow-oracle")
     assert 50.0 <= plan.solve_ms <= elapsed_ms
+
+
+# --- the exact solver's limits, its choice of method and its tie-breaking -------------------
+
+EXACT = SolveOptions(priority_weights={1: 1.0, 2: 1.0, 3: 1.0}, late_penalty_s=0.0)
+"""Cost = ETA in seconds, so the limits below are worked out from the ETAs alone."""
+
+
+def _ties(n_units: int) -> Candidates:
+    """One priority-1 call and ``n_units`` free units all 60 s away: ``n_units`` arcs, all tied."""
+    units = tuple(Unit(f"U{k}", ALS) for k in range(n_units))
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    return build_candidates(DispatchProblem(units, (call,), np.full((n_units, 1), 60.0)), EXACT)
+
+
+def test_an_unknown_method_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^unknown method 'greedy'$"):
+        optimal_selection(_ties(2), method="greedy")
+
+
+@pytest.mark.parametrize("n_arcs", [ASSIGNMENT_FROM_ARCS - 1, ASSIGNMENT_FROM_ARCS])
+def test_auto_is_the_flow_below_the_arc_threshold_and_the_assignment_from_it(n_arcs: int) -> None:
+    """Both methods are exact; among equally good plans the flow takes the last unit here and
+    the assignment the first, which shows which one ``auto`` ran (module docstring: below
+    ``ASSIGNMENT_FROM_ARCS`` arcs the plans a control room always had, from it the faster
+    assignment)."""
+    cand = _ties(n_arcs)
+    assert cand.n_arcs == n_arcs
+    by_flow = optimal_selection(cand, method="flow")
+    by_assignment = optimal_selection(cand, method="assignment")
+    assert (by_flow, by_assignment) == ([n_arcs - 1], [0])
+    expected = by_flow if n_arcs < ASSIGNMENT_FROM_ARCS else by_assignment
+    assert optimal_selection(cand) == expected
+    assert optimal_selection(cand, method="auto") == expected
+
+
+@pytest.mark.parametrize("method", ["flow", "assignment"])
+@pytest.mark.parametrize("free_first", [False, True])
+def test_a_committed_unit_wins_a_tie_with_a_free_one(method: str, free_first: bool) -> None:
+    """The en-route unit and a free unit both at 0 s: the slot is the committed unit's, on
+    either method and whichever unit is listed first (issue 12's second ambulance)."""
+    units = [Unit("M1", ALS, status=UnitStatus.EN_ROUTE, incident="A"), Unit("M2", ALS)]
+    if free_first:
+        units.reverse()
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    cand = build_candidates(DispatchProblem(tuple(units), (call,), np.zeros((2, 1))), EXACT)
+    (arc,) = optimal_selection(cand, method=method) or [-1]
+    assert units[int(cand.unit[arc])].id == "M1"
+    assert cand.kind[arc] == ArcKind.COMMITTED
+
+
+def _far_problem(eta_s: float) -> DispatchProblem:
+    """Two free units ``eta_s`` and ``eta_s - 1024`` s from a priority-1 call (1024 s apart:
+    exact in float64 up to 2**62), and one unit on scene at a priority-3 call: 3 units, 2
+    groups, 1 committed arc, so the flow has 2 + 3 + 2 = 7 nodes and the costs are scaled by 2
+    (:func:`planner.dispatch.solver._committed_first`)."""
+    return DispatchProblem(
+        (
+            Unit("E", frozenset({"ENGINE"}), status=UnitStatus.ON_SCENE, incident="F"),
+            Unit("FAR", ALS),
+            Unit("NEAR", ALS),
+        ),
+        (
+            Incident("A", 1, "X", None, {"ALS": 1}, 600.0),
+            Incident("F", 3, "X", None, {"ENGINE": 1}, 600.0),
+        ),
+        np.array([[INF, INF], [eta_s, INF], [eta_s - 1024.0, INF]]),
+    )
+
+
+def _flow_limit_eta_s(resolution: float) -> float:
+    """The largest ETA the flow takes at ``resolution`` for :func:`_far_problem`: the guard
+    ``12 * big * (nodes + 3) < 2**62`` with ``big = 2 * units * C * resolution + 2`` and
+    ``C`` = the largest cost × (committed arcs + 1) = 2 × ETA."""
+    big = 2**62 / (12 * (7 + 3))
+    return (big - 2.0) / (2 * 3 * 2 * resolution)
+
+
+def test_costs_that_fit_only_in_whole_seconds_are_still_solved_exactly() -> None:
+    """Just inside the limit at whole seconds (out of reach in tenths): exact, the nearer
+    unit, status ``optimal``. OR-Tools itself would refuse the flow at about twice this."""
+    plan = solve(_far_problem(0.9 * _flow_limit_eta_s(1.0)), EXACT)
+    assert plan.status == "optimal"
+    assert [(a.unit, a.incident) for a in plan.assignments] == [("NEAR", "A")]
+    assert [(a.unit, a.incident) for a in plan.committed] == [("E", "F")]
+
+
+def test_costs_beyond_whole_seconds_fall_back_to_closest_idle() -> None:
+    plan = solve(_far_problem(1.1 * _flow_limit_eta_s(1.0)), EXACT)
+    assert plan.status == "fallback"
+    assert [(a.unit, a.incident) for a in plan.assignments] == [("NEAR", "A")]
+
+
+def test_the_flow_guard_stays_below_what_or_tools_accepts() -> None:
+    """OR-Tools refuses any cost ``C`` with ``2.4 * C * (nodes + 3) >= 2**63`` (measured); the
+    flow just inside the guard is solved, the same graph at 4× the costs is refused, so the
+    guard's factor-2 margin is real on both sides."""
+    cand = build_candidates(_far_problem(0.9 * _flow_limit_eta_s(1.0)), EXACT)
+    icost = _committed_first(cand, np.rint(cand.cost).astype(np.int64))
+    big = 2 * 3 * int(np.abs(icost).max()) + 1
+    assert _run_flow(cand, icost, big, 3) is not None
+    assert _run_flow(cand, icost * 4, 4 * big, 3) is None
+
+
+def _float_limit_eta_s(ratio: float) -> float:
+    """``ratio`` × the largest ETA the assignment takes in centiseconds for two units and one
+    slot: ``slots * 8 * big < 2**52`` with ``big = 2 * 2 * ETA * 100 + 2``."""
+    return float(int((ratio * 2**52 / 8 - 2.0) / (2 * 2 * 100)))
+
+
+def test_assignment_is_used_just_inside_its_float_limit() -> None:
+    """Two units tied at 0.9 × the limit: the assignment's choice (the first unit; the flow
+    takes the last), so ``method="assignment"`` really ran the assignment there."""
+    eta = _float_limit_eta_s(0.9)
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    problem = DispatchProblem((Unit("U0", ALS), Unit("U1", ALS)), (call,), np.full((2, 1), eta))
+    cand = build_candidates(problem, EXACT)
+    assert optimal_selection(cand, method="flow") == [1]
+    assert optimal_selection(cand, method="assignment") == [0]
+
+
+def test_assignment_beyond_its_float_limit_hands_over_to_the_exact_flow() -> None:
+    """At 60 × the limit the centisecond costs no longer fit float64 (LAPJVsp would take the
+    unit 0.01 s farther, listed first); ``method="assignment"`` must give the exact answer."""
+    eta = _float_limit_eta_s(60.0)
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    etas = np.array([[eta + 0.01], [eta]])
+    problem = DispatchProblem((Unit("FAR", ALS), Unit("NEAR", ALS)), (call,), etas)
+    cand = build_candidates(problem, EXACT)
+    assert optimal_selection(cand, method="assignment") == [1]
+
+
+def test_no_time_left_after_the_candidates_gives_closest_idle_marked_feasible() -> None:
+    """With ``time_limit_s=0`` the budget is gone before the exact solve: the closest-idle plan
+    (here it sends the only ALS+LADDER unit to the older ALS call and leaves the LADDER call
+    unserved; the optimum serves both) with status ``feasible``."""
+    problem = DispatchProblem(
+        (Unit("AL", frozenset({"ALS", "LADDER"})), Unit("A", ALS)),
+        (
+            Incident("OLD", 2, "X", None, {"ALS": 1}, 600.0, opened_at=0.0),
+            Incident("NEW", 2, "X", None, {"LADDER": 1}, 600.0, opened_at=1.0),
+        ),
+        np.array([[10.0, 10.0], [20.0, 20.0]]),
+    )
+    timed_out = solve(problem, replace(EXACT, time_limit_s=0.0))
+    assert timed_out.status == "feasible"
+    assert [(a.unit, a.incident) for a in timed_out.assignments] == [("AL", "OLD")]
+    exact = solve(problem, EXACT)
+    assert exact.status == "optimal"
+    assert sorted((a.unit, a.incident) for a in exact.assignments) == [("A", "OLD"), ("AL", "NEW")]
