@@ -19,12 +19,15 @@ import numpy as np
 
 from planner.dispatch.candidates import (
     ArcKind,
+    Candidates,
+    _stable_argsort,
     build_candidates,
     build_pools,
     current_incident_index,
     weight_of,
 )
 from planner.dispatch.domain import DispatchProblem, Incident, SolveOptions, Unit, UnitStatus
+from planner.dispatch.solver import solve
 
 INF = math.inf
 
@@ -146,3 +149,114 @@ def test_divert_only_from_a_less_urgent_call_and_with_no_units_at_all() -> None:
     assert divert not in build_candidates(problem(1), options, divert=True).kind.tolist()
     empty = DispatchProblem((), problem(2).incidents, np.zeros((0, 2)))
     assert build_candidates(empty, options, divert=True).n_arcs == 0
+
+
+def _arcs(cand: Candidates) -> list[tuple[int, int, int]]:
+    """``(unit, group, kind)`` of every arc."""
+    return [
+        (int(u), int(g), int(k)) for u, g, k in zip(cand.unit, cand.group, cand.kind, strict=True)
+    ]
+
+
+def _divert_problem() -> DispatchProblem:
+    """The P1 call I1 (group 0) and its best free unit A1 at 100 s. Nearer: A2 (ALS) on its way
+    to the P3 call I3, 30 s; A5 (ALS) on its way to the P2 call I2, 20 s; S1 (ALS) on scene
+    at I3, 10 s; B1 (BLS only) on its way to I3, 5 s. Groups: 0 = (I1, ALS), 1 = (I2, BLS),
+    2 = (I3, BLS)."""
+    units = (
+        Unit("A1", frozenset({"ALS"}), UnitStatus.AVAILABLE),
+        Unit("A2", frozenset({"ALS"}), UnitStatus.EN_ROUTE, incident="I3"),
+        Unit("A5", frozenset({"ALS"}), UnitStatus.EN_ROUTE, incident="I2"),
+        Unit("S1", frozenset({"ALS"}), UnitStatus.ON_SCENE, incident="I3"),
+        Unit("B1", frozenset({"BLS"}), UnitStatus.EN_ROUTE, incident="I3"),
+    )
+    incidents = (
+        Incident("I1", 1, "X", None, {"ALS": 1}, target_s=600.0),
+        Incident("I2", 2, "X", None, {"BLS": 1}, target_s=600.0),
+        Incident("I3", 3, "X", None, {"BLS": 1}, target_s=600.0),
+    )
+    tt = np.array(
+        [[100.0, INF, INF], [30.0, INF, INF], [20.0, INF, INF], [10.0, INF, 0.0], [5.0, INF, 0.0]]
+    )
+    return DispatchProblem(units, incidents, tt)
+
+
+def test_only_capable_units_on_their_way_are_diverted() -> None:
+    """Margin 20 s: A2 (30 s) and A5 (20 s) are diverted to I1; S1 is on scene (never moved)
+    and B1 has no ALS, however near. B1 keeps its committed arc to I3."""
+    new, committed = int(ArcKind.NEW), int(ArcKind.COMMITTED)
+    divert = int(ArcKind.DIVERT)
+    cand = build_candidates(_divert_problem(), SolveOptions(divert_margin_s=20.0), divert=True)
+    assert _arcs(cand) == [(0, 0, new), (4, 2, committed), (1, 0, divert), (2, 0, divert)]
+
+
+def test_a_unit_preempted_is_not_also_diverted() -> None:
+    """With pre-emption (gap 2) A2 (P3 -> P1) gets one PREEMPT arc and no DIVERT arc for the
+    same slot; A5 (P2 -> P1, one level) is only diverted. Each (unit, group) pair has one arc."""
+    options = SolveOptions(divert_margin_s=20.0, allow_preemption=True, preemption_gap=2)
+    cand = build_candidates(_divert_problem(), options, divert=True)
+    new, committed = int(ArcKind.NEW), int(ArcKind.COMMITTED)
+    preempt, divert = int(ArcKind.PREEMPT), int(ArcKind.DIVERT)
+    assert _arcs(cand) == [(0, 0, new), (4, 2, committed), (1, 0, preempt), (2, 0, divert)]
+
+
+def test_an_arc_is_at_best_free() -> None:
+    """A P5 call (weight 1): U0 1 s away and kept from the previous plan (1 - 60 < 0), U1 at
+    0 s: both cost exactly 0, never less and never a floor above it."""
+    units = (Unit("U0", frozenset({"ALS"})), Unit("U1", frozenset({"ALS"})))
+    call = Incident("I1", 5, "X", None, {"ALS": 1}, target_s=600.0)
+    problem = DispatchProblem(units, (call,), np.array([[1.0], [0.0]]))
+    cand = build_candidates(problem, SolveOptions(), previous_pairs=[("U0", "I1")])
+    assert cand.cost.tolist() == [0.0, 0.0]
+    assert cand.stable.tolist() == [True, False]
+
+
+def test_a_unit_counts_towards_its_incident_only_while_busy_there() -> None:
+    """A unit still naming I1 after it left (available, returning, transporting, at hospital,
+    out of service) counts nowhere; dispatched, en route and on scene count for I1."""
+    statuses = list(UnitStatus)
+    units = tuple(
+        Unit(f"U{k}", frozenset({"ALS"}), status, incident="I1")
+        for k, status in enumerate(statuses)
+    )
+    call = Incident("I1", 2, "X", None, {"ALS": 9}, target_s=600.0)
+    problem = DispatchProblem(units, (call,), np.full((len(units), 1), 60.0))
+    busy = {UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE}
+    assert current_incident_index(problem).tolist() == [0 if s in busy else -1 for s in statuses]
+    cand = build_candidates(problem, SolveOptions())
+    arcs = _arcs(cand)
+    committed = {u for u, _, k in arcs if k == int(ArcKind.COMMITTED)}
+    assert committed == {k for k, s in enumerate(statuses) if s in busy}
+    assert [(u, k) for u, _, k in arcs if k != int(ArcKind.COMMITTED)] == [(0, int(ArcKind.NEW))]
+
+
+def test_units_without_incidents_have_no_arcs_and_an_empty_plan() -> None:
+    units = (Unit("U0", frozenset({"ALS"})), Unit("U1", frozenset({"ALS"}), UnitStatus.ON_SCENE))
+    problem = DispatchProblem(units, (), np.zeros((2, 0)))
+    assert build_candidates(problem, SolveOptions()).n_arcs == 0
+    for policy in ("optimal", "closest_idle"):
+        plan = solve(problem, SolveOptions(policy=policy))
+        assert (plan.assignments, plan.committed, plan.unmet) == ((), (), ())
+
+
+def test_pools_keep_groups_apart_when_an_early_group_has_the_largest_eta() -> None:
+    """Group 0's only arc is 10 s, group 1's 0.5 s: sorted by (group, ETA), not by ETA."""
+    units = (Unit("U0", frozenset({"ALS"})), Unit("U1", frozenset({"ALS"})))
+    calls = (
+        Incident("I1", 1, "X", None, {"ALS": 1}, target_s=600.0),
+        Incident("I2", 1, "X", None, {"ALS": 1}, target_s=600.0),
+    )
+    problem = DispatchProblem(units, calls, np.array([[10.0, INF], [INF, 0.5]]))
+    pools = build_pools(build_candidates(problem, SolveOptions()))
+    assert (pools.of(0).tolist(), pools.of(1).tolist()) == ([0], [1])
+
+
+def test_stable_argsort_is_numpys_stable_argsort() -> None:
+    """Ties keep index order: by hand on a small key, and against ``np.argsort(kind="stable")``
+    on 2000 keys with many ties (where numpy's default sort does reorder ties)."""
+    assert _stable_argsort(np.array([2.0, 1.0, 3.0, 3.0])).tolist() == [1, 0, 2, 3]
+    assert _stable_argsort(np.array([3.0, 1.0, 2.0])).tolist() == [1, 2, 0]
+    rng = np.random.default_rng(7)
+    key = rng.integers(0, 50, 2000).astype(np.float64)
+    assert not np.array_equal(np.argsort(key), np.argsort(key, kind="stable"))
+    assert _stable_argsort(key).tolist() == np.argsort(key, kind="stable").tolist()
