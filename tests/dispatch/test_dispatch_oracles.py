@@ -17,6 +17,7 @@ from planner.dispatch.domain import (
     DispatchProblem,
     Incident,
     Objective,
+    Plan,
     SolveOptions,
     Unit,
     UnitStatus,
@@ -31,12 +32,14 @@ from planner.dispatch.solver import (
     optimal_selection,
     register_policy,
     solve,
+    solve_optimal,
 )
 from planner.errors import InputError
 from planner.network.geo import Location
 from planner.network.matrix_region import MatrixRegion
 
 ALS = frozenset({"ALS"})
+BLS = frozenset({"BLS"})
 INF = math.inf
 
 
@@ -458,3 +461,198 @@ def test_no_time_left_after_the_candidates_gives_closest_idle_marked_feasible() 
     exact = solve(problem, EXACT)
     assert exact.status == "optimal"
     assert sorted((a.unit, a.incident) for a in exact.assignments) == [("A", "OLD"), ("AL", "NEW")]
+
+
+# --- explanations, worked by hand ---------------------------------------------------------
+
+
+def _earlier(pairs: list[tuple[str, str]]) -> Plan:
+    """A previous plan that recommended ``pairs`` (for the stability bonus)."""
+    assignments = tuple(Assignment(u, i, "ALS", 0.0, Why(0, None, None)) for u, i in pairs)
+    return Plan("optimal", "optimal", assignments, (), Objective({}, 0.0, 0), SolveOptions(), 0.0)
+
+
+@pytest.mark.parametrize(
+    ("nearer", "summary"), [(6, ()), (7, ("and 1 more nearer units",))], ids=["6", "7"]
+)
+def test_nearer_units_left_free_are_listed_up_to_six(nearer: int, summary: tuple[str, ...]) -> None:
+    """FAR (100 s) was recommended before; a 1000 s bonus keeps it (16 × (100 - 1000) < 0: it
+    costs 0). N1..Nk at 91, 92, … s are left free, each costing 16 × ETA more: 1456, 1472, …
+    Six are named; a seventh is only counted."""
+    units = (Unit("FAR", ALS), *(Unit(f"N{j}", ALS) for j in range(1, nearer + 1)))
+    etas = np.array([[100.0], *([90.0 + j] for j in range(1, nearer + 1))])
+    problem = DispatchProblem(units, (Incident("A", 1, "X", None, {"ALS": 1}, 600.0),), etas)
+    plan = solve(problem, SolveOptions(stability_bonus_s=1000.0), previous=_earlier([("FAR", "A")]))
+    (far,) = plan.assignments
+    assert (far.unit, far.why.rank, far.why.next_best_unit, far.why.next_best_eta_s) == (
+        "FAR",
+        nearer + 1,
+        "N1",
+        91.0,
+    )
+    left_free = tuple(
+        f"N{j}: left free (costs {16 * (90 + j)} weighted s more here)" for j in range(1, 7)
+    )
+    assert far.why.notes == (
+        "kept from the previous plan",
+        "9 s later than N1",
+        *left_free,
+        *summary,
+    )
+    assert plan.objective.terms == {
+        "travel": 1600.0,
+        "late": 0.0,
+        "preemption": 0.0,
+        "extra": 0.0,
+        "stability": -1600.0,
+    }
+    assert plan.objective.cost == 0.0
+
+
+def test_a_lone_unit_has_no_next_best_and_is_diverted_from_nothing() -> None:
+    """OLD is available but still names the incident Z it served: it is recommended as a free
+    unit (not diverted from Z); U1 cannot reach the call, so there is no next best."""
+    units = (Unit("U1", ALS), Unit("OLD", ALS, UnitStatus.AVAILABLE, incident="Z"))
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    for policy in ("optimal", "closest_idle"):
+        plan = solve(
+            DispatchProblem(units, (call,), np.array([[INF], [60.0]])), SolveOptions(policy=policy)
+        )
+        assert plan.policy == policy
+        assert plan.assignments == (
+            Assignment("OLD", "A", "ALS", 60.0, Why(1, None, None, ()), preempted_from=None),
+        )
+
+
+def test_an_equally_near_next_best_is_zero_seconds_sooner() -> None:
+    units = (Unit("U1", ALS), Unit("U2", ALS))
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    (a,) = solve(
+        DispatchProblem(units, (call,), np.array([[60.0], [60.0]])), SolveOptions()
+    ).assignments
+    assert (a.unit, a.why) == ("U1", Why(1, "U2", 60.0, ("0 s sooner than U2",)))
+
+
+def _en_route_nearest(g_eta_s: float) -> DispatchProblem:
+    """E (ALS, on its way to the P3 call I3) is 10 s from both the P1 call I1 and the P2 call
+    I2; F (free) reaches only I2, in 50 s; G (free) only I1, in ``g_eta_s``."""
+    units = (Unit("E", ALS, UnitStatus.EN_ROUTE, incident="I3"), Unit("F", ALS), Unit("G", ALS))
+    calls = (
+        Incident("I1", 1, "X", None, {"ALS": 1}, 600.0),
+        Incident("I2", 2, "X", None, {"ALS": 1}, 600.0),
+        Incident("I3", 3, "X", None, {"BLS": 1}, 600.0),
+    )
+    etas = np.array([[10.0, 10.0, 0.0], [INF, 50.0, INF], [g_eta_s, INF, INF]])
+    return DispatchProblem(units, calls, etas)
+
+
+def test_a_nearer_unit_diverted_elsewhere_is_named_with_where_it_goes() -> None:
+    """Free pre-emption (gap 1): E -> I1 and F -> I2 cost 16 × 10 + 8 × 50 = 560, less than
+    G -> I1 and E -> I2 (16 000 + 80) or G and F (16 400). F's note says where E went."""
+    options = SolveOptions(allow_preemption=True, preemption_gap=1, preemption_cost_s=0.0)
+    plan = solve(_en_route_nearest(1000.0), options)
+    assert [(a.unit, a.incident, a.preempted_from) for a in plan.assignments] == [
+        ("E", "I1", "I3"),
+        ("F", "I2", None),
+    ]
+    assert plan.assignments[0].why.notes == ("diverted from I3", "990 s sooner than G")
+    assert plan.assignments[1].why == Why(
+        2, "E", 10.0, ("40 s later than E", "E: diverted to I1 (priority 1)")
+    )
+    assert plan.objective.cost == 560.0
+
+
+def test_a_nearer_unit_not_diverted_is_named_so() -> None:
+    """At 300 s per diversion: G -> I1 and F -> I2 cost 16 × 100 + 8 × 50 = 2000, less than
+    E -> I1 and F -> I2 (160 + 4800 + 400) or G -> I1 and E -> I2 (1600 + 80 + 2400)."""
+    options = SolveOptions(allow_preemption=True, preemption_gap=1, preemption_cost_s=300.0)
+    plan = solve(_en_route_nearest(100.0), options)
+    assert [(a.unit, a.incident, a.why) for a in plan.assignments] == [
+        ("G", "I1", Why(2, "E", 10.0, ("90 s later than E", "E: not diverted from I3"))),
+        ("F", "I2", Why(2, "E", 10.0, ("40 s later than E", "E: not diverted from I3"))),
+    ]
+    assert plan.objective.cost == 2000.0
+
+
+def test_a_diversion_with_no_free_unit_says_so() -> None:
+    """E heads to the P2 call I2 and no free unit reaches the P1 call I1: diverted."""
+    units = (Unit("E", ALS, UnitStatus.EN_ROUTE, incident="I2"),)
+    calls = (
+        Incident("I1", 1, "X", None, {"ALS": 1}, 600.0),
+        Incident("I2", 2, "X", None, {"BLS": 1}, 600.0),
+    )
+    problem = DispatchProblem(units, calls, np.array([[30.0, 0.0]]))
+    (a,) = solve_optimal(problem, SolveOptions(divert_margin_s=60.0), None, divert=True).assignments
+    assert (a.unit, a.incident, a.preempted_from) == ("E", "I1", "I2")
+    assert a.why.notes == (
+        "diverted from I2 (priority 2): no free unit can reach it (margin 60 s); "
+        "I2 is served again",
+    )
+
+
+def test_nearer_units_without_the_capability_up_to_three_strictly_nearer() -> None:
+    """A (ALS) at 60 s. BLS-only units: B0 at 60 s (as near, not nearer: not named); then with
+    B1..B4 at 10, 20, 30, 40 s (listed in another order) the three nearest, nearest first."""
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    units = (Unit("B1", BLS), Unit("B0", BLS), Unit("A", ALS))
+    (a,) = solve(
+        DispatchProblem(units, (call,), np.array([[10.0], [60.0], [60.0]])), SolveOptions()
+    ).assignments
+    assert a.why.notes == ("nearer but without ALS: B1",)
+    names = ("B4", "B3", "B0", "B2", "B1", "A")
+    etas = np.array([[40.0], [30.0], [60.0], [20.0], [10.0], [60.0]])
+    units = tuple(Unit(n, ALS if n == "A" else BLS) for n in names)
+    (a,) = solve(DispatchProblem(units, (call,), etas), SolveOptions()).assignments
+    assert a.why.notes == ("nearer but without ALS: B1, B2, B3",)
+
+
+def test_an_unmet_slot_lists_every_use_of_its_units() -> None:
+    """I1 (P2, opened last) needs 2 ALS; C1 is on scene there (1 of 2). A goes to the older
+    P2 call I0 (8 × 10 < 8 × 20), B to the P1 call I9: I1 is one short, and its two reachable
+    units are used equally urgently and more urgently; the committed C1 is not one of them."""
+    units = (
+        Unit("C1", ALS, UnitStatus.ON_SCENE, incident="I1"),
+        Unit("A", ALS),
+        Unit("B", ALS),
+    )
+    calls = (
+        Incident("I9", 1, "X", None, {"ALS": 1}, 600.0),
+        Incident("I0", 2, "X", None, {"ALS": 1}, 600.0, opened_at=0.0),
+        Incident("I1", 2, "X", None, {"ALS": 2}, 600.0, opened_at=1.0),
+    )
+    etas = np.array([[INF, INF, 0.0], [INF, 10.0, 20.0], [10.0, INF, 20.0]])
+    plan = solve(DispatchProblem(units, calls, etas), SolveOptions())
+    assert [(a.unit, a.incident) for a in plan.assignments] == [("B", "I9"), ("A", "I0")]
+    assert [(m.incident, m.missing, m.reason) for m in plan.unmet] == [
+        (
+            "I1",
+            1,
+            "all 2 capable units that can reach it are used (equally urgent: 1, more urgent: 1)",
+        )
+    ]
+
+
+def test_a_plan_of_committed_units_only_costs_nothing() -> None:
+    units = (Unit("C1", ALS, UnitStatus.ON_SCENE, incident="A"),)
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    plan = solve(DispatchProblem(units, (call,), np.array([[0.0]])), SolveOptions())
+    assert (plan.assignments, [a.unit for a in plan.committed]) == ((), ["C1"])
+    assert (plan.objective.cost, plan.objective.late_assignments) == (0.0, 0)
+    assert plan.objective.terms == dict.fromkeys(
+        ("travel", "late", "preemption", "extra", "stability"), 0.0
+    )
+
+
+def test_the_extra_term_is_the_chosen_pairs_only() -> None:
+    """A -> I1 (extra 5) and B -> I2 (extra 0); the pairs not chosen (7 and 3) are not in it."""
+    units = (Unit("A", ALS), Unit("B", ALS))
+    calls = (
+        Incident("I1", 1, "X", None, {"ALS": 1}, 600.0),
+        Incident("I2", 1, "X", None, {"ALS": 1}, 600.0),
+    )
+    extra = np.array([[5.0, 7.0], [3.0, 0.0]])
+    problem = DispatchProblem(units, calls, np.array([[10.0, 100.0], [100.0, 10.0]]), extra)
+    plan = solve(problem, SolveOptions())
+    assert [(a.unit, a.incident) for a in plan.assignments] == [("A", "I1"), ("B", "I2")]
+    assert plan.objective.terms["extra"] == 5.0
+    assert plan.objective.cost == 16 * 10 + 16 * 10 + 5.0
