@@ -75,6 +75,7 @@ TARGETS: dict[str, Target] = {
         (
             "tests/centre/test_centre_state.py",
             "tests/centre/test_state_oracles.py",
+            "tests/centre/test_state_moves.py",
             "tests/centre/test_events.py",
         ),
     ),
