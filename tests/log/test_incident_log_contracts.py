@@ -305,6 +305,28 @@ def test_a_deferred_commit_is_read_only_once_synced(log: IncidentLog) -> None:
     assert log.entries(limit=0) == []
 
 
+def test_sync_after_sqlite_removed_the_write_ahead_log(tmp_path: Path) -> None:
+    """When the last connection closes, SQLite checkpoints the write-ahead log into the
+    database file and deletes the ``-wal`` file. A ``sync`` still owed for a deferred commit
+    then flushes the database file instead (the fallback of ``_fsync``), and the entries are
+    readable: nothing is lost and nothing is refused."""
+    path = tmp_path / "log.sqlite"
+    wal = tmp_path / "log.sqlite-wal"
+    log = IncidentLog(f"sqlite:///{path}", clock=lambda: CLOCK)
+    log.append(_note(1, personal=False))
+    with log.transaction(defer_sync=True):
+        log.append(_note(2, personal=False))
+    assert wal.is_file()
+    log.close()
+    assert not wal.exists() and path.is_file()
+    log.sync()  # before anything reopens the database (which would create the file again)
+    assert [e.seq for e in log.entries()] == [1, 2]
+    log.close()
+    wal.unlink(missing_ok=True)
+    with IncidentLog(f"sqlite:///{path}", create=False) as reopened:
+        assert [(e.seq, e.payload) for e in reopened.entries()] == [(1, {"n": 1}), (2, {"n": 2})]
+
+
 def test_a_negative_limit_is_refused(log: IncidentLog) -> None:
     with pytest.raises(InputError, match=_exactly("limit", "must not be negative")):
         log.entries(limit=-1)
