@@ -97,10 +97,11 @@ def test_names_arrays_read_only_and_unreachable_routes() -> None:
             array[0] = 1
     with pytest.raises(ValueError, match="read-only"):
         region.edge_seconds[0] = 1.0
-    # the first edge (0 -> 1) can be closed; nodes outside 0..3 are refused, never wrapped
+    # the first edge (0 -> 1) can be closed; nodes outside 0..3 are refused, never wrapped:
+    # (-1, 7) and (1, -1) have the key u·4 + v = 3 of the road 0 -> 3, yet name no road
     assert region.apply_closure("first", Closure(edges=((0, 1),))) == 1
     assert math.isinf(region.edge_seconds[0])
-    for u, v in ((2, 4), (4, 0), (-1, 3), (0, -1)):
+    for u, v in ((2, 4), (4, 0), (-1, 3), (0, -1), (-1, 7), (1, -1)):
         with pytest.raises(InputError, match=f"no road from node {u} to node {v}"):
             region.apply_closure("bad", Closure(edges=((u, v),)))
     region.lift_closure("first")
