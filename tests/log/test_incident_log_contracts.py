@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -325,6 +328,58 @@ def test_sync_after_sqlite_removed_the_write_ahead_log(tmp_path: Path) -> None:
     wal.unlink(missing_ok=True)
     with IncidentLog(f"sqlite:///{path}", create=False) as reopened:
         assert [(e.seq, e.payload) for e in reopened.entries()] == [(1, {"n": 1}), (2, {"n": 2})]
+
+
+def _hold_brand_new_file(path: Path) -> sqlite3.Connection:
+    """Another writer on a brand-new (rollback-journal) file, holding its write lock: switching
+    the file to WAL then fails at once with "database is locked" — SQLite does not run the
+    busy timeout for a connection that already reads while another holds the write lock (it
+    could deadlock) — which is what racing writers opening a new log meet."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE other_writer (x)")
+    return other
+
+
+def test_opening_a_new_file_retries_while_another_writer_holds_its_lock(tmp_path: Path) -> None:
+    """The lock is released after 1.2 s: the open tries again (0.05, 0.10, 0.15 … s apart,
+    2.75 s in all) and succeeds once it is free, with an empty log."""
+    path = tmp_path / "log.sqlite"
+    other = _hold_brand_new_file(path)
+    release = threading.Timer(1.2, lambda: other.execute("ROLLBACK"))
+    started = time.monotonic()
+    release.start()
+    try:
+        with IncidentLog(f"sqlite:///{path}") as log:
+            assert time.monotonic() - started >= 1.2
+            assert log.head() == 0
+            log.append(_note(1, personal=False))
+            assert [e.seq for e in log.entries()] == [1]
+    finally:
+        release.join()
+        other.close()
+
+
+def test_a_lock_held_through_every_retry_is_reported_naming_db(tmp_path: Path) -> None:
+    """Held for good: ten attempts with sleeps of 0.05 × 1..9 s between them (2.25 s), then the
+    lock is reported, field ``db``, and nothing was created."""
+    path = tmp_path / "log.sqlite"
+    other = _hold_brand_new_file(path)
+    started = time.monotonic()
+    try:
+        with pytest.raises(
+            DataMissingError,
+            match=_exactly(
+                "db", f"cannot open the incident log at sqlite:///{path}: database is locked"
+            ),
+        ):
+            IncidentLog(f"sqlite:///{path}")
+        assert time.monotonic() - started >= 2.25
+        other.execute("ROLLBACK")
+        tables = other.execute("SELECT name FROM sqlite_master").fetchall()
+        assert tables == []
+    finally:
+        other.close()
 
 
 def test_a_negative_limit_is_refused(log: IncidentLog) -> None:

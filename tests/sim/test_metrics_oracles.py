@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,7 @@ from planner.sim.metrics import (
     hospital_turnaround,
     hospitals_frame,
     incidents_frame,
+    natural_key,
     paired_difference,
     relative_interval,
     summarise,
@@ -579,3 +581,31 @@ def test_utilisation_by_hour_kinds_in_natural_order_and_a_one_second_duty() -> N
     assert list(doc) == ["X2", "X10"]
     assert doc["X10"]["4"]["utilisation"] == 0.5
     assert doc["X2"]["4"] == {"utilisation": 0.5, "ci95": [0.5, 0.5], "on_duty_h": 1.0}
+
+
+def test_a_code_and_a_priority_with_one_call_report_their_own_target_to_one_decimal() -> None:
+    """One call, 123.456 s against a target of 600.37 s: its own target (the first and only call
+    gives it) and its centile and mean to one decimal, 600.4 and 123.5 s."""
+    doc = compliance_by_code(_calls("Z", 600.37, [[123.456]]), _codes())
+    z = doc["Z"]
+    assert (z["standard"], z["n"], z["met"]) == ("per_call", 1, None)
+    assert (z["target_s"], z["p90_response_s"], z["mean_response_s"]) == (600.4, 123.5, 123.5)
+    run = ReplicationResult(
+        "s", "a", 0, 0, (_record(0, 4, 0, 123.456, target_s=600.37),), (), wall_s=0.1, events=1
+    )
+    p4 = summarise([run])["policies"]["a"]["by_priority"]["4"]
+    assert (p4["target_s"], p4["p90_response_s"], p4["mean_response_s"]) == (600.4, 123.5, 123.5)
+
+
+def test_natural_key_orders_digits_before_letters_at_each_position() -> None:
+    """Digit runs compare as numbers and come before text at the same position."""
+    assert sorted(["A10", "A2", "10", "2A"], key=natural_key) == ["2A", "10", "A2", "A10"]
+
+
+def test_a_policy_without_units_summarises_without_numpy_warnings() -> None:
+    """No units: no utilisation (``nan``), and no mean of an empty list behind it."""
+    run = ReplicationResult("s", "a", 0, 0, (_record(0, 1, 0, 100.0),), (), wall_s=0.1, events=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        doc = summarise([run])["policies"]["a"]
+    assert math.isnan(doc["utilisation"]) and doc["utilisation_by_unit"] == {}
