@@ -315,6 +315,7 @@ def test_the_unit_cycle_field_by_field() -> None:
     assert s.units["M2"].dispatched_at == c.now - timedelta(seconds=1)
     first = s.incidents["I1"].first_arrival_at
     s = c.do({"type": "unit_arrived", "unit_id": "M2"})
+    assert (s.units["M2"].status, s.units["M2"].status_since) == (UnitStatus.ON_SCENE, c.now)
     assert s.incidents["I1"].first_arrival_at == first  # the first arrival stays the first
     assert s.incidents["I1"].units_sent == ("M1", "M2")
     with pytest.raises(
@@ -566,3 +567,92 @@ def test_unit_state_defaults() -> None:
     assert (unit.waits_at, unit.moves, unit.declined, unit.base) == ("S1", 0, False, None)
     assert replace(unit, base="S2").waits_at == "S2"
     assert replace(unit, base="S2", relocating_to="S3").waits_at == "S3"
+
+
+def test_escalations_raise_level_command_or_declare_with_exact_refusals() -> None:
+    """MASS_CASUALTY: command bronze, silver, gold at levels 1..3. A command level once given
+    is never lowered by a level whose own command is lower; a rule fires once per level (the
+    incident's level when the event names none)."""
+    c = Centre()
+    c.do(
+        {"type": "incident_opened", "incident_id": "I1", "code": "MASS_CASUALTY", "location": PLACE}
+    )
+    up = {"type": "incident_escalated", "incident_id": "I1", "cause": "more casualties"}
+    s = c.do({**up, "level": 1, "command_level": "gold"})
+    assert (s.incidents["I1"].level, s.incidents["I1"].command_level) == (1, "gold")
+    s = c.do({**up, "level": 2})  # the code's silver does not lower gold
+    assert (s.incidents["I1"].level, s.incidents["I1"].command_level) == (2, "gold")
+    same = "^level: incident is already at level 2; an escalation must raise the level, the "
+    with pytest.raises(
+        InvalidTransitionError, match=same + "command level or declare a major incident$"
+    ):
+        c.do({**up, "level": 2, "command_level": "silver"})  # lower than gold: no raise
+    s = c.do({**up, "level": 2, "major_incident": True})  # declaring is a raise of its own
+    assert s.incidents["I1"].major_incident and s.incidents["I1"].escalated_at == c.now
+    s = c.do({**up, "level": 2, "rule": "casualties"})
+    assert s.incidents["I1"].fired == frozenset({("casualties", 2)})
+    with pytest.raises(
+        InvalidTransitionError, match=r"^rule: rule 'casualties' already fired at level 2$"
+    ):
+        c.do({**up, "level": 2, "rule": "casualties"})
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^level: level 1 is below the current level 2; use incident_downgraded$",
+    ):
+        c.do({**up, "level": 1})
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^level: level 4 is above the highest level 3 of code MASS_CASUALTY$",
+    ):
+        c.do({**up, "level": 4})
+    c.do({"type": "incident_closed", "incident_id": "I1", "outcome": "treated"})
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^incident_id: incident 'I1' is closed and cannot be escalated$",
+    ):
+        c.do({**up, "level": 3})
+
+
+def test_refusals_of_closed_incidents_and_dispatch_by_status_name_the_action() -> None:
+    c = Centre()
+    register(c, "M1", "M2", "M3")
+    c.do({"type": "incident_opened", "incident_id": "I1", "code": "FALL", "location": PLACE})
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^status: units are dispatched by dispatch_accepted or dispatch_overridden$",
+    ):
+        status(c, "M1", "dispatched")
+    c.do(
+        {
+            "type": "recommendation_issued", "status": "optimal", "policy": "optimal",
+            "cost": 0.0, "unmet": [],
+            "assignments": [
+                {"unit": u, "incident": "I1", "capability": "ALS", "eta_s": 60.0}
+                for u in ("M1", "M2", "M3")
+            ],
+        }
+    )  # fmt: skip
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^not_sent: must list the recommended units not sent \(M2, M3\)$",
+    ):
+        c.do({"type": "dispatch_accepted", "incident_id": "I1", "units": ["M1"], "not_sent": []})
+    c.do({"type": "dispatch_accepted", "incident_id": "I1", "units": ["M1"]})
+    c.do({"type": "unit_arrived", "unit_id": "M1"})
+    status(c, "M1", "transporting")
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^unit_id: unit 'M1' is transporting and was not dispatched$",
+    ):
+        c.do({"type": "unit_arrived", "unit_id": "M1"})
+    c.do({"type": "incident_closed", "incident_id": "I1", "outcome": "treated"})
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^incident_id: incident 'I1' is closed and cannot be closed again$",
+    ):
+        c.do({"type": "incident_closed", "incident_id": "I1", "outcome": "treated"})
+    with pytest.raises(
+        InvalidTransitionError,
+        match=r"^incident_id: incident 'I1' is closed and cannot be dispatched to$",
+    ):
+        send(c, "I1", "M2")
