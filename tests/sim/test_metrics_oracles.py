@@ -609,3 +609,161 @@ def test_a_policy_without_units_summarises_without_numpy_warnings() -> None:
         warnings.simplefilter("error")
         doc = summarise([run])["policies"]["a"]
     assert math.isnan(doc["utilisation"]) and doc["utilisation_by_unit"] == {}
+
+
+def test_csv_frames_name_every_column_and_fill_it() -> None:
+    """The per-incident, hospital and coverage CSVs: columns by name, in order, and one row of
+    each with every value worked out from the records."""
+    call = IncidentRecord(
+        call=7, code="X", priority=2, target_s=600.0, t_call_s=100.0, hour=3, node=12,
+        ready_s=130.0, dispatched_s=160.0, arrived_s=400.0, units=2, preempted=1, lat=40.5,
+        lon=-76.5, sent="M1;M2",
+    )  # fmt: skip
+    run = ReplicationResult(
+        "base", "optimal", 4, 9, (call,), (), wall_s=0.1, events=1,
+        hospitals=(HospitalVisit("H1", "M1", 7, 500.0, 560.0, 1400.0, diverted=True),),
+        coverage=(CoverageSnapshot(3600.0, 1, 0.75, 3),),
+    )  # fmt: skip
+    incidents = incidents_frame([run])
+    assert incidents.iloc[0].to_dict() == {
+        "scenario": "base", "policy": "optimal", "replication": 4, "call": 7, "code": "X",
+        "priority": 2, "target_s": 600.0, "t_call_s": 100.0, "hour": 3, "node": 12, "lat": 40.5,
+        "lon": -76.5, "ready_s": 130.0, "dispatched_s": 160.0, "arrived_s": 400.0,
+        "response_s": 300.0, "queued_s": 30.0, "late": False, "unmet": False, "units": 2,
+        "sent": "M1;M2", "preempted": 1,
+    }  # fmt: skip
+    assert len(incidents.columns) == 22
+    hospitals = hospitals_frame([run])
+    assert hospitals.iloc[0].to_dict() == {
+        "policy": "optimal", "replication": 4, "hospital": "H1", "unit": "M1", "call": 7,
+        "arrived_s": 500.0, "handover_start_s": 560.0, "left_s": 1400.0, "wait_s": 60.0,
+        "turnaround_s": 900.0, "diverted": True,
+    }  # fmt: skip
+    assert len(hospitals.columns) == 11
+    coverage = coverage_frame([run])
+    assert coverage.iloc[0].to_dict() == {
+        "policy": "optimal", "replication": 4, "t_s": 3600.0, "hour": 1, "fraction": 0.75,
+        "free_units": 3,
+    }  # fmt: skip
+    assert len(coverage.columns) == 6
+
+
+def test_hospital_figures_to_one_decimal_in_name_order_with_the_interval_clipped_at_zero() -> None:
+    """H2: 100.04, 200.08 and 3000.12 s at hospital: mean 1100.08 -> 1100.1, median 200.1,
+    90th centile 200.08 + 0.8 x 2800.04 = 2440.112 -> 2440.1; waits 10.04, 0.5 and 0 s: mean
+    3.5133 -> 3.5, two of three waited (half a second is a wait). Per replication 150.06 and
+    3000.12: mean 1575.09, s/sqrt(2) = 2850.06 / 2 = 1425.03, so 1575.09 -/+ 12.7062 x 1425.03,
+    the lower bound clipped to 0 s. H10 comes first in the visits, yet after H2."""
+    runs = [
+        _run(
+            0,
+            hospitals=(
+                HospitalVisit("H10", "M3", 5, 0.0, 0.0, 10.0),
+                HospitalVisit("H2", "M1", 0, 0.0, 10.04, 100.04),
+                HospitalVisit("H2", "M2", 1, 0.0, 0.5, 200.08, diverted=True),
+            ),
+        ),
+        _run(1, hospitals=(HospitalVisit("H2", "M1", 0, 0.0, 0.0, 3000.12),)),
+    ]
+    doc = hospital_turnaround(hospitals_frame(runs))
+    assert list(doc) == ["H2", "H10"]
+    h2 = doc["H2"]
+    lo, hi = h2.pop("ci95_mean_turnaround_s")
+    assert lo == 0.0 and hi == pytest.approx(1575.09 + 12.706205 * 1425.03, abs=0.06)
+    assert h2 == {
+        "visits": 3, "mean_turnaround_s": 1100.1, "p50_turnaround_s": 200.1,
+        "p90_turnaround_s": 2440.1, "mean_wait_s": 3.5, "fraction_waited": 0.6667,
+        "diverted_here": 1,
+    }  # fmt: skip
+
+
+def test_coverage_hours_in_order_interval_within_zero_and_one_and_free_units_to_two_digits() -> (
+    None
+):
+    """Hour 5 (listed first): 0.1 in replication 0, 0.9 twice in replication 1 -> mean 0.6333,
+    per replication 0.1 and 0.9: 0.5 -/+ 12.7062 x 0.4, clipped to [0, 1]; free units 1, 2, 2
+    -> 1.67. Hour 2: 0.5 in both, free units 1 and 2 -> 1.5."""
+    runs = [
+        _run(0, coverage=(CoverageSnapshot(18000, 5, 0.1, 1), CoverageSnapshot(7200, 2, 0.5, 1))),
+        _run(
+            1,
+            coverage=(
+                CoverageSnapshot(18000, 5, 0.9, 2),
+                CoverageSnapshot(7200, 2, 0.5, 2),
+                CoverageSnapshot(104400, 5, 0.9, 2),
+            ),
+        ),
+    ]
+    doc = coverage_by_hour(coverage_frame(runs))
+    assert doc == {
+        "2": {"fraction_covered": 0.5, "ci95_fraction_covered": [0.5, 0.5], "free_units": 1.5},
+        "5": {"fraction_covered": 0.6333, "ci95_fraction_covered": [0.0, 1.0], "free_units": 1.67},
+    }
+    assert list(doc) == ["2", "5"]
+
+
+def test_utilisation_by_hour_with_half_a_second_on_duty_and_a_replication_off_duty() -> None:
+    """ALS hour 0: 0.25 of 0.5 s and 900 of 3600 s: pooled 900.25 / 3600.5 = 0.25, per
+    replication 0.5 and 0.25 (0.375 -/+ 12.7062 x 0.125, clipped to [0, 1]); 0.50007 h on duty
+    per replication -> 0.5. Hour 1: replication 1 off duty is left out of the interval (no
+    0/0); 1000 s / 2 replications = 0.139 h. Hour 2: half a second in all still counts."""
+    rep0 = UnitRecord(
+        "U1",
+        "S",
+        0,
+        0,
+        0,
+        "ALS",
+        _hours(h0=0.25, h1=250.0, h2=0.5),
+        _hours(h0=0.5, h1=1000.0, h2=0.5),
+    )
+    rep1 = UnitRecord("U1", "S", 0, 0, 0, "ALS", _hours(h0=900.0), _hours(h0=3600.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        doc = utilisation_by_hour([_run(0, units=(rep0,)), _run(1, units=(rep1,))])
+    h1 = doc["ALS"]["1"]
+    assert all(math.isnan(v) for v in h1.pop("ci95"))
+    h2 = doc["ALS"]["2"]
+    assert all(math.isnan(v) for v in h2.pop("ci95"))
+    assert doc == {
+        "ALS": {
+            "0": {"utilisation": 0.25, "ci95": [0.0, 1.0], "on_duty_h": 0.5},
+            "1": {"utilisation": 0.25, "on_duty_h": 0.139},
+            "2": {"utilisation": 1.0, "on_duty_h": 0.0},
+        }
+    }
+
+
+def test_paired_difference_pairs_only_common_replications_of_common_priorities() -> None:
+    """Priority 1 has no alternative and is skipped (priority 2 is still reported); only
+    replications 5 and 6 are on both sides (7 is the baseline's alone): late 1, 0 -> 0, 0
+    (differences -1, 0: -0.5 -/+ 12.7062 x 0.5), responses 700, 300 -> 500, 200 (differences
+    -200, -100: -150 -/+ 12.7062 x 50); the late ratio changes by -100 % in both replications,
+    a zero-width interval."""
+    rows = [
+        ("a", 1, 5, False, 100.0), ("a", 2, 5, True, 700.0), ("a", 2, 6, False, 300.0),
+        ("a", 2, 7, True, 900.0), ("b", 2, 5, False, 500.0), ("b", 2, 6, False, 200.0),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["policy", "priority", "replication", "late", "response_s"])
+    assert paired_difference(frame, baseline="a", other="b") == {
+        "2": {
+            "fraction_late_base": 0.5, "fraction_late_alt": 0.0, "diff_fraction_late": -0.5,
+            "ci95_diff_fraction_late": [-6.8531, 5.8531], "relative_change_late": -1.0,
+            "ci95_relative_change_late": [-1.0, -1.0], "mean_response_s_base": 500.0,
+            "mean_response_s_alt": 350.0, "diff_mean_response_s": -150.0,
+            "ci95_diff_mean_response_s": [-785.3, 485.3], "replications": 2,
+        }
+    }  # fmt: skip
+
+
+def test_two_replications_have_intervals_but_wide_ones_and_warnings_in_order() -> None:
+    rows = [{"policy": "b", "priority": 1}] * 30 + [{"policy": "a", "priority": 2}] * 3
+    rows += [{"policy": "a", "priority": 1}] * 2
+    assert summary_warnings(pd.DataFrame(rows), replications=2) == [
+        "only 2 replications: confidence intervals are wide",
+        "a, priority 1: only 2 calls; fractions and centiles are rough",
+        "a, priority 2: only 3 calls; fractions and centiles are rough",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert all(math.isnan(v) for v in relative_interval([], []))
