@@ -449,3 +449,24 @@ def test_the_log_and_the_apis_own_tables_are_not_foreign(tmp_path: Path) -> None
     _sqlite_with_tables(tmp_path / "own.sqlite", ["notes"])
     with IncidentLog(url) as log:
         assert log.head() == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite://", "sqlite://"),
+        ("sqlite:///", "sqlite:///"),
+        ("sqlite:///:memory:", "sqlite:///%3Amemory%3A"),
+    ],
+)
+def test_an_in_memory_database_without_a_log_is_refused_as_such(url: str, shown: str) -> None:
+    """``create=False`` on a new in-memory database: it has no log (the tables are missing);
+    it is not a missing file."""
+    with pytest.raises(DataMissingError, match=_exactly("db", f"no incident log in {shown}")):
+        IncidentLog(url, create=False)
+
+
+def test_the_log_keeps_the_url_it_was_opened_with(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    with IncidentLog(url) as log:
+        assert log.url == url
