@@ -656,3 +656,44 @@ def test_the_extra_term_is_the_chosen_pairs_only() -> None:
     assert [(a.unit, a.incident) for a in plan.assignments] == [("A", "I1"), ("B", "I2")]
     assert plan.objective.terms["extra"] == 5.0
     assert plan.objective.cost == 16 * 10 + 16 * 10 + 5.0
+
+
+@pytest.mark.parametrize(
+    ("own_need", "use"), [("BLS", "not diverted: 1"), ("ALS", "this incident or its own: 1")]
+)
+def test_closest_idle_never_diverts_and_the_reason_says_what_the_unit_does(
+    own_need: str, use: str
+) -> None:
+    """Closest-idle never pre-empts: the P1 call I1 stays unserved although E (ALS, on its way
+    to the P3 call I3) could be diverted. If I3 needs BLS, E fills nothing there (not
+    diverted); if I3 needs ALS, E stays committed to it (its own incident)."""
+    units = (Unit("E", ALS, UnitStatus.EN_ROUTE, incident="I3"),)
+    calls = (
+        Incident("I1", 1, "X", None, {"ALS": 1}, 600.0),
+        Incident("I3", 3, "X", None, {own_need: 1}, 600.0),
+    )
+    problem = DispatchProblem(units, calls, np.array([[30.0, 5.0]]))
+    plan = solve(problem, SolveOptions(policy="closest_idle", allow_preemption=True))
+    assert plan.assignments == ()
+    assert [a.unit for a in plan.committed] == (["E"] if own_need == "ALS" else [])
+    assert (plan.unmet[0].incident, plan.unmet[0].reason) == (
+        "I1",
+        f"all 1 capable units that can reach it are used ({use})",
+    )
+
+
+def test_a_nearer_unit_left_free_costs_the_difference() -> None:
+    """FAR (100 s) kept by the 60 s bonus costs 16 × 40 = 640; N1 (99 s) would cost 1584:
+    944 more."""
+    units = (Unit("FAR", ALS), Unit("N1", ALS))
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    problem = DispatchProblem(units, (call,), np.array([[100.0], [99.0]]))
+    (a,) = solve(problem, SolveOptions(), previous=_earlier([("FAR", "A")])).assignments
+    assert (a.unit, a.why.notes) == (
+        "FAR",
+        (
+            "kept from the previous plan",
+            "1 s later than N1",
+            "N1: left free (costs 944 weighted s more here)",
+        ),
+    )
