@@ -697,3 +697,13 @@ def test_a_nearer_unit_left_free_costs_the_difference() -> None:
             "N1: left free (costs 944 weighted s more here)",
         ),
     )
+
+
+def test_a_late_arrival_is_counted_and_charged() -> None:
+    """One P1 call (target 600 s), its only unit 700 s away: 1 late assignment, travel
+    16 × 700 = 11 200 and the late penalty 16 × 600 = 9600."""
+    call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
+    plan = solve(DispatchProblem((Unit("U", ALS),), (call,), np.array([[700.0]])), SolveOptions())
+    assert plan.objective.late_assignments == 1
+    assert (plan.objective.terms["travel"], plan.objective.terms["late"]) == (11200.0, 9600.0)
+    assert plan.objective.cost == 20800.0
