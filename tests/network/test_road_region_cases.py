@@ -52,6 +52,44 @@ def test_matrix_from_either_side_in_the_order_asked() -> None:
     assert region.n_edges == 5
 
 
+def test_travel_times_within_a_limit_by_hand() -> None:
+    """Trees that stop at 10 s: from 3, node 0 (7 s) and itself; from 0, nodes 1 and 2 at
+    exactly 10 s (kept) but not 3 (15 s); from 1, nodes 2 and 3 (0 and 5 s), not 0 (12 s).
+    Origins repeat and come in any order; after closing 2 -> 3, node 0 reaches 3 only by the
+    direct road (40 s)."""
+    region = _region()
+    inf = math.inf
+    within = region.travel_times_within(np.array([3, 0, 3, 1]), np.array([2, 0, 3, 1]), 10.0)
+    expected = [
+        [inf, 7.0, 0.0, inf],
+        [10.0, 0.0, inf, 10.0],
+        [inf, 7.0, 0.0, inf],
+        [0.0, inf, 5.0, 0.0],
+    ]
+    np.testing.assert_array_equal(within, np.array(expected))
+    for limit in (0.0, 5.0, 12.0, 100.0):
+        np.testing.assert_array_equal(
+            region.travel_times_within(np.arange(4), np.arange(4), limit),
+            np.where(limit >= EXPECTED, EXPECTED, inf),
+        )
+    for origins, destinations in (([], [1, 2]), ([0, 1, 2], [])):
+        empty = region.travel_times_within(
+            np.array(origins, dtype=np.int64), np.array(destinations, dtype=np.int64), 10.0
+        )
+        assert empty.shape == (len(origins), len(destinations)) and empty.dtype == np.float64
+    for side, bad in (
+        ("origins", (np.array([4]), np.array([0]))),
+        ("destinations", (np.array([0]), np.array([-1]))),
+    ):
+        with pytest.raises(InputError, match="node indices") as info:
+            region.travel_times_within(*bad, 10.0)
+        assert info.value.field == side
+    region.apply_closure("c", Closure(edges=((2, 3),)))
+    np.testing.assert_array_equal(
+        region.travel_times_within(np.array([0]), np.array([3, 2]), 100.0), [[40.0, 10.0]]
+    )
+
+
 def test_tree_cache_is_bounded_read_only_and_dropped_by_closures() -> None:
     region = _region(cache=2)
     first = region.etas_to(3)
