@@ -67,6 +67,8 @@ def test_travel_times_within_a_limit_by_hand() -> None:
         [0.0, inf, 5.0, 0.0],
     ]
     np.testing.assert_array_equal(within, np.array(expected))
+    single = region.travel_times_within(np.array([0, 3]), np.array([2]), 10.0)
+    np.testing.assert_array_equal(single, [[10.0], [inf]])
     for limit in (0.0, 5.0, 12.0, 100.0):
         np.testing.assert_array_equal(
             region.travel_times_within(np.arange(4), np.arange(4), limit),
