@@ -470,3 +470,36 @@ def test_the_log_keeps_the_url_it_was_opened_with(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.sqlite'}"
     with IncidentLog(url) as log:
         assert log.url == url
+
+
+def test_an_error_other_than_a_lock_is_reported_without_retrying(tmp_path: Path) -> None:
+    """A file that is not a database fails the same way on every attempt: reported at once,
+    not after the 2.25 s of sleeps that ten attempts would take."""
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database, just text\n" * 100)
+    started = time.monotonic()
+    with pytest.raises(DataMissingError, match=r"^db: cannot open .*file is not a database$"):
+        IncidentLog(f"sqlite:///{junk}")
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_an_in_memory_log_commits_at_once_and_has_nothing_to_sync(url: str) -> None:
+    """No write-ahead file: a ``defer_sync`` transaction is read at once and ``sync`` has
+    nothing to flush (it must not look for a file)."""
+    with IncidentLog(url, clock=lambda: CLOCK) as log:
+        with log.transaction(defer_sync=True):
+            log.append(_note(1, personal=False))
+        assert [e.seq for e in log.entries()] == [1]
+        log.sync()
+        assert [e.seq for e in log.entries()] == [1]
+
+
+def test_a_fresh_log_whose_first_commit_is_deferred_shows_it_once_synced(tmp_path: Path) -> None:
+    """Nothing committed before: the first deferred commit is the one ``sync`` flushes."""
+    with IncidentLog(f"sqlite:///{tmp_path / 'log.sqlite'}", clock=lambda: CLOCK) as log:
+        with log.transaction(defer_sync=True):
+            log.append(_note(1, personal=False))
+        assert log.entries() == []
+        log.sync()
+        assert [e.seq for e in log.entries()] == [1]
