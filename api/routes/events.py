@@ -3,11 +3,15 @@ recommendation changes, so a console updates without polling.
 
 Each message is one incident-log entry, every kind included (the log's own audit entries
 too): ``id`` is its log seq, ``event`` its type, ``data`` its operational JSON (never personal
-data). The engine's subscriber callback runs on the writer's thread; it only hands the new
-version to this stream's asyncio queue (``call_soon_threadsafe``), and the stream then reads
-the log from its cursor, so live delivery and catch-up are one code path and nothing is skipped
-or sent twice. Resume with the ``Last-Event-ID`` header (browsers send it on reconnect; it wins
-over ``?after=``, so a reconnecting EventSource never replays from the start) or ``?after=SEQ``.
+data). The log wakes the stream when entries this process wrote become durable (its watcher
+runs on the writer's thread and only pokes this stream's asyncio queue); the stream then takes
+the entries after its cursor from the log's in-memory tail — no thread or database read per
+write, which matters with a console per dispatcher — and reads the database instead when memory
+cannot tell (catch-up from further back, an entry written by another process), and at least
+every ``sse_recheck_s``. Either way entries come in seq order from the cursor, so nothing is
+skipped or sent twice. Resume with the ``Last-Event-ID`` header (browsers send it on reconnect;
+it wins over ``?after=``, so a reconnecting EventSource never replays from the start) or
+``?after=SEQ``.
 
 The caller's key is checked again every ``sse_recheck_s`` seconds: a revoked key (or one
 whose role may no longer read the stream) ends the stream within that time, and the
@@ -27,7 +31,6 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ALL_ROLES, API_KEY_HEADER, Reader, ServicesDep
 from api.services import Services
-from planner.centre.engine import Outcome
 from planner.errors import InputError
 from planner.log.incident_log import LogEntry
 
@@ -90,12 +93,13 @@ async def _stream(
     incident: str | None,
 ) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
-    wake: asyncio.Queue[int] = asyncio.Queue()
+    wake: asyncio.Queue[None] = asyncio.Queue()
 
-    def on_outcome(outcome: Outcome) -> None:  # runs on the writer's thread
-        loop.call_soon_threadsafe(wake.put_nowait, outcome.version)
+    def on_durable() -> None:  # runs on the writer's thread
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(wake.put_nowait, None)
 
-    unsubscribe = services.engine.subscribe(on_outcome)
+    unwatch = services.log.watch(on_durable)
     heartbeat = services.settings.sse_heartbeat_s
     recheck = min(services.settings.sse_recheck_s, heartbeat)
     checked = loop.time()
@@ -107,7 +111,11 @@ async def _stream(
             while not wake.empty():
                 wake.get_nowait()
             due = loop.time() - checked >= recheck
-            entries = await run_in_threadpool(_next_page, services, token if due else None, cursor)
+            entries = None if due else services.log.recent(after_seq=cursor, limit=PAGE)
+            if entries is None:
+                entries = await run_in_threadpool(
+                    _next_page, services, token if due else None, cursor
+                )
             if entries is None:
                 return
             if due:
@@ -136,7 +144,7 @@ async def _stream(
             else:
                 idle = 0.0
     finally:
-        unsubscribe()
+        unwatch()
 
 
 @router.get(

@@ -79,6 +79,8 @@ MAX_NAME_LEN = 120
 MAX_PURPOSE_LEN = 500
 _HEAD_ID = 1
 _OPEN_ATTEMPTS = 10  # SQLite locks at open that the busy timeout does not cover
+TAIL_ENTRIES = 1024
+"""How many of the entries this process committed last :meth:`IncidentLog.recent` keeps."""
 _DDL_LOCK_KEY = 0x706C616E6E6572  # "planner": serialises table creation on PostgreSQL
 
 
@@ -184,6 +186,8 @@ class IncidentLog:
         self._commits = 0  # deferred commits so far
         self._synced = 0  # deferred commits known to be on disk
         self._undurable: deque[tuple[int, int]] = deque()  # (commit number, its first seq)
+        self._tail: deque[LogEntry] = deque(maxlen=TAIL_ENTRIES)  # guarded by _durability
+        self._watchers: list[Callable[[], None]] = []
         try:
             self._prepare_retrying(create=create)
         except BaseException:
@@ -272,32 +276,87 @@ class IncidentLog:
                 raw.execute("PRAGMA synchronous=NORMAL")  # the commit writes, sync() flushes
             try:
                 conn.execution_options(**{WRITE_OPTION: True})
-                self._open.first_seq = None
+                appended: list[LogEntry] = []
+                self._open.appended = appended
                 with conn.begin():
                     self._open.conn = conn
                     try:
                         yield conn
                     finally:
                         self._open.conn = None
-                self._committed(deferred=deferred, first_seq=self._open.first_seq)
+                self._committed(appended, deferred=deferred)
             finally:
+                self._open.appended = None
                 if deferred:
                     if raw.in_transaction:  # the commit itself failed: nothing was written
                         raw.rollback()
                     raw.execute("PRAGMA synchronous=FULL")
 
-    def _committed(self, *, deferred: bool, first_seq: int | None) -> None:
-        """Book a commit: a deferred one is not durable until :meth:`sync`; a synchronous one
-        flushed the whole write-ahead log, so every earlier commit is durable too."""
-        if self._wal is None:
-            return
+    def _committed(self, appended: list[LogEntry], *, deferred: bool) -> None:
+        """Book a commit of ``appended``: a deferred one is not durable until :meth:`sync`; a
+        synchronous one flushed the whole write-ahead log, so every earlier commit is durable
+        too. The entries join the in-memory tail (see :meth:`recent`)."""
         with self._durability:
-            if not deferred:
+            flushed = bool(self._undurable)
+            if self._wal is not None and not deferred:
                 self._synced = self._commits
                 self._undurable.clear()
-            elif first_seq is not None:
+            elif self._wal is not None and appended:
                 self._commits += 1
-                self._undurable.append((self._commits, first_seq))
+                self._undurable.append((self._commits, appended[0].seq))
+            if self._tail and appended and appended[0].seq < self._tail[-1].seq:
+                # a concurrent writer of this process booked its later commit first
+                ordered = sorted([*self._tail, *appended], key=lambda e: e.seq)
+                self._tail.clear()
+                appended = ordered[-TAIL_ENTRIES:]
+            self._tail.extend(appended)
+        if not deferred and (appended or flushed):
+            self._notify()
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` each time entries this process committed become durable, so a
+        reader (the event stream) wakes without polling; returns the function that stops it.
+        It runs on the committing thread, after the commit: it must be quick and not raise."""
+        with self._durability:
+            self._watchers.append(callback)
+
+        def unwatch() -> None:
+            with self._durability:
+                if callback in self._watchers:
+                    self._watchers.remove(callback)
+
+        return unwatch
+
+    def _notify(self) -> None:
+        with self._durability:
+            watchers = list(self._watchers)
+        for callback in watchers:
+            callback()
+
+    def recent(self, *, after_seq: int, limit: int) -> list[LogEntry] | None:
+        """The durable entries after ``after_seq`` (up to ``limit``) from memory, without a
+        database read: the last :data:`TAIL_ENTRIES` this process committed. None when memory
+        cannot tell — ``after_seq`` is older than what is kept, or the next entry was written
+        by another process — then read :meth:`entries`. An empty list means none this process
+        knows of; another process's later entries are only found by :meth:`entries`. Entries
+        are as appended (a redaction empties the memory)."""
+        with self._durability:
+            if not self._tail or after_seq < self._tail[0].seq - 1:
+                return None
+            below = self._undurable[0][1] if self._undurable else None
+            newer: list[LogEntry] = []
+            for entry in reversed(self._tail):
+                if entry.seq <= after_seq:
+                    break
+                newer.append(entry)
+        found: list[LogEntry] = []
+        for entry in reversed(newer):
+            if len(found) == limit or (below is not None and entry.seq >= below):
+                break
+            if entry.seq != after_seq + len(found) + 1:
+                return found or None  # a gap: another process wrote that entry
+            found.append(entry)
+        return found
 
     def sync(self) -> None:
         """Make every commit of this process so far durable (group commit).
@@ -323,6 +382,7 @@ class IncidentLog:
                 self._synced = max(self._synced, upto)
                 while self._undurable and self._undurable[0][0] <= upto:
                     self._undurable.popleft()
+            self._notify()
 
     def _durable_below(self) -> int | None:
         """The first seq not yet durable (None: all are), for readers outside a write."""
@@ -347,9 +407,14 @@ class IncidentLog:
             return
         with self._turn, self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
-            self._committed(deferred=False, first_seq=None)
+            appended: list[LogEntry] = []
+            self._open.appended = appended
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                self._open.appended = None
+            self._committed(appended, deferred=False)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -438,20 +503,18 @@ class IncidentLog:
         self, conn: Connection, entry: NewEntry, *, head_seq: int, head_hash: str
     ) -> LogEntry:
         """Write one entry under the lock already held by ``conn``'s transaction."""
-        seq = head_seq + 1
-        if (
-            getattr(self._open, "conn", None) is conn
-            and getattr(self._open, "first_seq", 0) is None
-        ):
-            self._open.first_seq = seq  # the first entry of the open transaction
-        row = self._row_for(entry, seq, head_hash)
+        row = self._row_for(entry, head_seq + 1, head_hash)
         conn.execute(_INSERT_ENTRY, row.entry)
         if row.personal is not None:
             conn.execute(_INSERT_PERSONAL, row.personal)
         if row.signature is not None:
             conn.execute(_INSERT_SIGNATURE, row.signature)
-        conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": row.hash})
-        return LogEntry(**{**row.entry, "payload": json.loads(row.entry["payload"])})
+        conn.execute(_MOVE_HEAD, {"new_seq": head_seq + 1, "new_hash": row.hash})
+        stored = LogEntry(**{**row.entry, "payload": json.loads(row.entry["payload"])})
+        appended: list[LogEntry] | None = getattr(self._open, "appended", None)
+        if appended is not None:
+            appended.append(stored)  # booked when the transaction commits
+        return stored
 
     def _row_for(self, entry: NewEntry, seq: int, prev_hash: str) -> _Rows:
         """The rows that store ``entry`` as number ``seq`` after ``prev_hash``: the one place
@@ -619,6 +682,8 @@ class IncidentLog:
             if not seqs:
                 return 0
             now = self._clock()
+            with self._durability:
+                self._tail.clear()  # what memory holds would still read as not redacted
             conn.execute(
                 personal_table.update()
                 .where(personal_table.c.seq.in_(due.scalar_subquery()))

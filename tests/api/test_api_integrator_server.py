@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from planner.log.api_keys import KeyStore, Role
+from planner.log.incident_log import IncidentLog
 
 pytestmark = pytest.mark.slow
 
@@ -82,6 +83,40 @@ def test_a_revoked_key_loses_its_open_stream_within_seconds(live: Live) -> None:
     again = httpx.get(f"{live.base}/v1/events", headers=headers, timeout=10)
     assert again.status_code == 401
     assert again.headers["content-type"] == "application/problem+json"
+
+
+def test_the_stream_carries_every_entry_once_in_order_whoever_wrote_it(live: Live) -> None:
+    """Entries this server wrote come from the log's memory, one another process wrote (an
+    audit entry) from the database: the stream must still be every seq after its start, once,
+    in order."""
+    headers = {**live.supervisor, "Accept": "text/event-stream"}
+    start = httpx.get(f"{live.base}/v1/log/verify", headers=live.supervisor).json()["head_seq"]
+    seen: list[int] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        url = f"{live.base}/v1/events?after={start}&limit=6"
+        with httpx.stream("GET", url, headers=headers, timeout=30) as r:
+            opened.set()
+            seen.extend(int(line[3:]) for line in r.iter_lines() if line.startswith("id:"))
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert opened.wait(10)
+    with httpx.Client(base_url=live.base, headers=live.supervisor, timeout=30) as client:
+        for n in (1, 2):
+            contact = {"contact_id": f"S{start}-{n}", "channel": "phone", "summary": "smoke"}
+            assert client.post("/v1/contacts", json=contact).status_code == 201
+        with IncidentLog(live.db, create=False) as cli:  # an auditor's read from the CLI
+            assert cli.read_personal(start + 1, reader="auditor:cli", purpose="check") is None
+        for n in (3, 4):
+            contact = {"contact_id": f"S{start}-{n}", "channel": "phone", "summary": "smoke"}
+            assert client.post("/v1/contacts", json=contact).status_code == 201
+        read = client.get(f"/v1/log/{start + 1}/personal", params={"purpose": "check"})
+        assert read.status_code == 200
+    thread.join(15)
+    assert not thread.is_alive(), f"the stream stopped at {seen}"
+    assert seen == list(range(start + 1, start + 7))
 
 
 @pytest.mark.parametrize(
