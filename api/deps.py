@@ -4,10 +4,10 @@ Routes declare who may call them with one of the ``Annotated`` aliases below (``
 ``Reader``…); the app factory reads the guards back to write each route's allowed roles into
 its OpenAPI description, so the documentation cannot drift from what is enforced.
 
-Dependencies that only compute (no I/O) are ``async def``: FastAPI runs a plain ``def``
-dependency in the thread pool, and each such hand-over costs a thread switch and an event-loop
-wake-up on every request. Only the key lookup, which reads the database, stays a thread-pool
-call.
+Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool,
+and each such hand-over costs a thread switch and an event-loop wake-up on every request. The
+key check reads the database in the thread pool only for a key it has not confirmed within
+the last second (``KeyStore.recent``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from api.services import Services
 from planner.centre.engine import Engine
@@ -56,7 +57,7 @@ async def get_engine(services: ServicesDep) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def current_key(
+async def current_key(
     services: ServicesDep, token: Annotated[str | None, Security(_api_key)] = None
 ) -> ApiKey:
     """The caller's live API key; 401 when the header is missing or the key is not valid, 429
@@ -67,7 +68,7 @@ def current_key(
             detail=f"missing {API_KEY_HEADER} header",
             headers={"WWW-Authenticate": API_KEY_HEADER},
         )
-    key = services.keys.authenticate(token)
+    key = services.keys.recent(token) or await run_in_threadpool(services.keys.authenticate, token)
     if key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

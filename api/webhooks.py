@@ -46,9 +46,10 @@ SIGNATURE_HEADER = "X-Planner-Signature"
 TIMEOUT_S = 5.0
 LIVE_REFRESH_S = 1.0
 """How long the dispatcher trusts its list of live registrations while this process changed
-none: it is woken by every write, and reading the list each time would cost every write a
-query. Registrations made by another process and revoked keys are noticed within this time
-(and a registration is checked again before every delivery attempt)."""
+none: reading the list on every write would cost every write a query. It is woken by writes
+only while some registration is live (or this process changed one), and looks on its own at
+least this often, so registrations made by another process and revoked keys are noticed
+within this time (and a registration is checked again before every delivery attempt)."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -315,12 +316,16 @@ class WebhookDispatcher:
         self._thread.join(timeout=TIMEOUT_S + 1)
 
     def _on_outcome(self, _outcome: Outcome) -> None:
-        self._wake.set()
+        """Wake the deliverer, unless no registration is live: then a write costs nothing
+        (waking a thread per write for nothing costs a busy server about a millisecond)."""
+        read = self._hooks_read
+        if self._hooks or read is None or read[0] != self._store.changes:
+            self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            due = self._jobs[0].due - time.monotonic() if self._jobs else None
-            self._wake.wait(timeout=None if due is None else max(due, 0.0))
+            due = self._jobs[0].due - time.monotonic() if self._jobs else LIVE_REFRESH_S
+            self._wake.wait(timeout=min(max(due, 0.0), LIVE_REFRESH_S))
             self._wake.clear()
             if self._stop.is_set():
                 return
