@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -512,8 +512,8 @@ class IncidentLog:
         conn.execute(_MOVE_HEAD, {"new_seq": head_seq + 1, "new_hash": row.hash})
         stored = LogEntry(**{**row.entry, "payload": json.loads(row.entry["payload"])})
         appended: list[LogEntry] | None = getattr(self._open, "appended", None)
-        if appended is not None:
-            appended.append(stored)  # booked when the transaction commits
+        if appended is not None:  # booked when the transaction commits, with its own payload
+            appended.append(replace(stored, payload=json.loads(row.entry["payload"])))
         return stored
 
     def _row_for(self, entry: NewEntry, seq: int, prev_hash: str) -> _Rows:
