@@ -382,7 +382,7 @@ class IncidentLog:
                 self._synced = max(self._synced, upto)
                 while self._undurable and self._undurable[0][0] <= upto:
                     self._undurable.popleft()
-            self._notify()
+        self._notify()  # outside the turn: the next flush need not wait for the watchers
 
     def _durable_below(self) -> int | None:
         """The first seq not yet durable (None: all are), for readers outside a write."""
