@@ -26,13 +26,6 @@ def _entry(i: int, *, personal: bool = False) -> NewEntry:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'log.sqlite'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
 def log(url: str) -> Iterator[IncidentLog]:
     with IncidentLog(url) as opened:
