@@ -56,6 +56,7 @@ class Tally:
     """What one client saw: latencies of accepted writes, refusals, and the seqs it got."""
 
     latencies_s: list[float] = field(default_factory=list)
+    by_route: dict[str, list[float]] = field(default_factory=dict)
     refused: int = 0
     seqs: list[int] = field(default_factory=list)
     derived: int = 0
@@ -81,6 +82,9 @@ def _write(
         tally.refused += 1
         return None
     tally.latencies_s.append(elapsed)
+    parts = path.split("/")  # /v1/units/M3/status → /v1/units/{id}/status
+    route = "/".join(parts[:3] + ["{id}"] * (len(parts) > 3) + parts[4:])
+    tally.by_route.setdefault(f"{method} {route}", []).append(elapsed)
     result: dict[str, Any] = response.json()
     tally.seqs.append(result["seq"])
     tally.derived += len(result["derived"])
@@ -259,6 +263,13 @@ def main() -> None:
         f"{statistics.median(latencies):.1f} | {p95:.1f} | {latencies[-1]:.1f} |"
     )
     print(f"| in-process engine, same events (plain way) | {plain:,.1f} | | | | |")
+    print("\n| write | count | p50 ms | p95 ms |\n|---|---:|---:|---:|")
+    for route in sorted({r for t in tallies for r in t.by_route}):
+        times = sorted(1000 * x for t in tallies for x in t.by_route.get(route, []))
+        print(
+            f"| {route} | {len(times)} | {statistics.median(times):.1f} | "
+            f"{times[int(0.95 * len(times))]:.1f} |"
+        )
     print(f"\nHTTP / in-process throughput: {rate / plain:.2f}x")
     if cpu_before is not None and cpu_after is not None:
         print(f"server CPU per accepted write: {1000 * (cpu_after - cpu_before) / accepted:.2f} ms")
