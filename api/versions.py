@@ -31,20 +31,27 @@ Kind = Literal["incident", "unit", "contact", "closure"]
 KINDS: tuple[Kind, ...] = ("incident", "unit", "contact", "closure")
 
 
-def _snapshots(state: CentreState) -> dict[Kind, Mapping[str, Hashable]]:
+def _sources(state: CentreState) -> dict[Kind, tuple[object, ...]]:
+    """The state's mappings each kind's snapshot is made of. The engine's state is immutable
+    and replaces a mapping only when something in it changes, so an unchanged mapping (the
+    same object) means unchanged resources: a write then costs nothing per contact or closure
+    however many the centre has accumulated."""
+    return {
+        "incident": (state.incidents, state.units),
+        "unit": (state.units,),
+        "contact": (state.contacts,),
+        "closure": (state.closures,),
+    }
+
+
+def _snapshot(state: CentreState, kind: Kind) -> Mapping[str, Hashable]:
+    if kind != "incident":
+        return {"unit": state.units, "contact": state.contacts, "closure": state.closures}[kind]
     committed: dict[str, list[tuple[str, str]]] = {}
     for unit in state.units.values():
         if unit.incident is not None:
             committed.setdefault(unit.incident, []).append((unit.id, unit.status.value))
-    return {
-        "incident": {
-            i: (incident, tuple(sorted(committed.get(i, ()))))
-            for i, incident in state.incidents.items()
-        },
-        "unit": dict(state.units),
-        "contact": dict(state.contacts),
-        "closure": dict(state.closures),
-    }
+    return {i: (inc, tuple(sorted(committed.get(i, ())))) for i, inc in state.incidents.items()}
 
 
 class ResourceVersions:
@@ -54,6 +61,7 @@ class ResourceVersions:
         self._lock = threading.Lock()
         self._seen: dict[Kind, dict[str, tuple[Hashable, int]]] = {k: {} for k in KINDS}
         self._gone: dict[Kind, dict[str, int]] = {k: {} for k in KINDS}
+        self._read: dict[Kind, tuple[object, ...]] = {}
         self._engine = engine
         self._unsubscribe = engine.subscribe(self._on_outcome)
         self._observe(engine.state, engine.version)
@@ -66,7 +74,12 @@ class ResourceVersions:
 
     def _observe(self, state: CentreState, version: int) -> None:
         with self._lock:
-            for kind, now in _snapshots(state).items():
+            for kind, sources in _sources(state).items():
+                read = self._read.get(kind)
+                if read is not None and all(a is b for a, b in zip(read, sources, strict=True)):
+                    continue
+                self._read[kind] = sources
+                now = _snapshot(state, kind)
                 seen = self._seen[kind]
                 for rid, snap in now.items():
                     old = seen.get(rid)

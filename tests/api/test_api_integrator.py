@@ -295,6 +295,34 @@ def test_each_resource_has_its_own_version(fleet: TestClient, keys: Keys) -> Non
     assert fleet.get("/v1/incidents/I1", headers=dispatcher).json()["incident"]["level"] == 2
 
 
+def test_contact_and_closure_versions_move_only_with_them(fleet: TestClient, keys: Keys) -> None:
+    """Contacts and closures keep their version through writes that leave them alone (the
+    server skips unchanged collections) and move when they change."""
+    dispatcher, supervisor = keys[Role.DISPATCHER], keys[Role.SUPERVISOR]
+    contact = {"contact_id": "C1", "channel": "phone", "summary": "chest pain"}
+    assert fleet.post("/v1/contacts", json=contact, headers=dispatcher).status_code == 201
+    closure = {"closure_id": "X1", "centre": {"lat": 40.27, "lon": -76.88}, "radius_m": 200}
+    assert fleet.post("/v1/closures", json=closure, headers=supervisor).status_code == 201
+    c1 = fleet.get("/v1/contacts/C1", headers=dispatcher).headers["etag"]
+    x1 = fleet.get("/v1/closures/X1", headers=dispatcher).headers["etag"]
+    moved = fleet.post(
+        "/v1/units/E1/position",
+        json={"location": {"lat": 40.261, "lon": -76.89}},
+        headers=keys[Role.INTEGRATOR],
+    )
+    assert moved.status_code == 200, moved.text
+    assert fleet.get("/v1/contacts/C1", headers=dispatcher).headers["etag"] == c1
+    assert fleet.get("/v1/closures/X1", headers=dispatcher).headers["etag"] == x1
+    opened = fleet.post("/v1/incidents", json={**INCIDENT, "contact_id": "C1"}, headers=dispatcher)
+    assert opened.status_code == 201, opened.text
+    linked = fleet.get("/v1/contacts/C1", headers=dispatcher)
+    assert linked.headers["etag"] == f'"{opened.json()["version"]}"' != c1
+    assert fleet.get("/v1/closures/X1", headers=dispatcher).headers["etag"] == x1
+    assert fleet.delete("/v1/closures/X1", headers=supervisor).status_code == 200
+    assert fleet.get("/v1/closures/X1", headers=dispatcher).status_code == 404
+    assert fleet.get("/v1/contacts/C1", headers=dispatcher).headers["etag"] == linked.headers["etag"]
+
+
 def test_if_none_match_is_304_and_head_has_no_body(fleet: TestClient, keys: Keys) -> None:
     reader = keys[Role.PLANNER]
     for url in ("/v1/units/M1", "/v1/units", "/v1/incidents", "/v1/contacts", "/v1/closures"):
