@@ -503,3 +503,44 @@ def test_a_fresh_log_whose_first_commit_is_deferred_shows_it_once_synced(tmp_pat
         assert log.entries() == []
         log.sync()
         assert [e.seq for e in log.entries()] == [1]
+
+
+def test_memory_holds_payloads_as_the_database_returns_them(tmp_path: Path) -> None:
+    """A tuple in a payload is stored as a JSON list: the in-memory tail serves the parsed
+    form, as ``entries`` does, and its own copy: a caller changing the entry ``append``
+    returned changes nothing the tail serves."""
+    with IncidentLog(f"sqlite:///{tmp_path / 'log.sqlite'}", clock=lambda: CLOCK) as log:
+        returned = log.append(NewEntry(**_entry(payload={"units": ("M1", "M2"), "eta_s": 60})))
+        returned.payload["units"].append("M3")
+        stored = log.entries()
+        assert stored[0].payload == {"units": ["M1", "M2"], "eta_s": 60}
+        assert log.recent(after_seq=0, limit=10) == stored
+
+
+def test_an_in_memory_log_serves_its_entries_from_memory() -> None:
+    """No write-ahead file, so nothing waits for a flush: every commit is in memory at once."""
+    with IncidentLog("sqlite://", clock=lambda: CLOCK) as log:
+        log.append(_note(1, personal=False))
+        with log.transaction(defer_sync=True):
+            log.append(_note(2, personal=False))
+        assert [e.seq for e in log.recent(after_seq=0, limit=10) or []] == [1, 2]
+        assert log.recent(after_seq=0, limit=10) == log.entries()
+
+
+def test_a_commit_of_the_callers_own_rows_flushes_deferred_entries_and_wakes_watchers(
+    tmp_path: Path,
+) -> None:
+    """A synchronous transaction that appends no entry but writes the caller's own row (an
+    idempotency record, say) flushes the write-ahead log, deferred entries before it included:
+    they become readable and watchers are told."""
+    woken: list[int] = []
+    with IncidentLog(f"sqlite:///{tmp_path / 'log.sqlite'}", clock=lambda: CLOCK) as log:
+        log.watch(lambda: woken.append(log.head()))
+        with log.transaction(defer_sync=True):
+            log.append(_note(1, personal=False))
+        assert (woken, log.entries()) == ([], [])
+        with log.transaction() as conn:
+            conn.exec_driver_sql("CREATE TABLE caller_rows (x INTEGER)")
+            conn.exec_driver_sql("INSERT INTO caller_rows VALUES (1)")
+        assert woken == [1]
+        assert [e.seq for e in log.entries()] == [1]
