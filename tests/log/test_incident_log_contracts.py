@@ -374,7 +374,7 @@ def test_a_lock_held_through_every_retry_is_reported_naming_db(tmp_path: Path) -
             ),
         ):
             IncidentLog(f"sqlite:///{path}")
-        assert time.monotonic() - started >= 2.25
+        assert 2.25 <= time.monotonic() - started < 10.0  # seconds, not a minute of waiting
         other.execute("ROLLBACK")
         tables = other.execute("SELECT name FROM sqlite_master").fetchall()
         assert tables == []
