@@ -278,13 +278,14 @@ class IncidentLog:
                 conn.execution_options(**{WRITE_OPTION: True})
                 appended: list[LogEntry] = []
                 self._open.appended = appended
+                before = self._changes(conn)
                 with conn.begin():
                     self._open.conn = conn
                     try:
                         yield conn
                     finally:
                         self._open.conn = None
-                self._committed(appended, deferred=deferred)
+                self._committed(appended, deferred=deferred, wrote=self._changes(conn) != before)
             finally:
                 self._open.appended = None
                 if deferred:
@@ -292,16 +293,24 @@ class IncidentLog:
                         raw.rollback()
                     raw.execute("PRAGMA synchronous=FULL")
 
-    def _committed(self, appended: list[LogEntry], *, deferred: bool) -> None:
+    def _changes(self, conn: Connection) -> int:
+        """Rows the SQLite file connection has changed so far (0 for other databases)."""
+        raw = conn.connection.dbapi_connection
+        return int(getattr(raw, "total_changes", 0)) if self._wal is not None else 0
+
+    def _committed(self, appended: list[LogEntry], *, deferred: bool, wrote: bool) -> None:
         """Book a commit of ``appended``: a deferred one is not durable until :meth:`sync`; a
-        synchronous one flushed the whole write-ahead log, so every earlier commit is durable
-        too. The entries join the in-memory tail (see :meth:`recent`)."""
+        synchronous one that ``wrote`` rows flushed the whole write-ahead log, so every earlier
+        commit is durable too — one that wrote none (a retention run with nothing due) wrote
+        nothing to flush, so it proves nothing. The entries join the in-memory tail (see
+        :meth:`recent`)."""
+        flushing = self._wal is not None and not deferred and wrote
         with self._durability:
-            flushed = bool(self._undurable)
-            if self._wal is not None and not deferred:
+            flushed = flushing and bool(self._undurable)
+            if flushing:
                 self._synced = self._commits
                 self._undurable.clear()
-            elif self._wal is not None and appended:
+            elif self._wal is not None and deferred and appended:
                 self._commits += 1
                 self._undurable.append((self._commits, appended[0].seq))
             if self._tail and appended and appended[0].seq < self._tail[-1].seq:
@@ -409,12 +418,13 @@ class IncidentLog:
             conn.execution_options(**{WRITE_OPTION: True})
             appended: list[LogEntry] = []
             self._open.appended = appended
+            before = self._changes(conn)
             try:
                 with conn.begin():
                     yield conn
             finally:
                 self._open.appended = None
-            self._committed(appended, deferred=False)
+            self._committed(appended, deferred=False, wrote=self._changes(conn) != before)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -145,3 +145,20 @@ def test_postgres_commits_wake_watchers_at_once(postgres_url: str) -> None:
             log.append(_entry(2))
         assert woken == [2]
         assert log.recent(after_seq=0, limit=10) == log.entries()
+
+
+def test_a_commit_that_wrote_nothing_does_not_count_as_a_flush(tmp_path: Path) -> None:
+    """A retention run with nothing due commits an empty transaction: SQLite writes nothing,
+    so deferred entries before it are still not on disk and must stay unacknowledged (hidden,
+    no watcher told) until ``sync`` flushes them."""
+    woken: list[int] = []
+    with IncidentLog(f"sqlite:///{tmp_path / 'log.sqlite'}") as log:
+        log.watch(lambda: woken.append(log.head()))
+        with log.transaction(defer_sync=True):
+            log.append(_entry(1))
+        assert log.redact_personal(older_than=T0, actor="dpo") == 0
+        assert (woken, log.entries(), log.recent(after_seq=0, limit=10)) == ([], [], [])
+        log.sync()
+        assert woken == [1]
+        assert [e.seq for e in log.entries()] == [1]
+        assert log.recent(after_seq=0, limit=10) == log.entries()
