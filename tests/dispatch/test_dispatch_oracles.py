@@ -707,3 +707,22 @@ def test_a_late_arrival_is_counted_and_charged() -> None:
     assert plan.objective.late_assignments == 1
     assert (plan.objective.terms["travel"], plan.objective.terms["late"]) == (11200.0, 9600.0)
     assert plan.objective.cost == 20800.0
+
+
+def test_with_no_free_unit_a_diverted_unit_is_named_by_the_call_it_serves() -> None:
+    """No free unit at all (the first arc is E's committed one): E, on its way to the P3 call
+    I3, is diverted to the older P1 call I1 (gap 2); the other P1 call I2 is short because E
+    serves an equally urgent call, not its own."""
+    units = (Unit("E", ALS, UnitStatus.EN_ROUTE, incident="I3"),)
+    calls = (
+        Incident("I1", 1, "X", None, {"ALS": 1}, 600.0, opened_at=0.0),
+        Incident("I2", 1, "X", None, {"ALS": 1}, 600.0, opened_at=1.0),
+        Incident("I3", 3, "X", None, {"ALS": 1}, 600.0),
+    )
+    problem = DispatchProblem(units, calls, np.array([[10.0, 20.0, 0.0]]))
+    plan = solve(problem, SolveOptions(allow_preemption=True))
+    assert [(a.unit, a.incident, a.preempted_from) for a in plan.assignments] == [("E", "I1", "I3")]
+    assert (plan.unmet[0].incident, plan.unmet[0].reason) == (
+        "I2",
+        "all 1 capable units that can reach it are used (equally urgent: 1)",
+    )
