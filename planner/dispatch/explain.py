@@ -373,7 +373,9 @@ def _unmet_reasons(
         name: np.bincount(pool_group[mask], minlength=n_groups).tolist()
         for name, mask in masks.items()
     }
-    committed_here = np.bincount(cand.group[cand.kind == _COMMITTED], minlength=n_groups).tolist()
+    # committed units still counting here: one diverted elsewhere is busy, not "committed here"
+    kept = (cand.kind == _COMMITTED) & (used_by[cand.unit] == np.arange(cand.n_arcs))
+    committed_here = np.bincount(cand.group[kept], minlength=n_groups).tolist()
     sizes = (pools.end - pools.start).tolist()
     by_cap: dict[str, tuple[int, int]] = {}
     reasons: list[str] = []
@@ -397,8 +399,8 @@ def _unmet_reasons(
 def _unmet_reason(
     cap: str, with_cap: int, available: int, n: int, here: int, urgency: dict[str, int]
 ) -> str:
-    """The reason for one group: ``n`` reachable capable units, ``here`` committed to it,
-    ``urgency`` what the reachable ones do (counts by kind of use)."""
+    """The reason for one group: ``n`` reachable capable units, ``here`` committed to it (and
+    not diverted elsewhere), ``urgency`` what the reachable ones do (counts by kind of use)."""
     if not with_cap:
         return f"no unit has {cap}"
     if n == 0:

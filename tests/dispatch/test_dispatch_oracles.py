@@ -712,7 +712,8 @@ def test_a_late_arrival_is_counted_and_charged() -> None:
 def test_with_no_free_unit_a_diverted_unit_is_named_by_the_call_it_serves() -> None:
     """No free unit at all (the first arc is E's committed one): E, on its way to the P3 call
     I3, is diverted to the older P1 call I1 (gap 2); the other P1 call I2 is short because E
-    serves an equally urgent call, not its own."""
+    serves an equally urgent call, not its own, and I3 has lost its only unit, now busy
+    elsewhere (it used to say "1 already committed here")."""
     units = (Unit("E", ALS, UnitStatus.EN_ROUTE, incident="I3"),)
     calls = (
         Incident("I1", 1, "X", None, {"ALS": 1}, 600.0, opened_at=0.0),
@@ -722,7 +723,7 @@ def test_with_no_free_unit_a_diverted_unit_is_named_by_the_call_it_serves() -> N
     problem = DispatchProblem(units, calls, np.array([[10.0, 20.0, 0.0]]))
     plan = solve(problem, SolveOptions(allow_preemption=True))
     assert [(a.unit, a.incident, a.preempted_from) for a in plan.assignments] == [("E", "I1", "I3")]
-    assert (plan.unmet[0].incident, plan.unmet[0].reason) == (
-        "I2",
-        "all 1 capable units that can reach it are used (equally urgent: 1)",
-    )
+    assert [(m.incident, m.reason) for m in plan.unmet] == [
+        ("I2", "all 1 capable units that can reach it are used (equally urgent: 1)"),
+        ("I3", "no available unit with ALS (1 busy or out of service)"),
+    ]
