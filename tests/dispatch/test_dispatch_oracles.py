@@ -733,10 +733,10 @@ def test_with_no_free_unit_a_diverted_unit_is_named_by_the_call_it_serves() -> N
 def test_free_arcs_are_still_filled(method: str) -> None:
     """Every arc at cost 0 (two units 0 s from a P1 call; a lone unit committed to a P5 call):
     the rewards must still be positive and SciPy must still see the arc (it drops explicit
-    zero weights), so each slot is filled."""
+    zero weights), so each slot is filled (by either of the two equally good units)."""
     call = Incident("A", 1, "X", None, {"ALS": 1}, 600.0)
     zero = DispatchProblem((Unit("U", ALS), Unit("V", ALS)), (call,), np.zeros((2, 1)))
-    assert optimal_selection(build_candidates(zero, EXACT), method=method) == [0]
+    assert len(optimal_selection(build_candidates(zero, EXACT), method=method) or []) == 1
     low = Incident("L", 5, "X", None, {"ALS": 1}, 600.0)
     on_scene = Unit("C", ALS, UnitStatus.ON_SCENE, incident="L")
     committed = DispatchProblem((on_scene,), (low,), np.array([[0.0]]))
