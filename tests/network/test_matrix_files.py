@@ -114,3 +114,19 @@ def test_matrix_region_without_distances_or_population() -> None:
     with pytest.raises(InputError, match=r"3 points need a \(3, 2\) lonlat") as info:
         MatrixRegion(name="m", point_ids=["a", "b", "c"], lonlat=lonlat[:2], seconds=seconds)
     assert info.value.field == "matrix"
+
+
+def test_the_region_arrays_cannot_be_changed_by_a_caller() -> None:
+    """Travel times and demand shares are shared by every caller: they are read-only, so a
+    caller writing into what it was given gets an error instead of changing the region."""
+    seconds = np.array([[0.0, 60.0], [60.0, 0.0]])
+    lonlat = np.array([[5.0, 52.0], [5.01, 52.0]])
+    region = MatrixRegion(
+        name="m", point_ids=["a", "b"], lonlat=lonlat, seconds=seconds, population=[0.25, 0.75]
+    )
+    with pytest.raises(ValueError, match="read-only"):
+        region.population[0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        region.seconds[0, 1] = 1.0
+    np.testing.assert_array_equal(region.population, [0.25, 0.75])
+    np.testing.assert_array_equal(region.seconds, seconds)
