@@ -383,7 +383,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"error: unknown module {', '.join(unknown)} (have: planted, {', '.join(TARGETS)})")
         return 2
-    timeout_s = float(os.environ.get("MUTATION_TIMEOUT_S", "900"))
+    timeout_s = float(os.environ.get("MUTATION_TIMEOUT_S", "2700"))
     resume = os.environ.get("MUTATION_RESUME", "") not in ("", "0")
     WORK.mkdir(exist_ok=True)
     status = 0
