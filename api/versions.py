@@ -31,7 +31,7 @@ Kind = Literal["incident", "unit", "contact", "closure"]
 KINDS: tuple[Kind, ...] = ("incident", "unit", "contact", "closure")
 
 
-def _sources(state: CentreState) -> dict[Kind, tuple[object, ...]]:
+def _sources(state: CentreState) -> dict[Kind, tuple[Mapping[str, Hashable], ...]]:
     """The state's mappings each kind's snapshot is made of. The engine's state is immutable
     and replaces a mapping only when something in it changes, so an unchanged mapping (the
     same object) means unchanged resources: a write then costs nothing per contact or closure
@@ -44,9 +44,8 @@ def _sources(state: CentreState) -> dict[Kind, tuple[object, ...]]:
     }
 
 
-def _snapshot(state: CentreState, kind: Kind) -> Mapping[str, Hashable]:
-    if kind != "incident":
-        return {"unit": state.units, "contact": state.contacts, "closure": state.closures}[kind]
+def _incident_snapshots(state: CentreState) -> Mapping[str, Hashable]:
+    """Each incident with the ids and statuses of the units committed to it."""
     committed: dict[str, list[tuple[str, str]]] = {}
     for unit in state.units.values():
         if unit.incident is not None:
@@ -61,7 +60,7 @@ class ResourceVersions:
         self._lock = threading.Lock()
         self._seen: dict[Kind, dict[str, tuple[Hashable, int]]] = {k: {} for k in KINDS}
         self._gone: dict[Kind, dict[str, int]] = {k: {} for k in KINDS}
-        self._read: dict[Kind, tuple[object, ...]] = {}
+        self._read: dict[Kind, tuple[Mapping[str, Hashable], ...]] = {}
         self._engine = engine
         self._unsubscribe = engine.subscribe(self._on_outcome)
         self._observe(engine.state, engine.version)
@@ -79,7 +78,7 @@ class ResourceVersions:
                 if read is not None and all(a is b for a, b in zip(read, sources, strict=True)):
                     continue
                 self._read[kind] = sources
-                now = _snapshot(state, kind)
+                now = _incident_snapshots(state) if kind == "incident" else sources[0]
                 seen = self._seen[kind]
                 for rid, snap in now.items():
                     old = seen.get(rid)
